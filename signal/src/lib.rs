@@ -1,0 +1,39 @@
+//! Peercall signaling: the wire protocol shared by the server and the UI, and
+//! (with the default `server` feature) the WebSocket server itself.
+//!
+//! - [`protocol`] — every message as a serde type. Depends only on `serde` and
+//!   `serde_json` and compiles for `wasm32-unknown-unknown` with default
+//!   features off, so the Yew UI uses the very same types.
+//! - [`settings`] — the user's settings, one versioned type shared by the
+//!   desktop shell (which stores it) and the UI (which edits it), with
+//!   field-level validation and migration. Also serde-only and wasm-safe.
+//! - `server` (feature `server`) — the signaling server: rooms, direct calls,
+//!   relay of WebRTC offers/answers/candidates, ICE/TURN credentials, limits,
+//!   an origin allow-list, optional TLS and static-file serving, all on one
+//!   port. The desktop app embeds it; the `peercall-signal` binary runs it
+//!   headless.
+//!
+//! ```no_run
+//! # #[cfg(feature = "server")]
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use peercall_signal::server::{self, Config};
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7777").await?;
+//! let config = Config {
+//!     room_capacity: 4,
+//!     ..Config::default()
+//! };
+//! server::run(listener, config, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+pub mod protocol;
+pub mod settings;
+
+#[cfg(feature = "server")]
+pub mod server;

@@ -1,0 +1,342 @@
+//! The HTTP side of a connection: reading and parsing the request head,
+//! the origin check for WebSocket upgrades, and static-file responses.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::static_files::{is_safe_relative_path, StaticFiles};
+use super::APP_ORIGINS;
+
+/// Largest request head accepted. Browsers send well under 2 KiB; cookies
+/// for another app on the same host could add some, so leave room.
+pub(crate) const MAX_HEAD_BYTES: usize = 8 * 1024;
+
+/// Most headers parsed.
+const MAX_HEADERS: usize = 48;
+
+/// Why a request head could not be read.
+#[derive(Debug)]
+pub(crate) enum HeadError {
+    /// The client closed before sending a whole head.
+    Closed,
+    /// The head exceeded [`MAX_HEAD_BYTES`].
+    TooLarge,
+    /// A socket error.
+    Io(io::Error),
+}
+
+/// Reads until the end of the request head (`\r\n\r\n`). Returns every byte
+/// read, which may run past the head; a WebSocket handshake gets them all
+/// replayed.
+pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Vec<u8>, HeadError> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).await.map_err(HeadError::Io)?;
+        if n == 0 {
+            return Err(HeadError::Closed);
+        }
+        // Only the new bytes (and 3 before them) can complete the terminator.
+        let search_from = buf.len().saturating_sub(3);
+        buf.extend_from_slice(&chunk[..n]);
+        if buf[search_from..].windows(4).any(|w| w == b"\r\n\r\n") {
+            return Ok(buf);
+        }
+        if buf.len() >= MAX_HEAD_BYTES {
+            return Err(HeadError::TooLarge);
+        }
+    }
+}
+
+/// The parts of a request the server looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Request {
+    pub(crate) method: String,
+    /// The request target as sent (path and query).
+    pub(crate) target: String,
+    pub(crate) origin: Option<String>,
+    /// `Upgrade: websocket` was requested.
+    pub(crate) upgrade_websocket: bool,
+    /// `Connection` lists `upgrade`.
+    pub(crate) connection_upgrade: bool,
+    pub(crate) websocket_version: Option<String>,
+    pub(crate) has_websocket_key: bool,
+}
+
+/// Parses a complete head as read by [`read_head`]; `None` if malformed.
+pub(crate) fn parse_head(buf: &[u8]) -> Option<Request> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut request = httparse::Request::new(&mut headers);
+    match request.parse(buf) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => return None,
+    }
+    let mut parsed = Request {
+        method: request.method?.to_owned(),
+        target: request.path?.to_owned(),
+        origin: None,
+        upgrade_websocket: false,
+        connection_upgrade: false,
+        websocket_version: None,
+        has_websocket_key: false,
+    };
+    let has_token = |value: &str, token: &str| {
+        value
+            .split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    for header in request.headers.iter() {
+        let Ok(value) = std::str::from_utf8(header.value) else {
+            continue;
+        };
+        let value = value.trim();
+        let name = header.name;
+        if name.eq_ignore_ascii_case("origin") {
+            // Two Origin headers is not something a browser sends; refuse to
+            // guess which one counts.
+            if parsed.origin.is_some() {
+                return None;
+            }
+            parsed.origin = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("upgrade") {
+            parsed.upgrade_websocket |= has_token(value, "websocket");
+        } else if name.eq_ignore_ascii_case("connection") {
+            parsed.connection_upgrade |= has_token(value, "upgrade");
+        } else if name.eq_ignore_ascii_case("sec-websocket-version") {
+            parsed.websocket_version = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("sec-websocket-key") {
+            parsed.has_websocket_key = !value.is_empty();
+        }
+    }
+    Some(parsed)
+}
+
+/// Which browser origins may open a WebSocket.
+#[derive(Debug, Clone)]
+pub(crate) struct OriginPolicy {
+    allowed: HashSet<String>,
+    require_origin: bool,
+}
+
+impl OriginPolicy {
+    /// The configured origins, plus the app's own and the loopback origins of
+    /// this server's port (a page it served itself on loopback).
+    pub(crate) fn new(configured: &[String], require_origin: bool, local: SocketAddr) -> Self {
+        let port = local.port();
+        let mut allowed: HashSet<String> = configured.iter().map(|o| normalize(o)).collect();
+        allowed.extend(APP_ORIGINS.iter().map(|o| normalize(o)));
+        for scheme in ["http", "https"] {
+            for host in ["127.0.0.1", "localhost", "[::1]"] {
+                allowed.insert(format!("{scheme}://{host}:{port}"));
+            }
+        }
+        Self {
+            allowed,
+            require_origin,
+        }
+    }
+
+    /// Whether an upgrade with this `Origin` header (or none) is allowed.
+    pub(crate) fn allows(&self, origin: Option<&str>) -> bool {
+        match origin {
+            // Non-browser clients send no Origin; browsers always do.
+            None => !self.require_origin,
+            Some(origin) => self.allowed.contains(&normalize(origin)),
+        }
+    }
+}
+
+/// Origins compare ASCII case-insensitively; tolerate a trailing slash in
+/// configuration.
+fn normalize(origin: &str) -> String {
+    origin.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// Maps a request target to the path asked of [`StaticFiles::get`]: strips
+/// the query, percent-decodes, maps `/` and `dir/` to `index.html`. `None`
+/// when the path is malformed or tries to leave the root.
+pub(crate) fn static_path(target: &str) -> Option<String> {
+    let path = target.split(['?', '#']).next().unwrap_or_default();
+    if !path.starts_with('/') {
+        return None;
+    }
+    let decoded = percent_decode(path)?;
+    let mut relative = decoded.trim_start_matches('/').to_owned();
+    if relative.is_empty() || relative.ends_with('/') {
+        relative.push_str("index.html");
+    }
+    is_safe_relative_path(&relative).then_some(relative)
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed escape or non-UTF-8 result.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A minimal HTTP/1.1 response; always `Connection: close`.
+pub(crate) struct Response {
+    status: u16,
+    reason: &'static str,
+    headers: Vec<(&'static str, String)>,
+    body: std::borrow::Cow<'static, [u8]>,
+    /// HEAD: send the headers (with the body's length) but not the body.
+    head_only: bool,
+}
+
+impl Response {
+    /// A plain-text response.
+    pub(crate) fn text(status: u16, reason: &'static str, body: &'static str) -> Self {
+        Self {
+            status,
+            reason,
+            headers: vec![("Content-Type", "text/plain; charset=utf-8".to_owned())],
+            body: body.as_bytes().into(),
+            head_only: false,
+        }
+    }
+
+    /// Adds a header.
+    pub(crate) fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Writes the response and flushes.
+    pub(crate) async fn write_to<S: AsyncWrite + Unpin>(&self, stream: &mut S) -> io::Result<()> {
+        let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, self.reason);
+        for (name, value) in &self.headers {
+            head.push_str(name);
+            head.push_str(": ");
+            head.push_str(value);
+            head.push_str("\r\n");
+        }
+        head.push_str(&format!(
+            "Content-Length: {}\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+            self.body.len()
+        ));
+        stream.write_all(head.as_bytes()).await?;
+        if !self.head_only {
+            stream.write_all(&self.body).await?;
+        }
+        stream.flush().await?;
+        // Half-close so the client sees the end even if it pipelined more.
+        stream.shutdown().await
+    }
+}
+
+/// The response to a request that is not a WebSocket upgrade.
+pub(crate) async fn static_response(
+    request: &Request,
+    files: Option<&Arc<dyn StaticFiles>>,
+) -> Response {
+    let head_only = match request.method.as_str() {
+        "GET" => false,
+        "HEAD" => true,
+        _ => {
+            return Response::text(405, "Method Not Allowed", "method not allowed\n")
+                .header("Allow", "GET, HEAD")
+        }
+    };
+    let not_found = || Response::text(404, "Not Found", "not found\n");
+    let (Some(files), Some(path)) = (files, static_path(&request.target)) else {
+        return not_found();
+    };
+    let files = files.clone();
+    // `get` may read the disk: keep it off the async worker threads.
+    let file = tokio::task::spawn_blocking(move || files.get(&path))
+        .await
+        .ok()
+        .flatten();
+    match file {
+        Some(file) => Response {
+            status: 200,
+            reason: "OK",
+            headers: vec![("Content-Type", file.content_type)],
+            body: file.bytes,
+            head_only,
+        },
+        None => not_found(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_an_upgrade() {
+        let head = b"GET /ws?x=1 HTTP/1.1\r\nHost: a\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\nOrigin: http://a\r\n\r\n";
+        let request = parse_head(head).unwrap();
+        assert_eq!(request.method, "GET");
+        assert_eq!(request.target, "/ws?x=1");
+        assert!(request.upgrade_websocket && request.connection_upgrade && request.has_websocket_key);
+        assert_eq!(request.websocket_version.as_deref(), Some("13"));
+        assert_eq!(request.origin.as_deref(), Some("http://a"));
+        assert!(parse_head(b"garbage\r\n\r\n").is_none());
+        assert!(parse_head(b"GET / HTTP/1.1\r\nOrigin: a\r\nOrigin: b\r\n\r\n").is_none());
+    }
+
+    #[tokio::test]
+    async fn reads_heads() {
+        let mut input: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nextra";
+        let head = read_head(&mut input).await.unwrap();
+        assert!(head.ends_with(b"extra"));
+        let mut short: &[u8] = b"GET / HTTP/1.1\r\n";
+        assert!(matches!(read_head(&mut short).await, Err(HeadError::Closed)));
+        let big = vec![b'a'; MAX_HEAD_BYTES + 10];
+        assert!(matches!(read_head(&mut &big[..]).await, Err(HeadError::TooLarge)));
+    }
+
+    #[test]
+    fn origins() {
+        let local: SocketAddr = "127.0.0.1:4321".parse().unwrap();
+        let policy = OriginPolicy::new(&["https://Call.Example.com/".into()], false, local);
+        assert!(policy.allows(None));
+        assert!(policy.allows(Some("https://call.example.com")));
+        assert!(policy.allows(Some("tauri://localhost")));
+        assert!(policy.allows(Some("http://tauri.localhost")));
+        assert!(policy.allows(Some("http://127.0.0.1:4321")));
+        assert!(policy.allows(Some("https://localhost:4321")));
+        assert!(policy.allows(Some("http://[::1]:4321")));
+        assert!(!policy.allows(Some("http://127.0.0.1:4322")));
+        assert!(!policy.allows(Some("https://evil.example")));
+        assert!(!policy.allows(Some("null")));
+        let strict = OriginPolicy::new(&[], true, local);
+        assert!(!strict.allows(None));
+    }
+
+    #[test]
+    fn static_paths() {
+        assert_eq!(static_path("/").as_deref(), Some("index.html"));
+        assert_eq!(static_path("/?v=2").as_deref(), Some("index.html"));
+        assert_eq!(static_path("/a/").as_deref(), Some("a/index.html"));
+        assert_eq!(static_path("/app%20x.js").as_deref(), Some("app x.js"));
+        assert_eq!(static_path("/../etc/passwd"), None);
+        assert_eq!(static_path("/%2e%2e/etc/passwd"), None);
+        assert_eq!(static_path("/a/%2E%2E/%2E%2E/x"), None);
+        assert_eq!(static_path("/..%2fx"), None);
+        assert_eq!(static_path("/a%5c..%5cb"), None);
+        assert_eq!(static_path("/%zz"), None);
+        assert_eq!(static_path("/%ff"), None);
+        assert_eq!(static_path("http://x/"), None);
+        assert_eq!(static_path("//etc/passwd").as_deref(), Some("etc/passwd"));
+    }
+}

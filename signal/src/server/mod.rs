@@ -1,0 +1,472 @@
+//! The signaling server: WebSocket signaling, optional TLS and static files,
+//! all on one port.
+//!
+//! Shaped like `mini-redis`: [`run`] takes a bound listener, a [`Config`] and a
+//! shutdown future. An accept loop, bounded by a semaphore of
+//! [`Config::max_connections`] permits, spawns one task per connection. Each
+//! connection task reads the HTTP request head itself and either serves a
+//! static file ([`StaticFiles`]) or upgrades to a WebSocket after the origin
+//! check, then `select!`s over the socket, its outbound queue, a heartbeat and
+//! the shutdown signal. Shared state (peers, rooms, calls) lives in one hub
+//! behind a synchronous mutex that is never held across an `.await`; every
+//! peer owns a bounded queue of outbound frames, and a peer whose queue
+//! overflows is dropped rather than allowed to slow anyone else down.
+//!
+//! On shutdown every connected client gets a `{"type":"shutdown",...}` message
+//! and a close frame with code 1001, and [`run`] returns once every connection
+//! task has finished.
+
+mod connection;
+mod http;
+mod hub;
+mod rate;
+mod static_files;
+mod stream;
+mod tls;
+mod turn;
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{broadcast, mpsc, Semaphore};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tracing::{debug, error, info, warn};
+
+use crate::protocol::{MAX_DISPLAY_NAME_CHARS, MAX_ROOM_NAME_CHARS};
+
+pub use static_files::{content_type_for_path, DirFiles, StaticFile, StaticFiles};
+pub use tls::{load_tls_config, tls_config_from_pem, TlsError};
+pub use turn::turn_rest_credentials;
+
+/// The app's own WebView origins, always allowed: Tauri serves its UI from
+/// `tauri://localhost` on macOS/Linux and `http(s)://tauri.localhost` on Windows.
+pub const APP_ORIGINS: &[&str] = &[
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+];
+
+/// Server configuration. Cheap to build: start from [`Config::default`] and
+/// override with struct-update syntax.
+///
+/// ```
+/// use peercall_signal::server::Config;
+/// let config = Config {
+///     allowed_origins: vec!["https://call.example.com".into()],
+///     room_capacity: 4,
+///     ..Config::default()
+/// };
+/// # let _ = config;
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    /// Browser origins allowed to open a WebSocket, compared exactly (ASCII
+    /// case-insensitively, ignoring a trailing `/`). [`APP_ORIGINS`] and the
+    /// loopback origins of this server's own port (`http(s)://127.0.0.1:<port>`,
+    /// `http(s)://localhost:<port>`, `http(s)://[::1]:<port>`) are always
+    /// allowed. Any other origin gets HTTP 403 at the upgrade.
+    pub allowed_origins: Vec<String>,
+    /// Refuse upgrades that carry no `Origin` header. Browsers always send
+    /// one; native clients usually don't, so by default they are allowed.
+    pub require_origin: bool,
+    /// Serve `wss://` / `https://` with this TLS configuration; see
+    /// [`load_tls_config`].
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Files served over plain HTTP GET/HEAD on the same port (the built UI).
+    pub static_files: Option<Arc<dyn StaticFiles>>,
+    /// `stun:`, `stuns:`, `turn:` or `turns:` URLs handed to clients in the
+    /// welcome.
+    pub ice_servers: Vec<String>,
+    /// Shared secret for TURN REST credentials (coturn's `use-auth-secret` /
+    /// `static-auth-secret`). When set, the `turn:`/`turns:` entries of
+    /// [`Config::ice_servers`] carry a short-lived username and credential.
+    pub turn_secret: Option<String>,
+    /// Lifetime of TURN REST credentials.
+    pub turn_ttl: Duration,
+    /// Most connections (WebSocket or HTTP) served at once. Further clients
+    /// wait in the listen backlog until a slot frees.
+    pub max_connections: usize,
+    /// Largest WebSocket message (and frame) accepted, in bytes; a larger one
+    /// closes the connection with 1009.
+    pub max_message_bytes: usize,
+    /// Sustained messages per second a connection may send (token bucket).
+    pub rate_per_sec: u32,
+    /// Burst a connection may send above the sustained rate (a browser
+    /// trickles ICE candidates in bursts). Messages beyond it are dropped
+    /// with a `rate_limited` error; a client that keeps sending another
+    /// burst's worth while limited is closed with 1008.
+    pub rate_burst: u32,
+    /// Time allowed for the TLS handshake plus the HTTP request head.
+    pub handshake_timeout: Duration,
+    /// How often the server pings an idle client.
+    pub ping_interval: Duration,
+    /// A client silent (not even a pong) for this long is disconnected.
+    pub idle_timeout: Duration,
+    /// A write to a client that takes longer than this drops the client.
+    pub write_timeout: Duration,
+    /// Most members per room.
+    pub room_capacity: usize,
+    /// Longest room name, in characters.
+    pub max_room_name_chars: usize,
+    /// Longest display name, in characters.
+    pub max_display_name_chars: usize,
+    /// Most direct calls (ringing or established) one peer may have at once.
+    pub max_calls_per_peer: usize,
+    /// Frames queued for one client before it is considered too slow and
+    /// dropped (closed with 1008).
+    pub outbound_queue: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            require_origin: false,
+            tls: None,
+            static_files: None,
+            ice_servers: Vec::new(),
+            turn_secret: None,
+            turn_ttl: Duration::from_secs(24 * 60 * 60),
+            max_connections: 10_000,
+            max_message_bytes: 64 * 1024,
+            rate_per_sec: 40,
+            rate_burst: 100,
+            handshake_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(10),
+            room_capacity: 6,
+            max_room_name_chars: MAX_ROOM_NAME_CHARS,
+            max_display_name_chars: MAX_DISPLAY_NAME_CHARS,
+            max_calls_per_peer: 8,
+            outbound_queue: 256,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Hand-written: the TLS config and static files are not Debug, and the
+        // TURN secret must never reach a log.
+        f.debug_struct("Config")
+            .field("allowed_origins", &self.allowed_origins)
+            .field("require_origin", &self.require_origin)
+            .field("tls", &self.tls.is_some())
+            .field("static_files", &self.static_files.is_some())
+            .field("ice_servers", &self.ice_servers)
+            .field("turn_secret", &self.turn_secret.as_ref().map(|_| "<redacted>"))
+            .field("turn_ttl", &self.turn_ttl)
+            .field("max_connections", &self.max_connections)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("rate_per_sec", &self.rate_per_sec)
+            .field("rate_burst", &self.rate_burst)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("ping_interval", &self.ping_interval)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("room_capacity", &self.room_capacity)
+            .field("max_room_name_chars", &self.max_room_name_chars)
+            .field("max_display_name_chars", &self.max_display_name_chars)
+            .field("max_calls_per_peer", &self.max_calls_per_peer)
+            .field("outbound_queue", &self.outbound_queue)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Checks the values [`run`] would refuse.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        let invalid = |what: &str| Err(ServerError::InvalidConfig(what.to_owned()));
+        if self.max_connections == 0 || self.max_connections > Semaphore::MAX_PERMITS {
+            return invalid("max_connections must be between 1 and Semaphore::MAX_PERMITS");
+        }
+        // Below this not even a welcome with a few ICE servers fits.
+        if self.max_message_bytes < 1024 {
+            return invalid("max_message_bytes must be at least 1024");
+        }
+        if self.rate_per_sec == 0 || self.rate_burst == 0 {
+            return invalid("rate_per_sec and rate_burst must be at least 1");
+        }
+        for (name, value) in [
+            ("handshake_timeout", self.handshake_timeout),
+            ("ping_interval", self.ping_interval),
+            ("idle_timeout", self.idle_timeout),
+            ("write_timeout", self.write_timeout),
+            ("turn_ttl", self.turn_ttl),
+        ] {
+            if value.is_zero() {
+                return Err(ServerError::InvalidConfig(format!("{name} must not be zero")));
+            }
+        }
+        if self.room_capacity == 0
+            || self.max_room_name_chars == 0
+            || self.max_display_name_chars == 0
+            || self.max_calls_per_peer == 0
+            || self.outbound_queue == 0
+        {
+            return invalid(
+                "room_capacity, max_room_name_chars, max_display_name_chars, \
+                 max_calls_per_peer and outbound_queue must be at least 1",
+            );
+        }
+        for url in &self.ice_servers {
+            if turn::IceUrlKind::of(url).is_none() {
+                return Err(ServerError::InvalidConfig(format!(
+                    "ICE server URL {url:?} must start with stun:, stuns:, turn: or turns:"
+                )));
+            }
+        }
+        if matches!(&self.turn_secret, Some(secret) if secret.is_empty()) {
+            return invalid("turn_secret must not be empty");
+        }
+        Ok(())
+    }
+
+    /// The tungstenite settings derived from this config.
+    ///
+    /// Buffers are sized for many mostly idle connections: tungstenite's
+    /// defaults allocate a 128 KiB read buffer per connection up front, which
+    /// would be over a gigabyte for 10 000 clients. Signaling messages are a
+    /// few KiB at most, so 4 KiB reads cost a handful of syscalls for the
+    /// largest message and next to nothing while idle.
+    pub fn websocket_config(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .read_buffer_size(4 * 1024)
+            // Write each frame straight through: the task flushes after every
+            // message anyway, so buffering would only hold memory.
+            .write_buffer_size(0)
+            // Only grows while the socket refuses writes; a client that lets
+            // it fill is too slow and is dropped.
+            .max_write_buffer_size(4 * self.max_message_bytes + 64 * 1024)
+            .max_message_size(Some(self.max_message_bytes))
+            .max_frame_size(Some(self.max_message_bytes))
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A [`Config`] value is out of range.
+    #[error("invalid server configuration: {0}")]
+    InvalidConfig(String),
+    /// The listener's socket failed (e.g. no local address).
+    #[error("listener error: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// Binds a TCP listener with a listen backlog sized for bursts of connects
+/// (the default of 128 on some systems drops SYNs when many clients reconnect
+/// at once, e.g. after a server restart).
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // Lets a restarted server rebind while old connections sit in TIME_WAIT.
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
+/// The URL clients connect to for a server listening on `addr`: `ws://` or,
+/// with TLS, `wss://`. An unspecified bind address (`0.0.0.0`, `::`) is
+/// shown as loopback, since that is the one address known to reach it.
+pub fn ws_url(addr: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "wss" } else { "ws" };
+    let shown = if addr.ip().is_unspecified() {
+        match addr {
+            SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+            SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
+        }
+    } else {
+        addr
+    };
+    format!("{scheme}://{shown}/")
+}
+
+/// Raises this process's soft open-file limit to its hard limit (capped at
+/// 1 048 576) and returns the new soft limit. Every connection is a file
+/// descriptor, and the common default soft limit of 1024 would cap the server
+/// far below [`Config::max_connections`]. On non-Unix systems it does nothing
+/// and returns `Ok(None)`.
+pub fn raise_fd_limit() -> io::Result<Option<u64>> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes into the struct we pass.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // RLIM_INFINITY is not accepted for NOFILE (the kernel caps it at
+        // fs.nr_open), so aim for a large finite value instead.
+        let target = limit.rlim_max.min(1 << 20);
+        if limit.rlim_cur < target {
+            limit.rlim_cur = target;
+            // SAFETY: setrlimit only reads the struct we pass.
+            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        // rlim_t is u64 on Linux but not on every Unix.
+        #[allow(clippy::unnecessary_cast)]
+        Ok(Some(limit.rlim_cur as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(None)
+    }
+}
+
+/// Serves signaling (and static files, if configured) on `listener` until
+/// `shutdown` completes, then tells every client, closes every connection
+/// and returns once all connection tasks are done.
+///
+/// The app, the `peercall-signal` binary and the tests all start the server
+/// this way. Fails only on an invalid [`Config`] or a listener without a
+/// local address; errors on single connections are logged and contained.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    config.validate()?;
+    let local_addr = listener.local_addr()?;
+    let shared = Arc::new(connection::Shared::new(config, local_addr));
+
+    // Dropping the broadcast sender is the shutdown signal: every receiver
+    // then sees `Closed`. Each connection task holds a clone of the mpsc
+    // sender; when all are dropped, `recv` returns `None` and we know every
+    // task has finished (the mini-redis pattern).
+    let (notify_shutdown, _) = broadcast::channel::<()>(1);
+    let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
+
+    let mut server = Listener {
+        listener,
+        limit: Arc::new(Semaphore::new(shared.config.max_connections)),
+        notify_shutdown,
+        shutdown_complete_tx,
+        shared,
+    };
+    info!(
+        url = %ws_url(local_addr, server.shared.config.tls.is_some()),
+        max_connections = server.shared.config.max_connections,
+        "signaling server running"
+    );
+
+    tokio::select! {
+        () = server.accept_loop() => {}
+        () = shutdown => info!("shutting down: notifying clients"),
+    }
+
+    let Listener {
+        listener,
+        notify_shutdown,
+        shutdown_complete_tx,
+        ..
+    } = server;
+    // Close the listening socket first so new clients are refused rather
+    // than left waiting in the backlog of a server that is going away.
+    drop(listener);
+    drop(notify_shutdown);
+    drop(shutdown_complete_tx);
+    let _ = shutdown_complete_rx.recv().await;
+    info!("signaling server stopped");
+    Ok(())
+}
+
+/// The accept loop's state.
+struct Listener {
+    listener: TcpListener,
+    /// One permit per connection; acquired before `accept` so the server
+    /// stops accepting (applies backpressure) at the cap.
+    limit: Arc<Semaphore>,
+    notify_shutdown: broadcast::Sender<()>,
+    shutdown_complete_tx: mpsc::Sender<()>,
+    shared: Arc<connection::Shared>,
+}
+
+impl Listener {
+    /// Accepts connections forever (until the caller's `select!` drops it).
+    async fn accept_loop(&mut self) {
+        loop {
+            if self.limit.available_permits() == 0 {
+                warn!(
+                    max_connections = self.shared.config.max_connections,
+                    "connection limit reached; new clients wait until one leaves"
+                );
+            }
+            // The semaphore is never closed, so this cannot fail; stop
+            // accepting rather than panic if it somehow were.
+            let Ok(permit) = self.limit.clone().acquire_owned().await else {
+                error!("connection semaphore closed; no longer accepting");
+                return std::future::pending().await;
+            };
+            let (socket, remote) = self.accept().await;
+            // Signaling messages are small and latency-sensitive.
+            if let Err(error) = socket.set_nodelay(true) {
+                debug!(%remote, %error, "set_nodelay failed");
+            }
+            let shared = self.shared.clone();
+            let shutdown = Shutdown::new(self.notify_shutdown.subscribe());
+            let complete = self.shutdown_complete_tx.clone();
+            tokio::spawn(async move {
+                connection::serve(socket, remote, shared, shutdown).await;
+                drop(permit);
+                drop(complete);
+            });
+        }
+    }
+
+    /// Accepts one connection. Errors such as running out of file descriptors
+    /// are transient for a server: log them and retry with a growing backoff
+    /// (the sleep also lets connection tasks finish and free descriptors).
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            match self.listener.accept().await {
+                Ok(accepted) => return accepted,
+                Err(error) => {
+                    warn!(%error, retry_in = ?backoff, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+}
+
+/// A connection task's view of the shutdown signal.
+pub(crate) struct Shutdown {
+    is_shutdown: bool,
+    notify: broadcast::Receiver<()>,
+}
+
+impl Shutdown {
+    fn new(notify: broadcast::Receiver<()>) -> Self {
+        Self {
+            is_shutdown: false,
+            notify,
+        }
+    }
+
+    /// Completes once shutdown has begun (immediately if it already had).
+    /// Cancel-safe, so it can sit in a `select!` loop.
+    pub(crate) async fn recv(&mut self) {
+        if self.is_shutdown {
+            return;
+        }
+        // Nothing is ever sent; the only outcome is `Closed` on shutdown.
+        let _ = self.notify.recv().await;
+        self.is_shutdown = true;
+    }
+}

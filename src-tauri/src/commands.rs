@@ -1,0 +1,97 @@
+//! The typed commands the UI calls (`invoke`). Each is declared in `build.rs`
+//! and granted explicitly in `capabilities/default.json`.
+
+use peercall_signal::settings::Settings;
+use serde::Serialize;
+use tauri::State;
+use tauri_plugin_opener::OpenerExt;
+
+use crate::embedded::EmbeddedServer;
+use crate::permissions::{self, MediaKind, PermissionState};
+use crate::settings::{SettingsSnapshot, SettingsStore};
+use crate::AppError;
+
+/// Where the embedded signaling server can be reached.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerInfo {
+    /// WebSocket URL the UI connects to, e.g. `ws://127.0.0.1:7777/`.
+    pub ws_url: String,
+    /// The page the server serves for the system browser, e.g. `http://127.0.0.1:7777/`.
+    pub page_url: String,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+/// The embedded server's addresses.
+#[tauri::command]
+pub fn server_info(server: State<'_, EmbeddedServer>) -> Result<ServerInfo, AppError> {
+    server.info().cloned().ok_or(AppError::ServerNotRunning)
+}
+
+/// Opens the UI, served by the embedded server on loopback, in the system
+/// browser: the fallback where this webview has no WebRTC.
+///
+/// `query` (e.g. `room=abc`) is passed on so the browser lands where the user
+/// was heading; it is limited to URL-safe characters first.
+#[tauri::command]
+pub fn open_in_browser(
+    app: tauri::AppHandle,
+    server: State<'_, EmbeddedServer>,
+    query: Option<String>,
+) -> Result<(), AppError> {
+    let mut url = server.info().ok_or(AppError::ServerNotRunning)?.page_url;
+    if let Some(query) = query.filter(|q| !q.is_empty()) {
+        // The UI builds this from its own state; still, never let it change
+        // the scheme or host we open.
+        let safe: String = query
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "-_.~=&%+".contains(*c))
+            .collect();
+        url.push('?');
+        url.push_str(&safe);
+    }
+    tracing::info!(%url, "opening the call in the system browser");
+    app.opener()
+        .open_url(url, None::<&str>)
+        .map_err(|e| AppError::OpenBrowser(e.to_string()))
+}
+
+/// The settings in force, and a one-time notice if the file was damaged.
+#[tauri::command]
+pub fn get_settings(store: State<'_, SettingsStore>) -> SettingsSnapshot {
+    store.snapshot()
+}
+
+/// Validates and saves `settings`; a bad value gets field-level errors and
+/// nothing is written.
+#[tauri::command]
+pub fn update_settings(
+    store: State<'_, SettingsStore>,
+    settings: Settings,
+) -> Result<Settings, AppError> {
+    store.update(settings)
+}
+
+/// Restores the defaults.
+#[tauri::command]
+pub fn reset_settings(store: State<'_, SettingsStore>) -> Result<Settings, AppError> {
+    store.reset()
+}
+
+/// Whether Peercall may use the camera or microphone.
+#[tauri::command]
+pub fn media_permission_status(
+    store: State<'_, SettingsStore>,
+    kind: MediaKind,
+) -> PermissionState {
+    permissions::status(kind, &store)
+}
+
+/// Asks for camera or microphone access (the OS prompt on macOS).
+#[tauri::command]
+pub async fn request_media_permission(
+    store: State<'_, SettingsStore>,
+    kind: MediaKind,
+) -> Result<PermissionState, AppError> {
+    permissions::request(kind, &store).await
+}

@@ -1,0 +1,100 @@
+//! The embedded signaling server's lifecycle: started with the app on
+//! loopback, stopped (telling every client) when the app exits.
+
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use peercall_signal::server::{self, StaticFile, StaticFiles};
+use tauri::{AppHandle, Manager};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::{commands::ServerInfo, AppError};
+
+/// Environment variable to choose another preferred port than the one in
+/// settings (tests run several apps side by side).
+pub const PORT_ENV: &str = "PEERCALL_PORT";
+
+type Running = (ServerInfo, oneshot::Sender<()>, tauri::async_runtime::JoinHandle<()>);
+
+/// The embedded server, managed as Tauri state.
+#[derive(Default)]
+pub struct EmbeddedServer {
+    /// `None` when it is not running (turned off in settings, or stopped).
+    running: Mutex<Option<Running>>,
+}
+
+impl EmbeddedServer {
+    /// Binds 127.0.0.1 (`preferred_port`, else any free one) and starts
+    /// serving signaling plus the app's own UI for the system-browser
+    /// fallback.
+    pub async fn start(&self, app: AppHandle, preferred_port: u16) -> Result<ServerInfo, AppError> {
+        let listener = bind_loopback(preferred_port).await.map_err(AppError::ServerStart)?;
+        let port = listener.local_addr().map_err(AppError::ServerStart)?.port();
+        let config = server::Config {
+            static_files: Some(Arc::new(EmbeddedAssets(app))),
+            ..server::Config::default()
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tauri::async_runtime::spawn(async move {
+            let shutdown = async {
+                let _ = stop_rx.await;
+            };
+            if let Err(error) = server::run(listener, config, shutdown).await {
+                tracing::error!(%error, "embedded signaling server failed");
+            }
+        });
+        let info = ServerInfo {
+            ws_url: format!("ws://127.0.0.1:{port}/"),
+            page_url: format!("http://127.0.0.1:{port}/"),
+            port,
+        };
+        *self.running.lock().expect("server lock") = Some((info.clone(), stop_tx, task));
+        Ok(info)
+    }
+
+    /// Its addresses, while it runs.
+    pub fn info(&self) -> Option<ServerInfo> {
+        let running = self.running.lock().ok()?;
+        running.as_ref().map(|(info, _, _)| info.clone())
+    }
+
+    /// Stops it gracefully: clients are told, then the task is awaited.
+    pub async fn stop(&self) {
+        let taken = self.running.lock().ok().and_then(|mut r| r.take());
+        if let Some((_, stop_tx, task)) = taken {
+            drop(stop_tx);
+            let _ = task.await;
+        }
+    }
+}
+
+async fn bind_loopback(preferred_port: u16) -> std::io::Result<TcpListener> {
+    let preferred = std::env::var(PORT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(preferred_port);
+    let at = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    match TcpListener::bind(at(preferred)).await {
+        Ok(listener) => Ok(listener),
+        Err(error) => {
+            tracing::info!(%error, preferred, "preferred port unavailable, using a free one");
+            TcpListener::bind(at(0)).await
+        }
+    }
+}
+
+/// Serves the UI embedded in the app binary, so the system browser gets the
+/// very same build the window runs.
+struct EmbeddedAssets(AppHandle);
+
+impl StaticFiles for EmbeddedAssets {
+    fn get(&self, path: &str) -> Option<StaticFile> {
+        let asset = self.0.asset_resolver().get(path.to_owned())?;
+        Some(StaticFile {
+            bytes: Cow::Owned(asset.bytes),
+            content_type: asset.mime_type,
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! The Peercall desktop shell.
+//!
+//! Owns the window, the embedded signaling server's lifecycle, the user's
+//! settings and the OS-facing bits (camera/microphone permissions, opening
+//! the system browser). The UI reaches all of it through the typed commands
+//! in [`commands`].
+
+mod commands;
+mod embedded;
+mod error;
+mod permissions;
+mod settings;
+mod window;
+
+pub use error::AppError;
+
+use tauri::Manager;
+
+/// Starts the app: tracing, settings, the embedded signaling server, the
+/// main window.
+pub fn run() {
+    init_tracing();
+
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_opener::init())
+        .invoke_handler(tauri::generate_handler![
+            commands::server_info,
+            commands::open_in_browser,
+            commands::get_settings,
+            commands::update_settings,
+            commands::reset_settings,
+            commands::media_permission_status,
+            commands::request_media_permission,
+        ])
+        .setup(|app| {
+            let config_dir = match std::env::var_os(settings::CONFIG_DIR_ENV) {
+                Some(dir) => dir.into(),
+                None => app.path().app_config_dir()?,
+            };
+            let store = settings::SettingsStore::load(&config_dir);
+            let server_settings = store.get().embedded_server;
+            app.manage(store);
+
+            let server = embedded::EmbeddedServer::default();
+            if server_settings.enabled {
+                let info = tauri::async_runtime::block_on(
+                    server.start(app.handle().clone(), server_settings.port),
+                )?;
+                tracing::info!(url = %info.ws_url, "embedded signaling server listening");
+            }
+            app.manage(server);
+            window::build_main_window(app.handle())?;
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .expect("Peercall could not start");
+
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            if let Some(server) = handle.try_state::<embedded::EmbeddedServer>() {
+                tauri::async_runtime::block_on(server.stop());
+            }
+        }
+    });
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tao=warn,wry=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}

@@ -1,0 +1,70 @@
+//! The main window, built in code so it gets a camera/microphone permission
+//! handler and, on Linux, the WebKitGTK settings a call needs.
+
+use tauri::webview::{PermissionKind, PermissionResponse};
+use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
+
+use crate::permissions::{self, MediaKind};
+use crate::settings::SettingsStore;
+
+/// Environment variable that turns on WebKitGTK's mock capture devices, so
+/// end-to-end tests get a camera and microphone on a machine without any.
+/// Never set in normal use.
+pub const MOCK_CAPTURE_ENV: &str = "PEERCALL_MOCK_CAPTURE";
+
+/// Creates the main window.
+pub fn build_main_window(app: &AppHandle) -> tauri::Result<()> {
+    let window = WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
+        .title("Peercall")
+        .inner_size(1100.0, 760.0)
+        .min_inner_size(640.0, 480.0)
+        .on_permission_request(|webview, kind| answer_permission(&webview.app_handle().clone(), kind))
+        .build()?;
+
+    #[cfg(target_os = "linux")]
+    window.with_webview(|webview| linux::configure(&webview.inner()))?;
+    #[cfg(not(target_os = "linux"))]
+    let _ = window;
+    Ok(())
+}
+
+/// Camera and microphone follow the user's choice (see [`permissions`]);
+/// everything else a page could ask for (location, notifications, screen)
+/// is refused: a call app needs none of it.
+fn answer_permission(app: &AppHandle, kind: PermissionKind) -> PermissionResponse {
+    let media = match kind {
+        PermissionKind::Camera => MediaKind::Camera,
+        PermissionKind::Microphone => MediaKind::Microphone,
+        _ => return PermissionResponse::Deny,
+    };
+    let allowed = app
+        .try_state::<SettingsStore>()
+        .is_some_and(|store| permissions::allows_webview_capture(media, &store));
+    if allowed {
+        PermissionResponse::Allow
+    } else {
+        PermissionResponse::Deny
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use webkit2gtk::{SettingsExt, WebViewExt};
+
+    /// Turns on WebRTC and media capture in WebKitGTK (both off by default),
+    /// then reloads so the page's JavaScript globals are created with them.
+    pub fn configure(webview: &webkit2gtk::WebView) {
+        let Some(settings) = WebViewExt::settings(webview) else {
+            tracing::warn!("WebKitGTK returned no settings; WebRTC stays off");
+            return;
+        };
+        settings.set_enable_webrtc(true);
+        settings.set_enable_media_stream(true);
+        let mock = std::env::var_os(super::MOCK_CAPTURE_ENV).is_some_and(|v| v == "1");
+        if mock {
+            tracing::warn!("using WebKitGTK mock capture devices ({})", super::MOCK_CAPTURE_ENV);
+        }
+        settings.set_enable_mock_capture_devices(mock);
+        webview.reload();
+    }
+}

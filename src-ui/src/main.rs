@@ -1,0 +1,15 @@
+//! Peercall's UI: a Yew app that runs in the desktop app's webview and, the
+//! same build, in a plain browser tab.
+
+mod app;
+mod components;
+mod hooks;
+mod i18n;
+mod pages;
+mod platform;
+mod room_code;
+mod state;
+
+fn main() {
+    yew::Renderer::<app::App>::new().render();
+}

@@ -1,0 +1,128 @@
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::app::AppContext;
+use crate::components::{Icon, IconKind, TopBar, WebRtcNotice};
+use crate::hooks::use_text;
+use crate::i18n::Text;
+use crate::platform::{Host, Platform};
+use crate::room_code;
+use crate::state::{Action, Page, ServerStatus};
+
+/// The first screen: one big "Start a call", a join field, the server state.
+#[function_component(HomePage)]
+pub fn home_page() -> Html {
+    let tr = use_text();
+    let platform = use_context::<Platform>().expect("Platform context");
+    let app = use_context::<AppContext>().expect("AppContext");
+    let join_input = use_node_ref();
+    let join_error = use_state(|| false);
+    let browser_outcome = use_state(|| None::<Result<(), ()>>);
+
+    // Where the webview can't call (WebKitGTK), calls go to the system browser,
+    // landing straight in the room; the app keeps hosting.
+    let needs_browser = !platform.support.can_call() && platform.host == Host::Desktop;
+    let enter_room = {
+        let app = app.clone();
+        let platform = platform.clone();
+        let browser_outcome = browser_outcome.clone();
+        Callback::from(move |room: Option<String>| {
+            if needs_browser {
+                let platform = platform.clone();
+                let browser_outcome = browser_outcome.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let query = room.map(|r| format!("room={r}"));
+                    let result = platform.open_in_browser(query).await;
+                    if let Err(error) = &result {
+                        gloo::console::error!(format!("open_in_browser: {error:?}"));
+                    }
+                    browser_outcome.set(Some(result.map_err(|_| ())));
+                });
+            } else if let Some(room) = room {
+                app.dispatch(Action::Navigate(Page::Call { room }));
+            }
+        })
+    };
+
+    let on_start = {
+        let enter_room = enter_room.clone();
+        Callback::from(move |_| enter_room.emit(Some(room_code::generate())))
+    };
+    let on_join = {
+        let enter_room = enter_room.clone();
+        let join_input = join_input.clone();
+        let join_error = join_error.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let typed = join_input
+                .cast::<HtmlInputElement>()
+                .map(|i| i.value())
+                .unwrap_or_default();
+            match room_code::normalize(&typed) {
+                Some(room) => {
+                    join_error.set(false);
+                    enter_room.emit(Some(room));
+                }
+                None => join_error.set(true),
+            }
+        })
+    };
+    let on_open_browser = {
+        let enter_room = enter_room.clone();
+        Callback::from(move |_| enter_room.emit(None))
+    };
+
+    let server_ready = matches!(app.server, ServerStatus::Ready(_));
+    let badge = match &app.server {
+        ServerStatus::Starting => html! {
+            <span class="badge" id="server-status" data-state="starting"><span class="spinner" />{ tr(Text::ServerStarting) }</span>
+        },
+        ServerStatus::Ready(info) => html! {
+            <span class="badge ok" id="server-status" data-state="ready" data-ws-url={info.ws_url.clone()}
+                title={info.ws_url.clone()}>
+                <span class="dot" />{ tr(Text::ServerReady) }
+            </span>
+        },
+        ServerStatus::Unavailable => html! {
+            <span class="badge error" id="server-status" data-state="unavailable"><span class="dot" />{ tr(Text::ServerUnavailable) }</span>
+        },
+    };
+
+    html! {
+        <>
+            <TopBar>{ badge }</TopBar>
+            <main class="home" id="home" data-webrtc={platform.support.can_call().to_string()}>
+                <section class="home-card">
+                    <h1 class="home-title">{ tr(Text::Tagline) }</h1>
+                    if needs_browser {
+                        <WebRtcNotice support={platform.support} {on_open_browser} outcome={*browser_outcome} />
+                    }
+                    <div class="home-actions">
+                        <button id="start-call" class="button primary large" onclick={on_start} disabled={!server_ready}>
+                            <Icon kind={IconKind::Plus} size={22} />
+                            <span>{ tr(Text::StartCall) }</span>
+                        </button>
+                        <p class="hint">{ tr(Text::StartCallHint) }</p>
+                    </div>
+                    <div class="divider" role="separator"><span>{ tr(Text::Or) }</span></div>
+                    <form class="join-form" id="join-form" onsubmit={on_join} novalidate=true>
+                        <label for="join-input">{ tr(Text::JoinLabel) }</label>
+                        <div class="join-row">
+                            <input id="join-input" ref={join_input} type="text" autocomplete="off"
+                                spellcheck="false" placeholder={tr(Text::JoinPlaceholder)}
+                                aria-invalid={join_error.to_string()}
+                                aria-describedby={join_error.then_some("join-error")} />
+                            <button id="join-button" type="submit" class="button secondary" disabled={!server_ready}>
+                                <span>{ tr(Text::Join) }</span>
+                                <Icon kind={IconKind::ArrowRight} size={18} />
+                            </button>
+                        </div>
+                        if *join_error {
+                            <p class="field-error" id="join-error" role="alert">{ tr(Text::JoinEmpty) }</p>
+                        }
+                    </form>
+                </section>
+            </main>
+        </>
+    }
+}

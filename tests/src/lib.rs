@@ -1,0 +1,454 @@
+//! Harness for Peercall's end-to-end tests: real processes only.
+//!
+//! It starts what a test needs — an X display (Xvfb), the real `peercall`
+//! app through `tauri-driver` + `WebKitWebDriver`, the real
+//! `peercall-signal` server, headless Chromium through `chromedriver` — and
+//! stops all of it when the guards drop. Binaries come from the environment
+//! `cargo xtask test` sets (`PEERCALL_APP_BIN`, `PEERCALL_SIGNAL_BIN`,
+//! `PEERCALL_UI_DIST`), else from `target/debug`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Map, Value};
+
+/// How long a test waits for something a user would see.
+pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn built(env: &str, default: &str) -> Result<PathBuf> {
+    let path = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(default));
+    if !path.exists() {
+        bail!("{} not found ({env}); run `cargo xtask test`, which builds it", path.display());
+    }
+    Ok(path)
+}
+
+/// The desktop app binary.
+pub fn app_bin() -> Result<PathBuf> {
+    built("PEERCALL_APP_BIN", "target/debug/peercall")
+}
+
+/// The headless signaling server binary.
+pub fn signal_bin() -> Result<PathBuf> {
+    built("PEERCALL_SIGNAL_BIN", "target/debug/peercall-signal")
+}
+
+/// The built UI (`src-ui/dist`).
+pub fn ui_dist() -> Result<PathBuf> {
+    built("PEERCALL_UI_DIST", "src-ui/dist")
+}
+
+/// Where tests put screenshots and logs, for people to look at.
+pub fn artifacts() -> PathBuf {
+    let dir = root().join("tests/artifacts");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+fn require(program: &str) -> Result<PathBuf> {
+    let from_cargo = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cargo/bin").join(program))
+        .filter(|p| p.is_file());
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    });
+    on_path
+        .or(from_cargo)
+        .with_context(|| format!("`{program}` is not installed; run `cargo xtask setup`"))
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+async fn wait_for_port(port: u16, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{what} did not listen on port {port} within 20 s")
+}
+
+/// A child process killed when dropped.
+pub struct Process {
+    child: Child,
+    name: String,
+}
+
+impl Process {
+    fn spawn(name: &str, command: &mut Command) -> Result<Self> {
+        let log = std::fs::File::create(artifacts().join(format!("{name}.log")))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        Ok(Self {
+            child,
+            name: name.to_owned(),
+        })
+    }
+
+    /// The OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // SIGTERM first so servers shut down cleanly, then make sure.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The X display every app in this test process uses: the caller's, or an
+/// Xvfb started once for the whole process.
+pub fn display() -> Result<String> {
+    static DISPLAY: OnceLock<std::result::Result<String, String>> = OnceLock::new();
+    DISPLAY
+        .get_or_init(|| start_display().map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+fn start_display() -> Result<String> {
+    if let Ok(display) = std::env::var("DISPLAY") {
+        if !display.is_empty() {
+            return Ok(display);
+        }
+    }
+    let xvfb = require("Xvfb")?;
+    for n in 100..200 {
+        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+            continue;
+        }
+        let mut child = Command::new(&xvfb)
+            .arg(format!(":{n}"))
+            .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                // Leaked on purpose: it lives as long as the test process.
+                std::mem::forget(child);
+                return Ok(format!(":{n}"));
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+    }
+    bail!("could not start Xvfb")
+}
+
+/// Connects a WebDriver client (plain HTTP on loopback).
+async fn connect(port: u16, capabilities: Value) -> Result<Client> {
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let mut last_error = None;
+    // Drivers sometimes accept connections a moment before they accept sessions.
+    for _ in 0..3 {
+        match ClientBuilder::new(connector.clone())
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => return Ok(client),
+            Err(error) => {
+                last_error = Some(error);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    Err(last_error.unwrap()).context("WebDriver session")
+}
+
+/// The real desktop app, driven through tauri-driver + WebKitWebDriver.
+pub struct App {
+    /// The WebDriver session (the app's main window).
+    pub client: Client,
+    /// The preferred port the app was given (it may fall back to another).
+    pub preferred_port: u16,
+    _driver: Process,
+}
+
+/// Options for [`App::launch`].
+#[derive(Default, Clone)]
+pub struct AppOptions {
+    /// Extra environment for the app.
+    pub env: Vec<(String, String)>,
+}
+
+impl App {
+    /// Starts the app with its own tauri-driver, on its own preferred port.
+    pub async fn launch(options: AppOptions) -> Result<Self> {
+        let display = display()?;
+        let tauri_driver = require("tauri-driver")?;
+        let native_driver = require("WebKitWebDriver")?;
+        let app = app_bin()?;
+        let port = free_port();
+        let native_port = free_port();
+        let preferred_port = free_port();
+        let mut command = Command::new(tauri_driver);
+        command
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &native_port.to_string()])
+            .arg("--native-driver")
+            .arg(native_driver)
+            .env("DISPLAY", &display)
+            .env("PEERCALL_PORT", preferred_port.to_string())
+            // WebKitGTK's sandbox needs user namespaces a container may lack.
+            .env("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1")
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        for (key, value) in &options.env {
+            command.env(key, value);
+        }
+        let driver = Process::spawn(&format!("tauri-driver-{port}"), &mut command)?;
+        wait_for_port(port, "tauri-driver").await?;
+        let client = connect(
+            port,
+            json!({
+                "browserName": "wry",
+                "tauri:options": { "application": app },
+            }),
+        )
+        .await?;
+        Ok(Self {
+            client,
+            preferred_port,
+            _driver: driver,
+        })
+    }
+
+    /// Ends the session (the app quits).
+    pub async fn quit(self) -> Result<()> {
+        self.client.close().await?;
+        Ok(())
+    }
+}
+
+/// The real headless signaling server, optionally serving the built UI.
+pub struct SignalServer {
+    /// `ws://127.0.0.1:PORT/`.
+    pub ws_url: String,
+    /// `http://127.0.0.1:PORT/`.
+    pub http_url: String,
+    /// The port.
+    pub port: u16,
+    /// The process.
+    pub process: Process,
+}
+
+impl SignalServer {
+    /// Starts `peercall-signal --bind 127.0.0.1:PORT` serving `src-ui/dist`.
+    pub async fn start(extra_args: &[&str]) -> Result<Self> {
+        let port = free_port();
+        Self::start_on(port, extra_args).await
+    }
+
+    /// Same, on a given port (to restart on the same address).
+    pub async fn start_on(port: u16, extra_args: &[&str]) -> Result<Self> {
+        let mut command = Command::new(signal_bin()?);
+        command
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .arg("--serve-ui")
+            .arg(ui_dist()?)
+            .args(extra_args)
+            .env("RUST_LOG", "info");
+        let process = Process::spawn(&format!("peercall-signal-{port}"), &mut command)?;
+        wait_for_port(port, "peercall-signal").await?;
+        Ok(Self {
+            ws_url: format!("ws://127.0.0.1:{port}/"),
+            http_url: format!("http://127.0.0.1:{port}/"),
+            port,
+            process,
+        })
+    }
+}
+
+/// Headless Chromium with fake camera and microphone, through chromedriver.
+pub struct Browser {
+    /// The WebDriver session.
+    pub client: Client,
+    _driver: Process,
+}
+
+impl Browser {
+    /// Starts chromedriver and a fresh headless Chromium profile.
+    pub async fn launch() -> Result<Self> {
+        let chromedriver = require("chromedriver")?;
+        let chromium = require("chromium")?;
+        let port = free_port();
+        let driver = Process::spawn(
+            &format!("chromedriver-{port}"),
+            Command::new(chromedriver).arg(format!("--port={port}")),
+        )?;
+        wait_for_port(port, "chromedriver").await?;
+        let profile = std::env::temp_dir().join(format!("peercall-chromium-{port}"));
+        let client = connect(
+            port,
+            json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": chromium,
+                    "args": [
+                        "--headless=new",
+                        "--no-sandbox",
+                        "--disable-gpu",
+                        "--disable-dev-shm-usage",
+                        "--no-first-run",
+                        "--disable-background-networking",
+                        "--disable-component-update",
+                        "--disable-sync",
+                        "--disable-quic",
+                        "--use-fake-device-for-media-stream",
+                        "--use-fake-ui-for-media-stream",
+                        // Loopback calls need real host candidates, not mDNS names.
+                        "--disable-features=WebRtcHideLocalIpsWithMdns",
+                        "--autoplay-policy=no-user-gesture-required",
+                        "--window-size=1280,800",
+                        format!("--user-data-dir={}", profile.display()),
+                    ],
+                },
+            }),
+        )
+        .await?;
+        Ok(Self {
+            client,
+            _driver: driver,
+        })
+    }
+}
+
+/// Waits until `css` matches an element and returns it.
+pub async fn wait_for(client: &Client, css: &str) -> Result<fantoccini::elements::Element> {
+    client
+        .wait()
+        .at_most(UI_TIMEOUT)
+        .for_element(Locator::Css(css))
+        .await
+        .with_context(|| format!("`{css}` never appeared"))
+}
+
+/// Waits until `script` (a JS expression) is truthy, returning its value.
+pub async fn wait_until(client: &Client, what: &str, script: &str) -> Result<Value> {
+    let deadline = Instant::now() + UI_TIMEOUT;
+    loop {
+        let value = client
+            .execute(&format!("return ({script});"), vec![])
+            .await
+            .with_context(|| format!("evaluating {script}"))?;
+        let truthy = match &value {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::String(s) => !s.is_empty(),
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            _ => true,
+        };
+        if truthy {
+            return Ok(value);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out waiting for {what} (`{script}` was {value})");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Saves a PNG screenshot to `tests/artifacts/NAME.png`.
+pub async fn screenshot(client: &Client, name: &str) -> Result<PathBuf> {
+    let png = client.screenshot().await?;
+    let path = artifacts().join(format!("{name}.png"));
+    std::fs::write(&path, png)?;
+    Ok(path)
+}
+
+/// Minimal HTTP GET on loopback, returning (status, content-type, body).
+pub async fn http_get(port: u16, path: &str) -> Result<(u16, String, Vec<u8>)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await??;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("no end of HTTP head")?;
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status")?;
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    Ok((status, content_type, response[split + 4..].to_vec()))
+}
+
+/// Connects to a signaling server as a plain client and returns the first
+/// message it sends (the `join` welcome).
+pub async fn signaling_welcome(ws_url: &str) -> Result<Map<String, Value>> {
+    use futures_util::StreamExt;
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .with_context(|| format!("connecting to {ws_url}"))?;
+    let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .context("no welcome within 10 s")?
+        .context("closed before the welcome")??;
+    let text = message.into_text()?;
+    match serde_json::from_str::<Value>(&text)? {
+        Value::Object(map) => Ok(map),
+        other => bail!("welcome is not an object: {other}"),
+    }
+}

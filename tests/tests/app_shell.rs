@@ -1,0 +1,99 @@
+//! The real desktop app under Xvfb, driven through tauri-driver + WebKitWebDriver.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use fantoccini::Locator;
+use peercall_e2e::{artifacts, http_get, screenshot, signaling_welcome, wait_for, App, AppOptions};
+
+/// The home screen renders, the embedded server answers on the port the UI
+/// was told, and on this machine's WebKitGTK (no RTCPeerConnection) the app
+/// says so and carries the call to the system browser, on a page its own
+/// server serves.
+#[tokio::test(flavor = "multi_thread")]
+async fn home_screen_embedded_server_and_browser_fallback() -> Result<()> {
+    // Stand-in for the system browser: xdg-open hands the URL to $BROWSER,
+    // which records what the app asked to open.
+    let opened = artifacts().join("opened-urls.txt");
+    let _ = std::fs::remove_file(&opened);
+    let recorder = artifacts().join("record-browser.sh");
+    std::fs::write(
+        &recorder,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
+    )?;
+    std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755))?;
+
+    let app = App::launch(AppOptions {
+        env: vec![("BROWSER".into(), recorder.display().to_string())],
+    })
+    .await?;
+    let client = &app.client;
+
+    // The home screen, with its main actions.
+    let home = wait_for(client, "#home").await?;
+    wait_for(client, "#start-call").await?;
+    wait_for(client, "#join-input").await?;
+
+    // The embedded server: the UI was told a URL, and a client connecting
+    // there gets the signaling welcome.
+    let status = wait_for(client, "#server-status[data-state='ready']").await?;
+    let ws_url = status
+        .attr("data-ws-url")
+        .await?
+        .context("the UI shows no server URL")?;
+    ensure!(
+        ws_url == format!("ws://127.0.0.1:{}/", app.preferred_port),
+        "the app should listen on its preferred port, the UI says {ws_url}"
+    );
+    let welcome = signaling_welcome(&ws_url).await?;
+    ensure!(welcome["type"] == "join", "unexpected welcome {welcome:?}");
+    ensure!(
+        welcome["id"].as_str().is_some_and(|id| !id.is_empty()),
+        "welcome has no peer id: {welcome:?}"
+    );
+
+    // The same server serves the app's own UI for the browser fallback.
+    let (code, content_type, body) = http_get(app.preferred_port, "/").await?;
+    ensure!(code == 200, "GET / answered {code}");
+    ensure!(content_type.starts_with("text/html"), "GET / is {content_type}");
+    ensure!(
+        String::from_utf8_lossy(&body).contains("boot.js"),
+        "GET / is not the Peercall UI"
+    );
+    let (code, content_type, _) = http_get(app.preferred_port, "/peercall_ui_bg.wasm").await?;
+    ensure!(code == 200 && content_type == "application/wasm", "wasm: {code} {content_type}");
+
+    // This WebKitGTK has no WebRTC: a plain notice and the browser action.
+    ensure!(
+        home.attr("data-webrtc").await?.as_deref() == Some("false"),
+        "WebKitGTK was expected to lack RTCPeerConnection on this machine"
+    );
+    let notice = wait_for(client, "#webrtc-notice").await?;
+    ensure!(
+        notice.text().await?.contains("browser"),
+        "the notice does not mention the browser"
+    );
+    wait_for(client, "#open-in-browser").await?;
+    screenshot(client, "app-home").await?;
+
+    // "Start a call" opens the call in the system browser, at a room on the
+    // embedded server's loopback page.
+    client.find(Locator::Css("#start-call")).await?.click().await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let url = loop {
+        if let Ok(text) = std::fs::read_to_string(&opened) {
+            if let Some(line) = text.lines().next() {
+                break line.to_owned();
+            }
+        }
+        ensure!(Instant::now() < deadline, "the app never opened the system browser");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let expected = format!("http://127.0.0.1:{}/?room=", app.preferred_port);
+    ensure!(url.starts_with(&expected), "opened {url}, expected {expected}…");
+    wait_for(client, ".notice-outcome.ok").await?;
+    screenshot(client, "app-home-opened-browser").await?;
+
+    app.quit().await
+}

@@ -1,0 +1,49 @@
+//! `cargo xtask …`: the project's own installer, builder and test runner.
+//!
+//! Everything a fresh Debian/Ubuntu machine needs is installed from here,
+//! idempotently and with pinned versions, so the README's two commands
+//! (`cargo xtask run`, `cargo xtask test`) are all a developer or CI types.
+
+mod setup;
+mod tasks;
+mod util;
+
+use anyhow::{bail, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup    install what is missing (system packages, Rust targets, tools)
+  run      setup, build the UI and the app, start the app
+  test     setup, then every check: fmt, clippy, unit, integration,
+           end-to-end, and the Windows/macOS cross-target checks
+  bundle   build the .deb and .rpm packages and report their size
+  bench    run the benchmarks (app launch and memory, signaling server)
+  ui       build the UI into src-ui/dist
+";
+
+fn main() {
+    if let Err(error) = run() {
+        eprintln!("\nxtask: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("help");
+    match command {
+        "setup" => setup::run(setup::Purpose::Test),
+        "run" => tasks::run_app(),
+        "test" => tasks::test(),
+        "bundle" => tasks::bundle(),
+        "bench" => tasks::bench(),
+        "ui" => tasks::build_ui(),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}

@@ -1,0 +1,172 @@
+//! Installs what the project needs, only what is missing, at pinned versions.
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::util::{self, output, step};
+
+/// What the caller is about to do; each needs a little more than the last.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Purpose {
+    /// Build and start the app.
+    Run,
+    /// Run every check (adds browsers, WebDriver, cross targets).
+    Test,
+    /// Build the packages (adds tauri-cli).
+    Bundle,
+}
+
+/// Debian packages to build and start the app (WebKitGTK, and Xvfb so it
+/// also starts on a machine without a display).
+const APT_RUN: &[&str] = &[
+    "pkg-config",
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "xvfb",
+    "xdg-utils",
+];
+/// …and to test it: browsers and WebDriver servers, clang for the macOS
+/// cross-check, ImageMagick for screenshots.
+const APT_TEST: &[&str] = &[
+    "webkit2gtk-driver",
+    "chromium",
+    "chromium-driver",
+    "clang",
+    "imagemagick",
+];
+
+/// tauri-driver, pinned to the 2.x line the WebDriver tests speak.
+const TAURI_DRIVER_VERSION: &str = "2.1.0";
+/// tauri-cli, only for `cargo xtask bundle`.
+const TAURI_CLI_VERSION: &str = "^2";
+
+/// Rust targets: the UI's, and the cross-checks' (std only, no linker needed).
+const TARGET_WASM: &str = "wasm32-unknown-unknown";
+const TARGETS_CROSS: &[&str] = &["x86_64-pc-windows-msvc", "aarch64-apple-darwin"];
+
+/// Installs everything `purpose` needs that is not there yet.
+pub fn run(purpose: Purpose) -> Result<()> {
+    step(&format!("setup ({purpose:?}): checking what is installed"));
+    let mut packages: Vec<&str> = APT_RUN.to_vec();
+    if purpose >= Purpose::Test {
+        packages.extend(APT_TEST);
+    }
+    apt_install(&packages)?;
+
+    let mut targets = vec![TARGET_WASM];
+    if purpose >= Purpose::Test {
+        targets.extend(TARGETS_CROSS);
+    }
+    rust_targets(&targets)?;
+
+    let wasm_bindgen = wasm_bindgen_version()?;
+    cargo_install("wasm-bindgen-cli", "wasm-bindgen", &wasm_bindgen, false)?;
+    if purpose >= Purpose::Test {
+        cargo_install("tauri-driver", "tauri-driver", TAURI_DRIVER_VERSION, true)?;
+    }
+    if purpose >= Purpose::Bundle {
+        cargo_install("tauri-cli", "cargo-tauri", TAURI_CLI_VERSION, true)?;
+    }
+    println!("setup: everything is in place");
+    Ok(())
+}
+
+fn apt_install(packages: &[&str]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !output("dpkg-query", &["-W", "-f=${Status}", p])
+                .is_some_and(|s| s.contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !util::has("apt-get") {
+        bail!(
+            "these system packages are missing and this is not a Debian/Ubuntu system: {list}\n\
+             install their equivalents with your package manager, then run this again"
+        );
+    }
+    let is_root = output("id", &["-u"]).is_some_and(|id| id.trim() == "0");
+    if !is_root {
+        bail!(
+            "these system packages are missing: {list}\nrun:\n\n    \
+             sudo apt-get update && sudo apt-get install -y {list}\n\nthen run this again"
+        );
+    }
+    step(&format!("installing system packages: {list}"));
+    util::run(Command::new("apt-get").arg("update").arg("-qq"))?;
+    util::run(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+fn rust_targets(targets: &[&str]) -> Result<()> {
+    let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    let missing: Vec<&str> = targets
+        .iter()
+        .copied()
+        .filter(|t| !installed.lines().any(|l| l.trim() == *t))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !util::has("rustup") {
+        bail!("Rust targets {missing:?} are missing and rustup is not installed: install rustup");
+    }
+    step(&format!("adding Rust targets: {}", missing.join(" ")));
+    util::run(Command::new("rustup").arg("target").arg("add").args(&missing))
+}
+
+/// wasm-bindgen-cli must match the `wasm-bindgen` crate exactly, so the
+/// version is read from Cargo.lock rather than written twice.
+pub fn wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(util::root().join("Cargo.lock"))
+        .context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(version) = lines
+                .next()
+                .and_then(|l| l.strip_prefix("version = \""))
+                .and_then(|l| l.strip_suffix('"'))
+            {
+                return Ok(version.to_owned());
+            }
+        }
+    }
+    bail!("wasm-bindgen is not in Cargo.lock")
+}
+
+/// `cargo install crate@version` unless `cargo install --list` already has a
+/// matching version. `locked` is off for wasm-bindgen-cli, whose lock file
+/// does not build with this toolchain.
+fn cargo_install(krate: &str, binary: &str, version: &str, locked: bool) -> Result<()> {
+    let list = output("cargo", &["install", "--list"]).unwrap_or_default();
+    let installed = list.lines().find_map(|line| {
+        line.strip_prefix(&format!("{krate} v"))
+            .and_then(|rest| rest.strip_suffix(':'))
+            .map(str::to_owned)
+    });
+    let matches = |installed: &str| match version.strip_prefix('^') {
+        Some(major) => installed.split('.').next() == Some(major),
+        None => installed == version,
+    };
+    if installed.as_deref().is_some_and(matches) && util::tool(binary).is_some() {
+        return Ok(());
+    }
+    step(&format!("installing {krate} {version} (one-time, takes a few minutes)"));
+    let mut cmd = util::cargo();
+    cmd.args(["install", krate, "--version", version]);
+    if locked {
+        cmd.arg("--locked");
+    }
+    util::run(&mut cmd)
+}

@@ -1,0 +1,210 @@
+//! The commands themselves.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::setup::{self, Purpose};
+use crate::util::{self, cargo, root, step};
+
+/// Files copied next to the wasm-bindgen output.
+const UI_STATIC: &[&str] = &["index.html", "styles.css", "boot.js", "favicon.svg"];
+
+/// Builds the UI into `src-ui/dist` (release wasm + wasm-bindgen JS glue).
+pub fn build_ui() -> Result<()> {
+    step("building the UI (wasm)");
+    util::run(cargo().args([
+        "build",
+        "--package",
+        "peercall-ui",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--release",
+    ]))?;
+    let root = root();
+    let dist = root.join("src-ui/dist");
+    std::fs::create_dir_all(&dist).context("creating src-ui/dist")?;
+    let wasm = target_dir().join("wasm32-unknown-unknown/release/peercall-ui.wasm");
+    let wasm_bindgen = util::tool("wasm-bindgen")
+        .context("wasm-bindgen is not installed: run `cargo xtask setup`")?;
+    util::run(
+        Command::new(wasm_bindgen)
+            .args(["--target", "web", "--no-typescript", "--out-name", "peercall_ui"])
+            .arg("--out-dir")
+            .arg(&dist)
+            .arg(&wasm),
+    )?;
+    for file in UI_STATIC {
+        std::fs::copy(root.join("src-ui").join(file), dist.join(file))
+            .with_context(|| format!("copying src-ui/{file}"))?;
+    }
+    let size = std::fs::metadata(dist.join("peercall_ui_bg.wasm"))?.len();
+    println!("UI built: src-ui/dist ({:.0} KiB of wasm)", size as f64 / 1024.0);
+    Ok(())
+}
+
+/// `cargo xtask run`: install, build, start the app (under Xvfb when there is
+/// no display, so it also comes up on a headless machine).
+pub fn run_app() -> Result<()> {
+    setup::run(Purpose::Run)?;
+    build_ui()?;
+    step("building the app");
+    util::run(cargo().args(["build", "--package", "peercall"]))?;
+    let _xvfb = ensure_display()?;
+    step("starting Peercall");
+    util::run(&mut Command::new(target_dir().join("debug/peercall")))
+}
+
+/// `cargo xtask test`: every check, in the order that fails fastest.
+pub fn test() -> Result<()> {
+    setup::run(Purpose::Test)?;
+    // The app embeds the UI at compile time, so it must exist before clippy.
+    build_ui()?;
+
+    step("formatting");
+    util::run(cargo().args(["fmt", "--all", "--check"]))?;
+
+    step("clippy (host)");
+    util::run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    step("clippy (UI and protocol for wasm32)");
+    util::run(cargo().args([
+        "clippy",
+        "--package",
+        "peercall-ui",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    util::run(cargo().args([
+        "clippy",
+        "--package",
+        "peercall-signal",
+        "--no-default-features",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    cross_checks()?;
+
+    step("building the binaries the end-to-end tests drive");
+    util::run(cargo().args(["build", "--package", "peercall", "--package", "peercall-signal"]))?;
+
+    step("unit, integration and end-to-end tests");
+    util::run(
+        cargo()
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .env("PEERCALL_APP_BIN", target_dir().join("debug/peercall"))
+            .env("PEERCALL_SIGNAL_BIN", target_dir().join("debug/peercall-signal"))
+            .env("PEERCALL_UI_DIST", root().join("src-ui/dist")),
+    )?;
+    println!("\nall checks passed");
+    Ok(())
+}
+
+/// Windows and macOS code must keep compiling, though it cannot run here.
+fn cross_checks() -> Result<()> {
+    step("cross-target check: Windows");
+    util::run(cargo().args([
+        "check",
+        "--package",
+        "peercall",
+        "--target",
+        "x86_64-pc-windows-msvc",
+    ]))?;
+    step("cross-target check: macOS");
+    util::run(
+        cargo()
+            .args(["check", "--package", "peercall", "--target", "aarch64-apple-darwin"])
+            // Build scripts compile a little C/Objective-C; gcc can't target macOS.
+            .env("CC_aarch64_apple_darwin", "clang"),
+    )
+}
+
+/// `cargo xtask bundle`: the .deb and .rpm, with their sizes.
+pub fn bundle() -> Result<()> {
+    setup::run(Purpose::Bundle)?;
+    build_ui()?;
+    step("bundling (deb, rpm)");
+    let cargo_tauri = util::tool("cargo-tauri").context("tauri-cli is not installed")?;
+    // tauri-cli finds src-tauri/tauri.conf.json from the workspace root.
+    util::run(Command::new(cargo_tauri).args(["build", "--bundles", "deb,rpm"]))?;
+    step("bundle sizes");
+    for kind in ["deb", "rpm"] {
+        let dir = target_dir().join("release/bundle").join(kind);
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let size = entry.metadata()?.len();
+            println!(
+                "{kind}: {} — {:.1} MiB",
+                entry.path().display(),
+                size as f64 / (1024.0 * 1024.0)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `cargo xtask bench`: app launch time and memory, signaling throughput.
+pub fn bench() -> Result<()> {
+    setup::run(Purpose::Test)?;
+    build_ui()?;
+    step("building the release app");
+    util::run(cargo().args(["build", "--release", "--package", "peercall"]))?;
+    step("app launch and memory");
+    util::run(
+        cargo()
+            .args(["bench", "--package", "peercall-e2e", "--bench", "app_launch"])
+            .env("PEERCALL_APP_BIN", target_dir().join("release/peercall")),
+    )?;
+    step("signaling server");
+    util::run(cargo().args(["bench", "--package", "peercall-signal", "--bench", "relay"]))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// An Xvfb we started, stopped when dropped.
+struct Xvfb(Child);
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ensure_display() -> Result<Option<Xvfb>> {
+    if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+        return Ok(None);
+    }
+    let display = (90..200)
+        .find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
+        .context("no free X display number")?;
+    println!("no display: starting Xvfb on :{display}");
+    let child = Command::new("Xvfb")
+        .arg(format!(":{display}"))
+        .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting Xvfb")?;
+    std::thread::sleep(Duration::from_millis(500));
+    std::env::set_var("DISPLAY", format!(":{display}"));
+    Ok(Some(Xvfb(child)))
+}
