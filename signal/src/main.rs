@@ -1,1 +1,245 @@
-fn main() {}
+//! `peercall-signal`: the headless signaling server.
+//!
+//! Runs the same server the desktop app embeds, for a public host: TLS,
+//! STUN/TURN hand-out, and optionally the built web UI on the same port.
+//! Prints `listening on ws://ADDR/` (or `wss://`) once it accepts
+//! connections, and stops gracefully on SIGINT/SIGTERM.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+use peercall_signal::server::{self, Config, DirFiles, StaticFiles};
+use tracing::{info, warn};
+use tracing_subscriber::EnvFilter;
+
+/// Peercall signaling server.
+///
+/// Relays WebRTC offers, answers and ICE candidates between peers in rooms
+/// or direct calls over WebSocket, and optionally serves the web UI.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (port 0 picks a free port; the real one is printed).
+    #[arg(long, env = "PEERCALL_BIND", default_value = "127.0.0.1:7777")]
+    bind: SocketAddr,
+
+    /// A browser origin allowed to connect, e.g. https://call.example.com
+    /// (repeatable). The app's own origins and this server's loopback origins
+    /// are always allowed.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origins: Vec<String>,
+
+    /// Refuse WebSocket clients that send no Origin header (non-browser clients).
+    #[arg(long)]
+    require_origin: bool,
+
+    /// PEM certificate chain; serve wss:// and https:// (needs --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// STUN/TURN URL handed to clients, e.g. stun:stun.example.com:3478 or
+    /// turn:turn.example.com:3478?transport=udp (repeatable).
+    #[arg(long = "ice-server", value_name = "URL")]
+    ice_servers: Vec<String>,
+
+    /// TURN REST shared secret (coturn static-auth-secret): TURN URLs get
+    /// short-lived credentials. Prefer the environment variable, which does
+    /// not show in the process list.
+    #[arg(long, env = "PEERCALL_TURN_SECRET", hide_env_values = true)]
+    turn_secret: Option<String>,
+
+    /// Lifetime of TURN credentials, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = Config::default().turn_ttl.as_secs())]
+    turn_ttl: u64,
+
+    /// Serve this directory (the built UI) over HTTP(S) on the same port.
+    #[arg(long, value_name = "DIR")]
+    serve_ui: Option<PathBuf>,
+
+    /// Most simultaneous connections.
+    #[arg(long, default_value_t = Config::default().max_connections)]
+    max_connections: usize,
+
+    /// Largest message accepted, in bytes (larger closes with 1009).
+    #[arg(long, default_value_t = Config::default().max_message_bytes)]
+    max_message_bytes: usize,
+
+    /// Sustained messages per second per connection.
+    #[arg(long, default_value_t = Config::default().rate_per_sec)]
+    rate_per_sec: u32,
+
+    /// Message burst allowed above the sustained rate.
+    #[arg(long, default_value_t = Config::default().rate_burst)]
+    rate_burst: u32,
+
+    /// Most members per room.
+    #[arg(long, default_value_t = Config::default().room_capacity)]
+    room_capacity: usize,
+
+    /// Longest room name, in characters.
+    #[arg(long, default_value_t = Config::default().max_room_name_chars)]
+    max_room_name_chars: usize,
+
+    /// Longest display name, in characters.
+    #[arg(long, default_value_t = Config::default().max_display_name_chars)]
+    max_display_name_chars: usize,
+
+    /// Most direct calls (ringing or established) per peer.
+    #[arg(long, default_value_t = Config::default().max_calls_per_peer)]
+    max_calls_per_peer: usize,
+
+    /// Frames queued for a client before it counts as too slow and is dropped.
+    #[arg(long, default_value_t = Config::default().outbound_queue)]
+    outbound_queue: usize,
+
+    /// Seconds allowed for the TLS handshake and HTTP request head.
+    #[arg(long, value_name = "SECS", default_value_t = Config::default().handshake_timeout.as_secs())]
+    handshake_timeout: u64,
+
+    /// Seconds between server pings.
+    #[arg(long, value_name = "SECS", default_value_t = Config::default().ping_interval.as_secs())]
+    ping_interval: u64,
+
+    /// Seconds of client silence (not even a pong) before disconnecting it.
+    #[arg(long, value_name = "SECS", default_value_t = Config::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
+
+    /// Seconds a single write to a client may take before it is dropped.
+    #[arg(long, value_name = "SECS", default_value_t = Config::default().write_timeout.as_secs())]
+    write_timeout: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // Logs go to stderr: stdout carries only the announcement lines that
+    // scripts parse.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+
+    match server::raise_fd_limit() {
+        Ok(Some(limit)) if limit < (args.max_connections as u64).saturating_add(64) => warn!(
+            limit,
+            max_connections = args.max_connections,
+            "open-file limit is below --max-connections; raise it (e.g. LimitNOFILE=)"
+        ),
+        Ok(_) => {}
+        Err(error) => warn!(%error, "could not raise the open-file limit"),
+    }
+
+    let config = config_from(&args)?;
+    config.validate()?;
+    let shutdown = shutdown_signal()?;
+    let tls = config.tls.is_some();
+
+    let listener =
+        server::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    let local = listener.local_addr()?;
+    let url = server::ws_url(local, tls);
+    // A stable first line on stdout for scripts and tests; also logged.
+    announce(&format!("listening on {url}"));
+    info!(%url, "listening");
+    if args.serve_ui.is_some() {
+        let page = url.replacen("ws", "http", 1);
+        announce(&format!("serving UI at {page}"));
+        info!(%page, "serving UI");
+    }
+
+    server::run(listener, config, shutdown).await?;
+    Ok(())
+}
+
+/// Prints a line to stdout. Unlike `println!`, a closed stdout (a script
+/// that read the first line and went away) must not take the server down.
+fn announce(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+}
+
+fn config_from(args: &Args) -> anyhow::Result<Config> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(server::load_tls_config(cert, key)?),
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
+    let static_files = match &args.serve_ui {
+        Some(dir) => {
+            let files =
+                DirFiles::new(dir).with_context(|| format!("cannot serve {}", dir.display()))?;
+            if files.get("index.html").is_none() {
+                warn!(dir = %dir.display(), "no index.html in the UI directory");
+            }
+            Some(Arc::new(files) as Arc<dyn StaticFiles>)
+        }
+        None => None,
+    };
+    let secs = Duration::from_secs;
+    Ok(Config {
+        allowed_origins: args.allow_origins.clone(),
+        require_origin: args.require_origin,
+        tls,
+        static_files,
+        ice_servers: args.ice_servers.clone(),
+        turn_secret: args.turn_secret.clone().filter(|s| !s.is_empty()),
+        turn_ttl: secs(args.turn_ttl),
+        max_connections: args.max_connections,
+        max_message_bytes: args.max_message_bytes,
+        rate_per_sec: args.rate_per_sec,
+        rate_burst: args.rate_burst,
+        handshake_timeout: secs(args.handshake_timeout),
+        ping_interval: secs(args.ping_interval),
+        idle_timeout: secs(args.idle_timeout),
+        write_timeout: secs(args.write_timeout),
+        room_capacity: args.room_capacity,
+        max_room_name_chars: args.max_room_name_chars,
+        max_display_name_chars: args.max_display_name_chars,
+        max_calls_per_peer: args.max_calls_per_peer,
+        outbound_queue: args.outbound_queue,
+    })
+}
+
+/// A future that completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM
+/// (systemd, `docker stop`).
+///
+/// The handlers are installed here, before the server announces itself, not
+/// when the future is first polled: a signal arriving in between would
+/// otherwise kill the process instead of shutting it down gracefully.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => info!("SIGINT received"),
+                _ = terminate.recv() => info!("SIGTERM received"),
+            }
+        })
+    }
+    #[cfg(windows)]
+    {
+        let mut interrupt = tokio::signal::windows::ctrl_c().context("cannot handle Ctrl-C")?;
+        Ok(async move {
+            interrupt.recv().await;
+            info!("Ctrl-C received");
+        })
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+        Ok(std::future::pending())
+    }
+}

@@ -253,10 +253,18 @@ impl ClientMessage {
     /// ([`ErrorCode::UnknownType`] / [`ErrorCode::InvalidMessage`]), or a known
     /// type with missing or mistyped fields ([`ErrorCode::InvalidMessage`]).
     pub fn parse(text: &str) -> Result<Self, MessageError> {
-        // Parse to a Value first: serde's own error for an internally tagged
-        // enum cannot tell "bad JSON" from "unknown variant" from "wrong field".
+        // The common case, a valid message, in one pass.
+        if let Ok(message) = serde_json::from_str(text) {
+            return Ok(message);
+        }
+        // Otherwise parse to a Value to say what is wrong: serde's own error
+        // for an internally tagged enum cannot tell "bad JSON" from "unknown
+        // variant" from "wrong field".
         let value: Value = serde_json::from_str(text).map_err(|e| {
-            MessageError::new(ErrorCode::BadJson, format!("message is not valid JSON: {e}"))
+            MessageError::new(
+                ErrorCode::BadJson,
+                format!("message is not valid JSON: {e}"),
+            )
         })?;
         let Value::Object(object) = &value else {
             return Err(MessageError::new(
@@ -294,7 +302,10 @@ impl ClientMessage {
         }
         let kind = kind.to_owned();
         serde_json::from_value(value).map_err(|e| {
-            MessageError::new(ErrorCode::InvalidMessage, format!("invalid \"{kind}\" message: {e}"))
+            MessageError::new(
+                ErrorCode::InvalidMessage,
+                format!("invalid \"{kind}\" message: {e}"),
+            )
         })
     }
 }
@@ -779,7 +790,10 @@ mod tests {
     fn demo_messages_parse() {
         let candidate = r#"{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host","sdpMid":"0","sdpMLineIndex":0}}"#;
         match ClientMessage::parse(candidate).unwrap() {
-            ClientMessage::Candidate { to: None, candidate } => {
+            ClientMessage::Candidate {
+                to: None,
+                candidate,
+            } => {
                 assert_eq!(candidate["sdpMid"], "0")
             }
             other => panic!("{other:?}"),
@@ -804,7 +818,10 @@ mod tests {
         assert_eq!(code(r#"{"type":"dance"}"#), ErrorCode::UnknownType);
         assert_eq!(code(r#"{"type":"Offer"}"#), ErrorCode::UnknownType);
         assert_eq!(code(r#"{"type":"offer"}"#), ErrorCode::InvalidMessage);
-        assert_eq!(code(r#"{"type":"hello","version":"1"}"#), ErrorCode::InvalidMessage);
+        assert_eq!(
+            code(r#"{"type":"hello","version":"1"}"#),
+            ErrorCode::InvalidMessage
+        );
         assert_eq!(code(r#"{"type":"call","to":5}"#), ErrorCode::InvalidMessage);
         let error = ClientMessage::parse(r#"{"type":"join_room","room":"r"}"#).unwrap_err();
         assert!(error.message.contains("name"), "{}", error.message);
@@ -822,7 +839,10 @@ mod tests {
     fn names() {
         assert_eq!(validate_room_name("  lobby "), Ok("lobby"));
         assert_eq!(validate_room_name("   "), Err(NameError::Empty));
-        assert_eq!(validate_display_name("a\nb"), Err(NameError::ControlCharacter));
+        assert_eq!(
+            validate_display_name("a\nb"),
+            Err(NameError::ControlCharacter)
+        );
         let max = "é".repeat(MAX_ROOM_NAME_CHARS);
         assert!(validate_room_name(&max).is_ok());
         assert_eq!(
@@ -831,7 +851,10 @@ mod tests {
                 max_chars: MAX_ROOM_NAME_CHARS
             })
         );
-        assert_eq!(validate_name("abc", 2), Err(NameError::TooLong { max_chars: 2 }));
+        assert_eq!(
+            validate_name("abc", 2),
+            Err(NameError::TooLong { max_chars: 2 })
+        );
     }
 
     #[test]

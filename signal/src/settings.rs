@@ -380,7 +380,11 @@ fn migrate_v1_to_v2(value: &mut Value) {
         object.entry("display_name").or_insert(name);
     }
     let mut devices = serde_json::Map::new();
-    for (old, new) in [("camera", "camera"), ("microphone", "microphone"), ("speaker", "speaker")] {
+    for (old, new) in [
+        ("camera", "camera"),
+        ("microphone", "microphone"),
+        ("speaker", "speaker"),
+    ] {
         if let Some(id) = object.remove(old) {
             devices.insert(new.into(), id);
         }
@@ -399,9 +403,10 @@ fn migrate_v1_to_v2(value: &mut Value) {
 }
 
 fn is_ice_url(url: &str) -> bool {
-    ["stun:", "turn:", "turns:"]
-        .iter()
-        .any(|scheme| url.strip_prefix(scheme).is_some_and(|rest| rest.len() > 1 && !rest.contains(char::is_whitespace)))
+    ["stun:", "turn:", "turns:"].iter().any(|scheme| {
+        url.strip_prefix(scheme)
+            .is_some_and(|rest| rest.len() > 1 && !rest.contains(char::is_whitespace))
+    })
 }
 
 /// Whether `url` looks like a signaling server address (`ws://host…` or `wss://host…`).
@@ -423,7 +428,11 @@ mod tests {
         let settings = Settings::default();
         assert_eq!(settings.validate(), Ok(()));
         assert_eq!(settings.version, SETTINGS_VERSION);
-        assert!(settings.audio.echo_cancellation && settings.audio.noise_suppression && settings.audio.auto_gain);
+        assert!(
+            settings.audio.echo_cancellation
+                && settings.audio.noise_suppression
+                && settings.audio.auto_gain
+        );
         assert_eq!(settings.embedded_server.port, DEFAULT_PORT);
         assert!(settings.embedded_server.enabled);
         assert_eq!(settings.video.resolution.size(), (1280, 720));
@@ -497,7 +506,10 @@ mod tests {
                     credential: Some("c".into()),
                 },
             ],
-            recent_servers: vec!["wss://calls.example.com/".into(), "ws://10.0.0.2:7777".into()],
+            recent_servers: vec![
+                "wss://calls.example.com/".into(),
+                "ws://10.0.0.2:7777".into(),
+            ],
             ..Settings::default()
         };
         assert_eq!(settings.validate(), Ok(()));
@@ -520,7 +532,10 @@ mod tests {
         assert_eq!(settings.devices.microphone.as_deref(), Some("mic-2"));
         assert_eq!(settings.devices.speaker, None);
         assert_eq!(settings.ice_servers.len(), 1);
-        assert_eq!(settings.ice_servers[0].urls, vec!["stun:stun.example.com:3478"]);
+        assert_eq!(
+            settings.ice_servers[0].urls,
+            vec!["stun:stun.example.com:3478"]
+        );
         assert!(settings.start_muted);
         // Fields v1 did not have take their defaults.
         assert_eq!(settings.video, VideoSettings::default());
@@ -535,9 +550,11 @@ mod tests {
 
     #[test]
     fn current_files_round_trip_and_unknown_fields_are_ignored() {
-        let mut settings = Settings::default();
-        settings.display_name = "민준".into();
-        settings.language = Language::Ko;
+        let settings = Settings {
+            display_name: "민준".into(),
+            language: Language::Ko,
+            ..Settings::default()
+        };
         let mut json: Value = serde_json::to_value(&settings).unwrap();
         json["from_the_future"] = Value::from(true);
         let back = Settings::from_stored_json(&json.to_string()).unwrap();
@@ -560,6 +577,13 @@ mod tests {
         settings.remember_server("ws://host5:7777");
         assert_eq!(settings.recent_servers.len(), MAX_RECENT_SERVERS);
         assert_eq!(settings.recent_servers[0], "ws://host5:7777");
-        assert_eq!(settings.recent_servers.iter().filter(|u| *u == "ws://host5:7777").count(), 1);
+        assert_eq!(
+            settings
+                .recent_servers
+                .iter()
+                .filter(|u| *u == "ws://host5:7777")
+                .count(),
+            1
+        );
     }
 }

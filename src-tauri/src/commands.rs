@@ -25,7 +25,7 @@ pub struct ServerInfo {
 /// The embedded server's addresses.
 #[tauri::command]
 pub fn server_info(server: State<'_, EmbeddedServer>) -> Result<ServerInfo, AppError> {
-    server.info().cloned().ok_or(AppError::ServerNotRunning)
+    server.info().ok_or(AppError::ServerNotRunning)
 }
 
 /// Opens the UI, served by the embedded server on loopback, in the system

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use peercall_signal::server::{self, StaticFile, StaticFiles};
-use tauri::{AppHandle, Manager};
+use tauri::AppHandle;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 

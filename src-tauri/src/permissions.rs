@@ -33,6 +33,7 @@ pub enum PermissionState {
     /// Not decided yet: asking will prompt.
     Prompt,
     /// Refused by policy (e.g. parental controls on macOS); the user can't change it.
+    #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
     Restricted,
 }
 

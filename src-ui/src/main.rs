@@ -2,7 +2,10 @@
 //! same build, in a plain browser tab.
 
 mod app;
+mod call;
+mod call_state;
 mod components;
+mod field_errors;
 mod hooks;
 mod i18n;
 mod pages;

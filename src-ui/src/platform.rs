@@ -271,6 +271,7 @@ async fn invoke<A: Serialize, T: DeserializeOwned>(
     let internals = tauri_internals().ok_or_else(|| PlatformError {
         kind: "not_desktop".into(),
         message: "not running inside the desktop app".into(),
+        fields: Vec::new(),
     })?;
     let invoke: js_sys::Function = js_sys::Reflect::get(&internals, &"invoke".into())
         .and_then(|f| f.dyn_into().map_err(JsValue::from))
@@ -366,5 +367,28 @@ async fn browser_permission_state(kind: MediaKind) -> PermissionState {
         Some("granted") => PermissionState::Granted,
         Some("denied") => PermissionState::Denied,
         _ => PermissionState::Prompt,
+    }
+}
+
+/// Whether the UI runs on macOS (where the OS, not Peercall, keeps camera
+/// and microphone permission).
+pub fn is_macos() -> bool {
+    user_agent().contains("Mac OS X") || user_agent().contains("Macintosh")
+}
+
+fn user_agent() -> String {
+    web_sys::window()
+        .and_then(|w| w.navigator().user_agent().ok())
+        .unwrap_or_default()
+}
+
+/// How to allow a refused camera or microphone, for this host and OS.
+pub fn guidance_for_denied(host: Host) -> crate::i18n::Text {
+    use crate::i18n::Text;
+    match host {
+        Host::Browser => Text::GuidanceBrowser,
+        Host::Desktop if is_macos() => Text::GuidanceMac,
+        Host::Desktop if user_agent().contains("Windows") => Text::GuidanceWindows,
+        Host::Desktop => Text::GuidanceLinux,
     }
 }

@@ -4,8 +4,13 @@ use std::rc::Rc;
 
 use yew::Reducible;
 
+use peercall_signal::protocol::PeerId;
+use peercall_signal::settings::{Language, Settings};
+
+use crate::call::DirectRole;
+
 use crate::i18n::Lang;
-use crate::platform::ServerInfo;
+use crate::platform::{ServerInfo, SettingsNotice, SettingsSnapshot};
 
 /// The screen being shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,6 +22,37 @@ pub enum Page {
         /// The room code.
         room: String,
     },
+    /// The settings page.
+    Settings,
+    /// A direct call with one person, by id (ringing, or in it).
+    Direct {
+        /// Their id.
+        peer: PeerId,
+        /// Their name, when known.
+        name: Option<String>,
+        /// Whether we rang them or they rang us.
+        role: DirectRole,
+    },
+}
+
+/// Our connection to the signaling server, as far as the UI knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SignalStatus {
+    /// Not connected yet (first attempt).
+    Connecting,
+    /// Connected, reachable by this id.
+    Online(PeerId),
+    /// Dropped; retrying.
+    Offline,
+}
+
+/// Someone ringing us.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IncomingCall {
+    /// Their id.
+    pub from: PeerId,
+    /// Their name, if they gave one.
+    pub name: Option<String>,
 }
 
 /// The signaling server as far as the UI knows.
@@ -33,12 +69,27 @@ pub enum ServerStatus {
 /// Everything the app-level reducer holds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AppState {
-    /// The UI language.
+    /// The UI language (from settings, or the system's).
     pub lang: Lang,
+    /// The user's settings (defaults until loaded).
+    pub settings: Settings,
+    /// Whether [`AppState::settings`] came from storage yet.
+    pub settings_loaded: bool,
+    /// Where settings are kept (shown in Settings › About).
+    pub settings_path: String,
+    /// A one-time notice about the stored settings, until dismissed.
+    pub settings_notice: Option<SettingsNotice>,
     /// The signaling server.
     pub server: ServerStatus,
     /// The current screen.
     pub page: Page,
+    /// The display name for calls when it differs from the settings' one:
+    /// from the address (`?name=`) or typed in a lobby.
+    pub name: Option<String>,
+    /// The signaling connection.
+    pub signal: SignalStatus,
+    /// A call ringing for us, until answered.
+    pub incoming: Option<IncomingCall>,
 }
 
 impl AppState {
@@ -47,9 +98,26 @@ impl AppState {
     pub fn new(lang: Lang, page: Page) -> Self {
         Self {
             lang,
+            settings: Settings::default(),
+            settings_loaded: false,
+            settings_path: String::new(),
+            settings_notice: None,
             server: ServerStatus::Starting,
             page,
+            name: None,
+            signal: SignalStatus::Connecting,
+            incoming: None,
         }
+    }
+
+    /// The name to join calls with (empty: ask first).
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| self.settings.display_name.clone())
+            .trim()
+            .to_owned()
     }
 }
 
@@ -62,6 +130,20 @@ pub enum Action {
     ServerUnavailable,
     /// Go to another screen.
     Navigate(Page),
+    /// Settings came from storage at start.
+    SettingsLoaded(SettingsSnapshot),
+    /// Settings were saved.
+    SettingsChanged(Settings),
+    /// The user has read the settings notice.
+    DismissSettingsNotice,
+    /// The display name for calls changed.
+    SetName(String),
+    /// The signaling connection changed.
+    Signal(SignalStatus),
+    /// Someone is ringing us.
+    Ring(IncomingCall),
+    /// A ring stopped (answered, declined, or the caller gave up).
+    RingEnded(PeerId),
 }
 
 impl Reducible for AppState {
@@ -73,7 +155,36 @@ impl Reducible for AppState {
             Action::ServerReady(info) => next.server = ServerStatus::Ready(info),
             Action::ServerUnavailable => next.server = ServerStatus::Unavailable,
             Action::Navigate(page) => next.page = page,
+            Action::SettingsLoaded(snapshot) => {
+                next.settings_notice = snapshot.notice;
+                next.settings_path = snapshot.path;
+                next.settings_loaded = true;
+                next.lang = lang_for(&snapshot.settings);
+                next.settings = snapshot.settings;
+            }
+            Action::SettingsChanged(settings) => {
+                next.lang = lang_for(&settings);
+                next.settings = settings;
+            }
+            Action::DismissSettingsNotice => next.settings_notice = None,
+            Action::SetName(name) => next.name = Some(name),
+            Action::Signal(status) => next.signal = status,
+            Action::Ring(call) => next.incoming = Some(call),
+            Action::RingEnded(from) => {
+                if next.incoming.as_ref().is_some_and(|c| c.from == from) {
+                    next.incoming = None;
+                }
+            }
         }
         Rc::new(next)
+    }
+}
+
+/// The language settings ask for, or the system's.
+pub fn lang_for(settings: &Settings) -> Lang {
+    match settings.language {
+        Language::En => Lang::En,
+        Language::Ko => Lang::Ko,
+        Language::System => Lang::detect(),
     }
 }

@@ -83,13 +83,20 @@ fn app_memory(name: &str) -> Result<Usage> {
             continue;
         };
         let comm = head.split_once('(').map(|(_, c)| c).unwrap_or_default();
-        let ppid: u32 = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+        let ppid: u32 = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
         parent_of.insert(pid, ppid);
         if name.starts_with(comm) {
             candidates.push(pid);
         }
     }
-    let app = *candidates.iter().max().context("the app process is not running")?;
+    let app = *candidates
+        .iter()
+        .max()
+        .context("the app process is not running")?;
     let mut family = vec![app];
     let mut grew = true;
     while grew {
@@ -107,7 +114,8 @@ fn app_memory(name: &str) -> Result<Usage> {
         processes: family.len(),
     };
     for pid in family {
-        let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+        let rollup =
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
         for line in rollup.lines() {
             let mut parts = line.split_whitespace();
             let (Some(key), Some(value)) = (parts.next(), parts.next()) else {

@@ -22,7 +22,10 @@ pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn built(env: &str, default: &str) -> Result<PathBuf> {
@@ -30,7 +33,10 @@ fn built(env: &str, default: &str) -> Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join(default));
     if !path.exists() {
-        bail!("{} not found ({env}); run `cargo xtask test`, which builds it", path.display());
+        bail!(
+            "{} not found ({env}); run `cargo xtask test`, which builds it",
+            path.display()
+        );
     }
     Ok(path)
 }
@@ -82,7 +88,10 @@ pub fn free_port() -> u16 {
 async fn wait_for_port(port: u16, what: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -120,7 +129,9 @@ impl Process {
 impl Drop for Process {
     fn drop(&mut self) {
         // SIGTERM first so servers shut down cleanly, then make sure.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(3);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -208,6 +219,8 @@ pub struct App {
     pub client: Client,
     /// The preferred port the app was given (it may fall back to another).
     pub preferred_port: u16,
+    /// Where this app instance keeps its settings.
+    pub config_dir: PathBuf,
     _driver: Process,
 }
 
@@ -216,6 +229,19 @@ pub struct App {
 pub struct AppOptions {
     /// Extra environment for the app.
     pub env: Vec<(String, String)>,
+    /// Where the app keeps its settings; a fresh empty directory when `None`.
+    /// Pass the same one again to see settings survive a restart.
+    pub config_dir: Option<PathBuf>,
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("peercall-e2e-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a temp dir");
+    dir
 }
 
 impl App {
@@ -228,6 +254,7 @@ impl App {
         let port = free_port();
         let native_port = free_port();
         let preferred_port = free_port();
+        let config_dir = options.config_dir.clone().unwrap_or_else(|| temp_dir("config"));
         let mut command = Command::new(tauri_driver);
         command
             .args(["--port", &port.to_string()])
@@ -236,6 +263,7 @@ impl App {
             .arg(native_driver)
             .env("DISPLAY", &display)
             .env("PEERCALL_PORT", preferred_port.to_string())
+            .env("PEERCALL_CONFIG_DIR", &config_dir)
             // WebKitGTK's sandbox needs user namespaces a container may lack.
             .env("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1")
             .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
@@ -255,6 +283,7 @@ impl App {
         Ok(Self {
             client,
             preferred_port,
+            config_dir,
             _driver: driver,
         })
     }
@@ -402,6 +431,56 @@ pub async fn screenshot(client: &Client, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Makes a stand-in "system browser": a desktop entry registered as the
+/// default `http` handler in a private XDG config, whose program appends each
+/// URL it is asked to open to the returned file. Pass the returned
+/// environment to the app; xdg-open (what the app's opener runs) then uses it
+/// exactly as it would use the user's real browser.
+pub fn recording_browser() -> Result<(PathBuf, Vec<(String, String)>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let home = temp_dir("xdg");
+    let opened = home.join("opened-urls.txt");
+    let program = home.join("record-browser.sh");
+    std::fs::write(&program, format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()))?;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755))?;
+    let applications = home.join("data/applications");
+    std::fs::create_dir_all(&applications)?;
+    std::fs::write(
+        applications.join("peercall-test-browser.desktop"),
+        format!(
+            "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\nMimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
+            program.display()
+        ),
+    )?;
+    let config = home.join("config");
+    std::fs::create_dir_all(&config)?;
+    std::fs::write(
+        config.join("mimeapps.list"),
+        "[Default Applications]\nx-scheme-handler/http=peercall-test-browser.desktop\nx-scheme-handler/https=peercall-test-browser.desktop\n",
+    )?;
+    let env = vec![
+        ("XDG_CONFIG_HOME".to_owned(), config.display().to_string()),
+        ("XDG_DATA_HOME".to_owned(), home.join("data").display().to_string()),
+        ("BROWSER".to_owned(), program.display().to_string()),
+    ];
+    Ok((opened, env))
+}
+
+/// Saves the whole X display the apps run on (the real window, as a user
+/// sees it) to `tests/artifacts/NAME.png`, with ImageMagick's `import`.
+pub fn capture_screen(name: &str) -> Result<PathBuf> {
+    let path = artifacts().join(format!("{name}.png"));
+    let status = Command::new(require("import")?)
+        .args(["-window", "root"])
+        .arg(&path)
+        .env("DISPLAY", display()?)
+        .status()?;
+    if !status.success() {
+        bail!("import failed ({status})");
+    }
+    Ok(path)
+}
+
 /// Minimal HTTP GET on loopback, returning (status, content-type, body).
 pub async fn http_get(port: u16, path: &str) -> Result<(u16, String, Vec<u8>)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -451,4 +530,129 @@ pub async fn signaling_welcome(ws_url: &str) -> Result<Map<String, Value>> {
         Value::Object(map) => Ok(map),
         other => bail!("welcome is not an object: {other}"),
     }
+}
+
+// ---------------------------------------------------------------------------
+// Calls (issue 4): helpers for driving the call UI and reading the engine's
+// read-only debug hook, `window.__peercall.stats()`.
+
+/// The page URL that lands straight in `room` as `name`.
+pub fn room_url(server: &SignalServer, room: &str, name: &str) -> String {
+    format!("{}?room={room}&name={name}", server.http_url)
+}
+
+/// The home page URL with `name` as the display name.
+pub fn home_url(server: &SignalServer, name: &str) -> String {
+    format!("{}?name={name}", server.http_url)
+}
+
+/// `await window.__peercall.stats()`: the engine's view of the call, with
+/// per-peer `getStats()` figures (see `src-ui/src/call/debug.rs`).
+pub async fn call_stats(client: &Client) -> Result<Value> {
+    let value = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             if (!window.__peercall) { done(null); return; }
+             window.__peercall.stats().then(done, e => done({ error: String(e) }));",
+            vec![],
+        )
+        .await
+        .context("reading window.__peercall.stats()")?;
+    if let Some(error) = value.get("error") {
+        bail!("stats() failed: {error}");
+    }
+    Ok(value)
+}
+
+/// Polls [`call_stats`] until `check` accepts it (returning it), for at most
+/// `timeout`; the error shows the last stats seen.
+pub async fn wait_for_stats(
+    client: &Client,
+    what: &str,
+    timeout: Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Result<Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let stats = call_stats(client).await?;
+        if check(&stats) {
+            return Ok(stats);
+        }
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for {what}; last stats: {stats:#}");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The `peers` array of a stats snapshot.
+pub fn stats_peers(stats: &Value) -> Vec<Value> {
+    stats["peers"].as_array().cloned().unwrap_or_default()
+}
+
+/// Whether the snapshot shows exactly `count` peers, all `connected`, each
+/// decoding video frames and receiving (and decoding) audio.
+pub fn all_media_flowing(stats: &Value, count: usize) -> bool {
+    let peers = stats_peers(stats);
+    peers.len() == count
+        && peers.iter().all(|p| {
+            p["state"] == "connected"
+                && p["framesDecoded"].as_f64().unwrap_or(0.0) > 0.0
+                && p["audioPacketsReceived"].as_f64().unwrap_or(0.0) > 0.0
+                && p["audioSamplesReceived"].as_f64().unwrap_or(0.0) > 0.0
+        })
+}
+
+/// Launches `n` browsers at once (closing the ones that started if any
+/// failed to).
+pub async fn launch_browsers(n: usize) -> Result<Vec<Browser>> {
+    let launches = (0..n).map(|_| Browser::launch());
+    let (started, failed): (Vec<_>, Vec<_>) = futures_util::future::join_all(launches)
+        .await
+        .into_iter()
+        .partition(Result::is_ok);
+    let started: Vec<Browser> = started.into_iter().map(Result::unwrap).collect();
+    if let Some(Err(error)) = failed.into_iter().next() {
+        close_all(started).await;
+        return Err(error);
+    }
+    Ok(started)
+}
+
+/// Ends every browser's session, so Chromium exits (dropping a [`Browser`]
+/// stops only chromedriver). Call it whether the test passed or not.
+pub async fn close_all(browsers: Vec<Browser>) {
+    for browser in browsers {
+        let _ = browser.client.close().await;
+    }
+}
+
+/// Runs `scenario` with `n` fresh browsers for at most `limit`, then closes
+/// the browsers whatever happened.
+pub async fn with_browsers<F>(n: usize, limit: Duration, scenario: F) -> Result<()>
+where
+    F: for<'a> FnOnce(&'a [Browser]) -> futures_util::future::BoxFuture<'a, Result<()>>,
+{
+    let browsers = launch_browsers(n).await?;
+    let outcome = tokio::time::timeout(limit, scenario(&browsers)).await;
+    close_all(browsers).await;
+    outcome.with_context(|| format!("the scenario took longer than {limit:?}"))?
+}
+
+/// Types `text` into the element matching `css` (clearing it first).
+pub async fn type_into(client: &Client, css: &str, text: &str) -> Result<()> {
+    let field = wait_for(client, css).await?;
+    field.clear().await?;
+    field.send_keys(text).await?;
+    Ok(())
+}
+
+/// Clicks the element matching `css` once it appears.
+pub async fn click(client: &Client, css: &str) -> Result<()> {
+    wait_for(client, css)
+        .await?
+        .click()
+        .await
+        .with_context(|| format!("clicking `{css}`"))?;
+    Ok(())
 }

@@ -1,11 +1,12 @@
 //! The real desktop app under Xvfb, driven through tauri-driver + WebKitWebDriver.
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use fantoccini::Locator;
-use peercall_e2e::{artifacts, http_get, screenshot, signaling_welcome, wait_for, App, AppOptions};
+use peercall_e2e::{
+    capture_screen, http_get, recording_browser, signaling_welcome, wait_for, App, AppOptions,
+};
 
 /// The home screen renders, the embedded server answers on the port the UI
 /// was told, and on this machine's WebKitGTK (no RTCPeerConnection) the app
@@ -13,19 +14,12 @@ use peercall_e2e::{artifacts, http_get, screenshot, signaling_welcome, wait_for,
 /// server serves.
 #[tokio::test(flavor = "multi_thread")]
 async fn home_screen_embedded_server_and_browser_fallback() -> Result<()> {
-    // Stand-in for the system browser: xdg-open hands the URL to $BROWSER,
-    // which records what the app asked to open.
-    let opened = artifacts().join("opened-urls.txt");
-    let _ = std::fs::remove_file(&opened);
-    let recorder = artifacts().join("record-browser.sh");
-    std::fs::write(
-        &recorder,
-        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
-    )?;
-    std::fs::set_permissions(&recorder, std::fs::Permissions::from_mode(0o755))?;
-
+    // Stand-in for the system browser, registered the way a desktop
+    // registers one; it records what the app asked to open.
+    let (opened, browser_env) = recording_browser()?;
     let app = App::launch(AppOptions {
-        env: vec![("BROWSER".into(), recorder.display().to_string())],
+        env: browser_env,
+        ..AppOptions::default()
     })
     .await?;
     let client = &app.client;
@@ -56,13 +50,19 @@ async fn home_screen_embedded_server_and_browser_fallback() -> Result<()> {
     // The same server serves the app's own UI for the browser fallback.
     let (code, content_type, body) = http_get(app.preferred_port, "/").await?;
     ensure!(code == 200, "GET / answered {code}");
-    ensure!(content_type.starts_with("text/html"), "GET / is {content_type}");
+    ensure!(
+        content_type.starts_with("text/html"),
+        "GET / is {content_type}"
+    );
     ensure!(
         String::from_utf8_lossy(&body).contains("boot.js"),
         "GET / is not the Peercall UI"
     );
     let (code, content_type, _) = http_get(app.preferred_port, "/peercall_ui_bg.wasm").await?;
-    ensure!(code == 200 && content_type == "application/wasm", "wasm: {code} {content_type}");
+    ensure!(
+        code == 200 && content_type == "application/wasm",
+        "wasm: {code} {content_type}"
+    );
 
     // This WebKitGTK has no WebRTC: a plain notice and the browser action.
     ensure!(
@@ -75,11 +75,16 @@ async fn home_screen_embedded_server_and_browser_fallback() -> Result<()> {
         "the notice does not mention the browser"
     );
     wait_for(client, "#open-in-browser").await?;
-    screenshot(client, "app-home").await?;
+    // WebKitWebDriver's own screenshot stalls under Xvfb; grab the screen.
+    capture_screen("app-home")?;
 
     // "Start a call" opens the call in the system browser, at a room on the
     // embedded server's loopback page.
-    client.find(Locator::Css("#start-call")).await?.click().await?;
+    client
+        .find(Locator::Css("#start-call"))
+        .await?
+        .click()
+        .await?;
     let deadline = Instant::now() + Duration::from_secs(15);
     let url = loop {
         if let Ok(text) = std::fs::read_to_string(&opened) {
@@ -87,13 +92,19 @@ async fn home_screen_embedded_server_and_browser_fallback() -> Result<()> {
                 break line.to_owned();
             }
         }
-        ensure!(Instant::now() < deadline, "the app never opened the system browser");
+        ensure!(
+            Instant::now() < deadline,
+            "the app never opened the system browser"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let expected = format!("http://127.0.0.1:{}/?room=", app.preferred_port);
-    ensure!(url.starts_with(&expected), "opened {url}, expected {expected}…");
+    ensure!(
+        url.starts_with(&expected),
+        "opened {url}, expected {expected}…"
+    );
     wait_for(client, ".notice-outcome.ok").await?;
-    screenshot(client, "app-home-opened-browser").await?;
+    capture_screen("app-home-opened-browser")?;
 
     app.quit().await
 }

@@ -21,7 +21,11 @@ async fn home_screen_in_chromium_detects_webrtc() -> Result<()> {
     );
     let status = wait_for(client, "#server-status[data-state='ready']").await?;
     let ws_url = status.attr("data-ws-url").await?.context("no server URL")?;
-    ensure!(ws_url == server.ws_url, "UI derived {ws_url}, server is {}", server.ws_url);
+    ensure!(
+        ws_url == server.ws_url,
+        "UI derived {ws_url}, server is {}",
+        server.ws_url
+    );
     ensure!(
         client.find(Locator::Css("#webrtc-notice")).await.is_err(),
         "no fallback notice where WebRTC works"
@@ -33,7 +37,11 @@ async fn home_screen_in_chromium_detects_webrtc() -> Result<()> {
     screenshot(client, "browser-home").await?;
 
     // A join with nothing usable gets a clear message next to the field.
-    client.find(Locator::Css("#join-button")).await?.click().await?;
+    client
+        .find(Locator::Css("#join-button"))
+        .await?
+        .click()
+        .await?;
     let error = wait_for(client, "#join-error").await?;
     ensure!(
         error.text().await?.contains("room code"),

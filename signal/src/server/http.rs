@@ -33,16 +33,17 @@ pub(crate) enum HeadError {
 /// read, which may run past the head; a WebSocket handshake gets them all
 /// replayed.
 pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Vec<u8>, HeadError> {
+    // Read straight into the Vec's spare capacity: a stack buffer here would
+    // be part of every connection task's future, idle or not.
     let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
     loop {
-        let n = stream.read(&mut chunk).await.map_err(HeadError::Io)?;
+        // Only the new bytes (and 3 before them) can complete the terminator.
+        let search_from = buf.len().saturating_sub(3);
+        buf.reserve(1024);
+        let n = stream.read_buf(&mut buf).await.map_err(HeadError::Io)?;
         if n == 0 {
             return Err(HeadError::Closed);
         }
-        // Only the new bytes (and 3 before them) can complete the terminator.
-        let search_from = buf.len().saturating_sub(3);
-        buf.extend_from_slice(&chunk[..n]);
         if buf[search_from..].windows(4).any(|w| w == b"\r\n\r\n") {
             return Ok(buf);
         }
@@ -255,7 +256,11 @@ pub(crate) async fn static_response(
                 .header("Allow", "GET, HEAD")
         }
     };
-    let not_found = || Response::text(404, "Not Found", "not found\n");
+    // A HEAD response never has a body, whatever the status.
+    let not_found = || Response {
+        head_only,
+        ..Response::text(404, "Not Found", "not found\n")
+    };
     let (Some(files), Some(path)) = (files, static_path(&request.target)) else {
         return not_found();
     };
@@ -287,7 +292,9 @@ mod tests {
         let request = parse_head(head).unwrap();
         assert_eq!(request.method, "GET");
         assert_eq!(request.target, "/ws?x=1");
-        assert!(request.upgrade_websocket && request.connection_upgrade && request.has_websocket_key);
+        assert!(
+            request.upgrade_websocket && request.connection_upgrade && request.has_websocket_key
+        );
         assert_eq!(request.websocket_version.as_deref(), Some("13"));
         assert_eq!(request.origin.as_deref(), Some("http://a"));
         assert!(parse_head(b"garbage\r\n\r\n").is_none());
@@ -300,9 +307,15 @@ mod tests {
         let head = read_head(&mut input).await.unwrap();
         assert!(head.ends_with(b"extra"));
         let mut short: &[u8] = b"GET / HTTP/1.1\r\n";
-        assert!(matches!(read_head(&mut short).await, Err(HeadError::Closed)));
+        assert!(matches!(
+            read_head(&mut short).await,
+            Err(HeadError::Closed)
+        ));
         let big = vec![b'a'; MAX_HEAD_BYTES + 10];
-        assert!(matches!(read_head(&mut &big[..]).await, Err(HeadError::TooLarge)));
+        assert!(matches!(
+            read_head(&mut &big[..]).await,
+            Err(HeadError::TooLarge)
+        ));
     }
 
     #[test]

@@ -39,6 +39,9 @@ use tracing::{debug, error, info, warn};
 
 use crate::protocol::{MAX_DISPLAY_NAME_CHARS, MAX_ROOM_NAME_CHARS};
 
+/// The rustls this crate is built against, for building [`Config::tls`] by
+/// hand with a matching version.
+pub use rustls;
 pub use static_files::{content_type_for_path, DirFiles, StaticFile, StaticFiles};
 pub use tls::{load_tls_config, tls_config_from_pem, TlsError};
 pub use turn::turn_rest_credentials;
@@ -159,7 +162,10 @@ impl fmt::Debug for Config {
             .field("tls", &self.tls.is_some())
             .field("static_files", &self.static_files.is_some())
             .field("ice_servers", &self.ice_servers)
-            .field("turn_secret", &self.turn_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "turn_secret",
+                &self.turn_secret.as_ref().map(|_| "<redacted>"),
+            )
             .field("turn_ttl", &self.turn_ttl)
             .field("max_connections", &self.max_connections)
             .field("max_message_bytes", &self.max_message_bytes)
@@ -192,6 +198,9 @@ impl Config {
         if self.rate_per_sec == 0 || self.rate_burst == 0 {
             return invalid("rate_per_sec and rate_burst must be at least 1");
         }
+        // Deadlines are computed as `now + duration`; a year is plenty and
+        // keeps that sum far from overflowing.
+        const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
         for (name, value) in [
             ("handshake_timeout", self.handshake_timeout),
             ("ping_interval", self.ping_interval),
@@ -199,9 +208,17 @@ impl Config {
             ("write_timeout", self.write_timeout),
             ("turn_ttl", self.turn_ttl),
         ] {
-            if value.is_zero() {
-                return Err(ServerError::InvalidConfig(format!("{name} must not be zero")));
+            if value.is_zero() || value > MAX_DURATION {
+                return Err(ServerError::InvalidConfig(format!(
+                    "{name} must be more than zero and at most a year"
+                )));
             }
+        }
+        // Idleness is checked when a ping is due: with pings as rare as the
+        // idle timeout, a healthy client could be dropped before its first
+        // chance to answer one.
+        if self.ping_interval >= self.idle_timeout {
+            return invalid("ping_interval must be shorter than idle_timeout");
         }
         if self.room_capacity == 0
             || self.max_room_name_chars == 0
@@ -230,19 +247,23 @@ impl Config {
     /// The tungstenite settings derived from this config.
     ///
     /// Buffers are sized for many mostly idle connections: tungstenite's
-    /// defaults allocate a 128 KiB read buffer per connection up front, which
-    /// would be over a gigabyte for 10 000 clients. Signaling messages are a
-    /// few KiB at most, so 4 KiB reads cost a handful of syscalls for the
-    /// largest message and next to nothing while idle.
+    /// default read buffer is 128 KiB per connection, allocated and zeroed up
+    /// front, which would be over a gigabyte for 10 000 clients. Candidates
+    /// and small offers fit one 2 KiB read, a large SDP takes a few, and an
+    /// idle connection holds just that much.
     pub fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
-            .read_buffer_size(4 * 1024)
+            .read_buffer_size(2 * 1024)
             // Write each frame straight through: the task flushes after every
             // message anyway, so buffering would only hold memory.
             .write_buffer_size(0)
             // Only grows while the socket refuses writes; a client that lets
             // it fill is too slow and is dropped.
-            .max_write_buffer_size(4 * self.max_message_bytes + 64 * 1024)
+            .max_write_buffer_size(
+                self.max_message_bytes
+                    .saturating_mul(4)
+                    .saturating_add(64 * 1024),
+            )
             .max_message_size(Some(self.max_message_bytes))
             .max_frame_size(Some(self.max_message_bytes))
     }
@@ -372,8 +393,10 @@ pub async fn run(
         listener,
         notify_shutdown,
         shutdown_complete_tx,
+        shared,
         ..
     } = server;
+    shared.hub.begin_shutdown();
     // Close the listening socket first so new clients are refused rather
     // than left waiting in the backlog of a server that is going away.
     drop(listener);

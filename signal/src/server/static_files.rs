@@ -137,8 +137,14 @@ mod tests {
     fn content_types() {
         assert_eq!(content_type_for_path("app_bg.wasm"), "application/wasm");
         assert_eq!(content_type_for_path("A.WASM"), "application/wasm");
-        assert_eq!(content_type_for_path("index.html"), "text/html; charset=utf-8");
-        assert_eq!(content_type_for_path("x/app.js"), "text/javascript; charset=utf-8");
+        assert_eq!(
+            content_type_for_path("index.html"),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(
+            content_type_for_path("x/app.js"),
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(content_type_for_path("logo.png"), "image/png");
         assert_eq!(content_type_for_path("noext"), "application/octet-stream");
     }
@@ -148,7 +154,15 @@ mod tests {
         assert!(is_safe_relative_path("index.html"));
         assert!(is_safe_relative_path("a/b.c/d"));
         for bad in [
-            "", "/etc/passwd", "../x", "a/../b", "a//b", "a/./b", "a\\..\\b", "C:/x", "a\0",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            "a//b",
+            "a/./b",
+            "a\\..\\b",
+            "C:/x",
+            "a\0",
             "a/",
         ] {
             assert!(!is_safe_relative_path(bad), "{bad:?}");

@@ -9,36 +9,43 @@ use web_sys::RtcPeerConnection;
 
 #[wasm_bindgen]
 extern "C" {
+    /// An `RTCPeerConnection`, for the methods web-sys lacks.
+    type PeerConnectionExt;
+
     /// `pc.setLocalDescription()` with no argument: the browser creates the
     /// right offer or answer itself (the perfect-negotiation building block).
     #[wasm_bindgen(method, js_name = setLocalDescription)]
-    fn set_local_description_implicit(this: &RtcPeerConnection) -> js_sys::Promise;
+    fn set_local_description_implicit(this: &PeerConnectionExt) -> js_sys::Promise;
 
     /// `pc.restartIce()`: the next offer gathers fresh ICE credentials.
     #[wasm_bindgen(method, js_name = restartIce)]
-    fn restart_ice_js(this: &RtcPeerConnection);
+    fn restart_ice(this: &PeerConnectionExt);
+
+    /// An `RTCRtpSender`, for the methods web-sys lacks.
+    type SenderExt;
 
     /// `sender.setStreams(stream)`: the remote side gets our audio and video
     /// in one `MediaStream`.
     #[wasm_bindgen(method, js_name = setStreams)]
-    fn set_streams_js(this: &web_sys::RtcRtpSender, stream: &web_sys::MediaStream);
+    fn set_streams(this: &SenderExt, stream: &web_sys::MediaStream);
 }
 
 /// `pc.setLocalDescription()` (implicit offer or answer).
 pub async fn set_local_description(pc: &RtcPeerConnection) -> Result<(), JsValue> {
+    let pc: &PeerConnectionExt = pc.unchecked_ref();
     wasm_bindgen_futures::JsFuture::from(pc.set_local_description_implicit()).await?;
     Ok(())
 }
 
 /// `pc.restartIce()`.
 pub fn restart_ice(pc: &RtcPeerConnection) {
-    pc.restart_ice_js();
+    pc.unchecked_ref::<PeerConnectionExt>().restart_ice();
 }
 
 /// `sender.setStreams(stream)`, where the browser has it.
 pub fn set_streams(sender: &web_sys::RtcRtpSender, stream: &web_sys::MediaStream) {
     if has(sender, "setStreams") {
-        sender.set_streams_js(stream);
+        sender.unchecked_ref::<SenderExt>().set_streams(stream);
     }
 }
 

@@ -2,6 +2,7 @@
 //! sorted into what a person can act on, and fallbacks so a missing, busy or
 //! blocked camera still leaves an audio-only (or receive-only) call.
 
+use peercall_signal::settings::{AudioProcessing, Settings};
 use serde_json::json;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -105,29 +106,90 @@ pub fn stop_stream(stream: &MediaStream) {
     }
 }
 
-/// Microphone constraints: the browser's voice processing on.
-fn audio_constraints() -> serde_json::Value {
-    json!({ "echoCancellation": true, "noiseSuppression": true, "autoGainControl": true })
+/// What to open and how: the user's devices, quality and voice processing
+/// (from settings), and which kinds are wanted at all.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaPreferences {
+    /// Open a microphone.
+    pub want_microphone: bool,
+    /// Open a camera.
+    pub want_camera: bool,
+    /// Preferred microphone `deviceId` (`None`: the system default).
+    pub microphone: Option<String>,
+    /// Preferred camera `deviceId`.
+    pub camera: Option<String>,
+    /// Capture width and height.
+    pub size: (u32, u32),
+    /// Capture frame rate.
+    pub frame_rate: u32,
+    /// Voice processing.
+    pub audio: AudioProcessing,
 }
 
-/// Camera constraints: 720p when the camera has it, never more than 30 fps.
-fn video_constraints() -> serde_json::Value {
-    json!({
-        "width": { "ideal": 1280 },
-        "height": { "ideal": 720 },
-        "frameRate": { "ideal": 30, "max": 30 },
-    })
+impl Default for MediaPreferences {
+    fn default() -> Self {
+        Self::from_settings(&Settings::default())
+    }
 }
 
-async fn get_user_media(audio: bool, video: bool) -> Result<MediaStream, DeviceError> {
+impl MediaPreferences {
+    /// The preferences the user's settings describe.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            want_microphone: true,
+            want_camera: true,
+            microphone: settings.devices.microphone.clone(),
+            camera: settings.devices.camera.clone(),
+            size: settings.video.resolution.size(),
+            frame_rate: settings.video.frame_rate,
+            audio: settings.audio.clone(),
+        }
+    }
+
+    /// Microphone constraints. A chosen device is `ideal`, not `exact`: if it
+    /// was unplugged, the default one is better than no sound.
+    fn audio_constraints(&self) -> serde_json::Value {
+        let mut audio = json!({
+            "echoCancellation": self.audio.echo_cancellation,
+            "noiseSuppression": self.audio.noise_suppression,
+            "autoGainControl": self.audio.auto_gain,
+        });
+        if let Some(id) = &self.microphone {
+            audio["deviceId"] = json!({ "ideal": id });
+        }
+        audio
+    }
+
+    /// Camera constraints, `ideal` so any camera gives its closest mode.
+    fn video_constraints(&self) -> serde_json::Value {
+        let (width, height) = self.size;
+        let mut video = json!({
+            "width": { "ideal": width },
+            "height": { "ideal": height },
+            "frameRate": { "ideal": self.frame_rate, "max": self.frame_rate },
+        });
+        if let Some(id) = &self.camera {
+            video["deviceId"] = json!({ "ideal": id });
+        }
+        video
+    }
+}
+
+async fn get_user_media(
+    preferences: &MediaPreferences,
+    audio: bool,
+    video: bool,
+) -> Result<MediaStream, DeviceError> {
     let devices = web_sys::window()
         .and_then(|w| js::get(&w.navigator(), "mediaDevices"))
         .and_then(|d| d.dyn_into::<web_sys::MediaDevices>().ok())
         .ok_or(DeviceError::Unsupported)?;
     let constraints = MediaStreamConstraints::new();
     let off = serde_json::Value::Bool(false);
-    constraints.set_audio(&js::to_js(if audio { &audio_constraints() } else { &off }));
-    constraints.set_video(&js::to_js(if video { &video_constraints() } else { &off }));
+    let audio_constraints = if audio { preferences.audio_constraints() } else { off.clone() };
+    let video_constraints = if video { preferences.video_constraints() } else { off };
+    constraints.set_audio(&js::to_js(&audio_constraints));
+    constraints.set_video(&js::to_js(&video_constraints));
     let promise = devices
         .get_user_media_with_constraints(&constraints)
         .map_err(|e| DeviceError::classify(&e))?;
@@ -143,16 +205,25 @@ async fn get_user_media(audio: bool, video: bool) -> Result<MediaStream, DeviceE
     }
 }
 
-/// Opens the camera and microphone together, and when that fails, each on
-/// its own, so one bad device costs only itself: a blocked camera still
-/// gives an audio-only call, no devices at all a receive-only one.
+/// Opens the camera and microphone with default preferences.
 pub async fn acquire() -> LocalMedia {
-    match get_user_media(true, true).await {
+    acquire_with(&MediaPreferences::default()).await
+}
+
+/// Opens the wanted camera and microphone together, and when that fails, each
+/// on its own, so one bad device costs only itself: a blocked camera still
+/// gives an audio-only call, no devices at all a receive-only one.
+pub async fn acquire_with(preferences: &MediaPreferences) -> LocalMedia {
+    let (want_audio, want_video) = (preferences.want_microphone, preferences.want_camera);
+    if !want_audio && !want_video {
+        return LocalMedia::empty(DeviceError::Denied, DeviceError::Denied);
+    }
+    match get_user_media(preferences, want_audio, want_video).await {
         Ok(stream) => {
             return LocalMedia {
                 stream,
-                mic_error: None,
-                camera_error: None,
+                mic_error: (!want_audio).then_some(DeviceError::Denied),
+                camera_error: (!want_video).then_some(DeviceError::Denied),
             }
         }
         Err(DeviceError::Unsupported) => {
@@ -161,21 +232,29 @@ pub async fn acquire() -> LocalMedia {
         Err(_) => {}
     }
     let stream = MediaStream::new().expect("MediaStream constructor");
-    let mic_error = match get_user_media(true, false).await {
-        Ok(audio) => {
-            for track in js::items::<MediaStreamTrack>(&audio.get_tracks()) {
-                stream.add_track(&track);
+    let mic_error = if want_audio {
+        match get_user_media(preferences, true, false).await {
+            Ok(audio) => {
+                for track in js::items::<MediaStreamTrack>(&audio.get_tracks()) {
+                    stream.add_track(&track);
+                }
+                None
             }
-            None
+            Err(error) => Some(error),
         }
-        Err(error) => Some(error),
+    } else {
+        Some(DeviceError::Denied)
     };
-    let camera_error = match camera().await {
-        Ok(track) => {
-            stream.add_track(&track);
-            None
+    let camera_error = if want_video {
+        match camera_with(preferences).await {
+            Ok(track) => {
+                stream.add_track(&track);
+                None
+            }
+            Err(error) => Some(error),
         }
-        Err(error) => Some(error),
+    } else {
+        Some(DeviceError::Denied)
     };
     LocalMedia {
         stream,
@@ -184,10 +263,25 @@ pub async fn acquire() -> LocalMedia {
     }
 }
 
-/// Opens the camera alone (turning the camera back on during a call).
+/// Opens the camera alone with default preferences.
 pub async fn camera() -> Result<MediaStreamTrack, DeviceError> {
-    let stream = get_user_media(false, true).await?;
+    camera_with(&MediaPreferences::default()).await
+}
+
+/// Opens the preferred camera alone (turning the camera back on during a
+/// call, or switching cameras).
+pub async fn camera_with(preferences: &MediaPreferences) -> Result<MediaStreamTrack, DeviceError> {
+    let stream = get_user_media(preferences, false, true).await?;
     js::items::<MediaStreamTrack>(&stream.get_video_tracks())
+        .into_iter()
+        .next()
+        .ok_or(DeviceError::Missing)
+}
+
+/// Opens the preferred microphone alone (switching microphones in a call).
+pub async fn microphone_with(preferences: &MediaPreferences) -> Result<MediaStreamTrack, DeviceError> {
+    let stream = get_user_media(preferences, true, false).await?;
+    js::items::<MediaStreamTrack>(&stream.get_audio_tracks())
         .into_iter()
         .next()
         .ok_or(DeviceError::Missing)

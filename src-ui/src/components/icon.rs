@@ -17,9 +17,14 @@ pub enum IconKind {
     Globe,
     Plus,
     ArrowRight,
+    ArrowLeft,
+    Trash,
     Logo,
     Phone,
     Users,
+    Close,
+    Send,
+    Volume,
 }
 
 /// Props for [`Icon`].
@@ -76,12 +81,20 @@ pub fn icon(props: &IconProps) -> Html {
         </> },
         IconKind::Plus => html! { <path d="M12 5v14M5 12h14" /> },
         IconKind::ArrowRight => html! { <path d="M5 12h14M13 6l6 6-6 6" /> },
+        IconKind::ArrowLeft => html! { <path d="M19 12H5M11 6l-6 6 6 6" /> },
+        IconKind::Trash => html! { <path d="M3 6h18M8 6V4h8v2M6 6l1 14h10l1-14M10 11v5M14 11v5" /> },
         IconKind::Phone => html! {
             <path d="M22 16.9v3a2 2 0 0 1-2.2 2 19.8 19.8 0 0 1-8.6-3.1 19.5 19.5 0 0 1-6-6A19.8 19.8 0 0 1 2.1 4.2 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1.9.4 1.8.7 2.7a2 2 0 0 1-.5 2.1L8 9.8a16 16 0 0 0 6 6l1.3-1.3a2 2 0 0 1 2.1-.4c.9.3 1.8.6 2.7.7a2 2 0 0 1 1.7 2z" />
         },
         IconKind::Users => html! { <>
             <circle cx="9" cy="8" r="4" />
             <path d="M2 21v-1a6 6 0 0 1 6-6h2a6 6 0 0 1 6 6v1M16 4a4 4 0 0 1 0 8M22 21v-1a6 6 0 0 0-4-5.6" />
+        </> },
+        IconKind::Close => html! { <path d="M6 6l12 12M18 6L6 18" /> },
+        IconKind::Send => html! { <path d="M22 2L11 13M22 2l-7 20-4-9-9-4z" /> },
+        IconKind::Volume => html! { <>
+            <path d="M11 5L6 9H2v6h4l5 4z" />
+            <path d="M15.5 8.5a5 5 0 0 1 0 7M19 5a10 10 0 0 1 0 14" />
         </> },
         IconKind::Logo => html! { <>
             <rect x="2" y="5" width="14" height="14" rx="4" fill="currentColor" stroke="none" />

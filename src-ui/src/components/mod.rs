@@ -1,9 +1,47 @@
 //! Reusable pieces; each file is one component with its `Props`.
 
+mod avatar;
+mod call_by_id;
+mod call_ended;
+mod call_header;
+mod camera_preview;
+mod chat_panel;
+mod control_bar;
 mod icon;
+mod incoming_call;
+mod media_notice;
+mod mic_meter;
+mod name_field;
+mod select_field;
+mod settings_about;
+mod settings_devices;
+mod settings_network;
+mod settings_notice;
+mod settings_you;
+mod toggle;
 mod top_bar;
+mod video_tile;
 mod webrtc_notice;
 
+pub use avatar::Avatar;
+pub use call_by_id::CallById;
+pub use call_ended::CallEnded;
+pub use call_header::CallHeader;
+pub use camera_preview::CameraPreview;
+pub use chat_panel::ChatPanel;
+pub use control_bar::ControlBar;
 pub use icon::{Icon, IconKind};
+pub use incoming_call::IncomingCallPrompt;
+pub use media_notice::MediaNotice;
+pub use mic_meter::MicMeter;
+pub use name_field::NameField;
+pub use select_field::SelectField;
+pub use settings_about::AboutSection;
+pub use settings_devices::DevicesSection;
+pub use settings_network::NetworkSection;
+pub use settings_notice::SettingsNoticeBanner;
+pub use settings_you::YouSection;
+pub use toggle::Toggle;
 pub use top_bar::TopBar;
+pub use video_tile::VideoTile;
 pub use webrtc_notice::WebRtcNotice;

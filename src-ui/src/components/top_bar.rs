@@ -22,7 +22,7 @@ pub fn top_bar(props: &TopBarProps) -> Html {
     let settings = props.on_settings.clone().map(|on_settings| {
         let onclick = Callback::from(move |_| on_settings.emit(()));
         html! {
-            <button class="icon-button" aria-label={tr(Text::Settings)} title={tr(Text::Settings)} {onclick}>
+            <button class="icon-button" id="open-settings" aria-label={tr(Text::Settings)} title={tr(Text::Settings)} {onclick}>
                 <Icon kind={IconKind::Settings} />
             </button>
         }

@@ -1,5 +1,15 @@
 //! Custom hooks.
 
+mod use_copy;
+mod use_engine;
+mod use_media_devices;
+mod use_preview;
+mod use_shortcuts;
 mod use_text;
 
+pub use use_copy::use_copy;
+pub use use_engine::use_engine;
+pub use use_media_devices::{use_media_devices, MediaDevice, MediaDevices};
+pub use use_preview::{use_preview, Preview};
+pub use use_shortcuts::use_shortcuts;
 pub use use_text::use_text;

@@ -1,14 +1,387 @@
+//! The call screen: a lobby when we don't know your name yet, then the
+//! tiles, the control bar and the chat; the "call ended" card after.
+
 use yew::prelude::*;
+
+use crate::app::AppContext;
+use crate::call::{CallOptions, CallPhase, CallTarget, MediaPreferences};
+use crate::call_state::{CallAction, CallState};
+use crate::components::{
+    CallEnded, CallHeader, ChatPanel, ControlBar, Icon, IconKind, MediaNotice, NameField, TopBar,
+    VideoTile,
+};
+use crate::hooks::{use_engine, use_preview, use_shortcuts, use_text};
+use crate::i18n::{fill, Text};
+use crate::platform::Platform;
+use crate::state::{Action, Page, ServerStatus, SignalStatus};
 
 /// Props for [`CallPage`].
 #[derive(Properties, PartialEq)]
 pub struct CallPageProps {
-    /// The room code.
-    pub room: String,
+    /// Who the call is with.
+    pub target: CallTarget,
 }
 
 /// The call screen.
 #[function_component(CallPage)]
 pub fn call_page(props: &CallPageProps) -> Html {
-    html! { <main class="call" data-room={props.room.clone()}></main> }
+    let app = use_context::<AppContext>().expect("AppContext");
+    let name = app.display_name();
+    // An invite link opened without a name stops in the lobby first.
+    let entered = use_state(|| !name.is_empty());
+    if *entered {
+        html! { <InCall target={props.target.clone()} /> }
+    } else {
+        let on_join = {
+            let entered = entered.clone();
+            Callback::from(move |_| entered.set(true))
+        };
+        html! { <Lobby target={props.target.clone()} {on_join} /> }
+    }
+}
+
+/// Props for [`Lobby`].
+#[derive(Properties, PartialEq)]
+struct LobbyProps {
+    target: CallTarget,
+    on_join: Callback<()>,
+}
+
+/// "Ready to join?": your camera, your name, and the join button.
+#[function_component(Lobby)]
+fn lobby(props: &LobbyProps) -> Html {
+    let tr = use_text();
+    let app = use_context::<AppContext>().expect("AppContext");
+    let platform = use_context::<Platform>().expect("Platform context");
+    let preferences = MediaPreferences::from_settings(&app.settings);
+    let preview = use_preview(platform.support.get_user_media, preferences);
+    let name = app.display_name();
+    let missing = use_state(|| false);
+    let on_name = {
+        let app = app.clone();
+        let missing = missing.clone();
+        Callback::from(move |typed: String| {
+            missing.set(false);
+            app.dispatch(Action::SetName(typed));
+        })
+    };
+    let onsubmit = {
+        let on_join = props.on_join.clone();
+        let missing = missing.clone();
+        let app = app.clone();
+        let platform = platform.clone();
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let name = app.display_name();
+            if name.is_empty() {
+                missing.set(true);
+                return;
+            }
+            remember_name(&app, &platform, name);
+            on_join.emit(());
+        })
+    };
+    let room = match &props.target {
+        CallTarget::Room(room) => room.clone(),
+        CallTarget::Direct { peer, .. } => peer.to_string(),
+    };
+    html! {
+        <>
+            <TopBar />
+            <main class="lobby" id="lobby" data-room={room.clone()}>
+                <section class="lobby-card">
+                    <div class="lobby-preview">
+                        <VideoTile stream={preview.stream.clone()} name={name.clone()} audio_muted={preview.mic_error.is_some()}
+                            video_muted={preview.camera_error.is_some()} class={classes!("preview")} />
+                    </div>
+                    <form class="lobby-form" onsubmit={onsubmit} novalidate=true>
+                        <h1>{ tr(Text::ReadyToJoin) }</h1>
+                        <p class="lobby-room"><span class="call-room-label">{ tr(Text::CallRoom) }</span>
+                            <span class="call-room-code">{ room }</span></p>
+                        <NameField value={name} on_change={on_name} missing={*missing} />
+                        <button id="join-now" type="submit" class="button primary large">
+                            <span>{ tr(Text::JoinNow) }</span>
+                            <Icon kind={IconKind::ArrowRight} size={20} />
+                        </button>
+                    </form>
+                </section>
+            </main>
+        </>
+    }
+}
+
+/// Keeps the name for next time (in settings: the shell's file, or this
+/// browser's storage).
+pub fn remember_name(app: &AppContext, platform: &Platform, name: String) {
+    if app.settings.display_name == name {
+        return;
+    }
+    let mut settings = app.settings.clone();
+    settings.display_name = name;
+    let app = app.clone();
+    let platform = platform.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        match platform.save_settings(&settings).await {
+            Ok(saved) => app.dispatch(Action::SettingsChanged(saved)),
+            Err(error) => gloo::console::warn!(format!("saving the name failed: {error:?}")),
+        }
+    });
+}
+
+/// Props for [`InCall`].
+#[derive(Properties, PartialEq)]
+struct InCallProps {
+    target: CallTarget,
+}
+
+/// The call itself.
+#[function_component(InCall)]
+fn in_call(props: &InCallProps) -> Html {
+    let tr = use_text();
+    let app = use_context::<AppContext>().expect("AppContext");
+    let engine = use_engine();
+    let call = use_reducer(CallState::default);
+    let attempt = use_state(|| 0u32);
+
+    // The call runs while this page shows (and settings are known); a new
+    // attempt (rejoin, call again) starts a fresh one.
+    {
+        let engine = engine.clone();
+        let dispatcher = call.dispatcher();
+        let options = CallOptions {
+            name: app.display_name(),
+            preferences: MediaPreferences::from_settings(&app.settings),
+            start_muted: app.settings.start_muted,
+            start_camera_off: app.settings.start_camera_off,
+        };
+        use_effect_with(
+            (props.target.clone(), *attempt, app.settings_loaded),
+            move |(target, _, loaded)| {
+                let token = loaded.then(|| {
+                    dispatcher.dispatch(CallAction::Reset);
+                    let events = dispatcher.clone();
+                    engine.start(
+                        target.clone(),
+                        options,
+                        Callback::from(move |event| events.dispatch(CallAction::Engine(event))),
+                    )
+                });
+                move || {
+                    if let Some(token) = token {
+                        engine.end_call(token);
+                    }
+                }
+            },
+        );
+    }
+
+    let toggle_mic = {
+        let engine = engine.clone();
+        let call = call.clone();
+        Callback::from(move |_| engine.set_mic_muted(!call.local.audio_muted))
+    };
+    let toggle_camera = {
+        let engine = engine.clone();
+        let call = call.clone();
+        Callback::from(move |_| engine.set_camera_on(call.local.video_muted))
+    };
+    let toggle_chat = {
+        let call = call.clone();
+        Callback::from(move |_| call.dispatch(CallAction::ToggleChat))
+    };
+    let close_chat = {
+        let call = call.clone();
+        Callback::from(move |_| call.dispatch(CallAction::CloseChat))
+    };
+    let hang_up = {
+        let engine = engine.clone();
+        Callback::from(move |_| engine.hang_up())
+    };
+    let send_chat = {
+        let engine = engine.clone();
+        Callback::from(move |text: String| engine.send_chat(&text))
+    };
+    let dismiss_notice = {
+        let call = call.clone();
+        Callback::from(move |_| call.dispatch(CallAction::DismissNotice))
+    };
+    let go_home = {
+        let app = app.clone();
+        let engine = engine.clone();
+        Callback::from(move |_| {
+            engine.end();
+            app.dispatch(Action::Navigate(Page::Home));
+        })
+    };
+    let again = {
+        let attempt = attempt.clone();
+        Callback::from(move |_| attempt.set(*attempt + 1))
+    };
+    {
+        let in_call = !matches!(call.phase, CallPhase::Ended(_));
+        let shortcuts = use_memo(in_call, |in_call| {
+            let (in_call, call) = (*in_call, call.clone());
+            let (toggle_mic, toggle_camera) = (toggle_mic.clone(), toggle_camera.clone());
+            Callback::from(move |key: String| match key.as_str() {
+                "m" if in_call => toggle_mic.emit(()),
+                "v" if in_call => toggle_camera.emit(()),
+                "c" if in_call => call.dispatch(CallAction::ToggleChat),
+                "escape" => call.dispatch(CallAction::CloseChat),
+                _ => {}
+            })
+        });
+        use_shortcuts((*shortcuts).clone());
+    }
+
+    let partner_name = match &props.target {
+        CallTarget::Direct { peer, name, .. } => call
+            .peers
+            .first()
+            .map(|p| p.name.clone())
+            .filter(|n| !n.is_empty())
+            .or_else(|| name.clone().filter(|n| !n.is_empty()))
+            .unwrap_or_else(|| peer.to_string()),
+        CallTarget::Room(_) => String::new(),
+    };
+    let direct = matches!(props.target, CallTarget::Direct { .. });
+
+    if let CallPhase::Ended(reason) = call.phase {
+        return html! {
+            <>
+                <TopBar />
+                <main class="call-ended-page" id="call" data-phase="ended">
+                    <CallEnded {reason} name={partner_name} {direct} on_again={again} on_home={go_home} />
+                </main>
+            </>
+        };
+    }
+
+    let room = match &props.target {
+        CallTarget::Room(room) => Some(room.clone()),
+        CallTarget::Direct { .. } => None,
+    };
+    let invite = match (&room, &app.server) {
+        (Some(room), ServerStatus::Ready(info)) => Some(invite_link(&info.page_url, room)),
+        _ => None,
+    };
+    let me = app.display_name();
+    let local = &call.local;
+    // One keyed list in every layout, so changing layout never remounts a
+    // tile (a remounted <video> restarts its playback, and Chromium may
+    // re-pipeline the camera it shows).
+    let others = call.peers.len();
+    let (stage_class, style, remote_class, self_class, remote_avatar, self_avatar) = match others {
+        0 => ("solo", String::new(), "", "spotlight", 96, 120),
+        1 => ("duo", String::new(), "spotlight", "pip", 128, 48),
+        n => {
+            let count = n + 1;
+            let cols = (count as f64).sqrt().ceil() as usize;
+            let rows = count.div_ceil(cols);
+            ("grid", format!("--cols:{cols};--rows:{rows}"), "", "", 88, 88)
+        }
+    };
+    let mut tiles: Vec<Html> = call
+        .peers
+        .iter()
+        .map(|peer| {
+            html! {
+                <VideoTile key={peer.key} stream={peer.stream.clone()} name={peer.name.clone()}
+                    peer_id={AttrValue::from(peer.id.to_string())} audio_muted={peer.audio_muted}
+                    video_muted={peer.video_muted} state={Some(peer.state)} class={classes!(remote_class)}
+                    avatar_size={remote_avatar} />
+            }
+        })
+        .collect();
+    tiles.push(html! {
+        <VideoTile key="self" stream={local.stream.clone()} name={me.clone()} audio_muted={local.audio_muted}
+            video_muted={local.video_muted} class={classes!(self_class)} avatar_size={self_avatar} />
+    });
+
+    // What we're waiting for, in words.
+    let waiting = if others > 0 {
+        None
+    } else if call.phase == CallPhase::Ringing {
+        Some(html! {
+            <div class="stage-card" id="ringing" role="status">
+                <div class="prompt-avatar ringing"><crate::components::Avatar name={partner_name.clone()} size={72} /></div>
+                <h2>{ fill(tr(Text::CallingName), &partner_name) }</h2>
+                <p class="hint">{ tr(Text::CallingHint) }</p>
+                <button id="cancel-call" class="button danger" onclick={hang_up.reform(|_| ())}>
+                    <Icon kind={IconKind::HangUp} size={18} /><span>{ tr(Text::Cancel) }</span>
+                </button>
+            </div>
+        })
+    } else if call.phase == CallPhase::Preparing {
+        let words = if local.opening {
+            Text::PreparingMedia
+        } else if !matches!(app.signal, SignalStatus::Online(_)) {
+            Text::SignalConnecting
+        } else {
+            Text::JoiningCall
+        };
+        Some(html! {
+            <div class="stage-card delayed" id="preparing" role="status">
+                <span class="spinner large" />
+                <h2>{ tr(words) }</h2>
+            </div>
+        })
+    } else if !direct {
+        Some(html! {
+            <div class="stage-card" id="waiting" role="status">
+                <h2>{ tr(Text::WaitingAlone) }</h2>
+                <p class="hint">{ tr(Text::WaitingAloneHint) }</p>
+                if let Some(invite) = &invite {
+                    <code class="invite-link" id="invite-link">{ invite.clone() }</code>
+                }
+            </div>
+        })
+    } else {
+        Some(html! {
+            <div class="stage-card delayed" id="preparing" role="status">
+                <span class="spinner large" />
+                <h2>{ fill(tr(Text::ConnectingTo), &partner_name) }</h2>
+            </div>
+        })
+    };
+
+    let show_notice = !call.notice_dismissed
+        && !local.opening
+        && (local.camera_error.is_some() || local.mic_error.is_some());
+    let title = room.clone().unwrap_or_else(|| partner_name.clone());
+    let phase = match call.phase {
+        CallPhase::Preparing => "preparing",
+        CallPhase::Ringing => "ringing",
+        CallPhase::Joined => "joined",
+        CallPhase::Ended(_) => "ended",
+    };
+
+    html! {
+        <div class={classes!("call-page", call.chat_open.then_some("chat-open"))} id="call" data-phase={phase}
+            data-room={room.clone()}>
+            <CallHeader title={title} room={room.map(AttrValue::from)} invite={invite.map(AttrValue::from)}
+                signal={app.signal.clone()} people={others + 1} />
+            <div class="call-body">
+                <main class={classes!("stage", stage_class)} {style} data-people={(others + 1).to_string()}>
+                    { for tiles }
+                    { for waiting }
+                    if show_notice {
+                        <MediaNotice camera_error={local.camera_error} mic_error={local.mic_error} on_dismiss={dismiss_notice} />
+                    }
+                </main>
+                <ChatPanel lines={call.chat.clone()} open={call.chat_open} can_send={call.anyone_connected()}
+                    on_send={send_chat} on_close={close_chat} />
+            </div>
+            <ControlBar audio_muted={local.audio_muted} video_muted={local.video_muted}
+                mic_available={local.stream.is_some() && local.mic_error.is_none()}
+                camera_busy={local.opening} chat_open={call.chat_open} unread={call.unread}
+                on_toggle_mic={toggle_mic} on_toggle_camera={toggle_camera}
+                on_toggle_chat={toggle_chat} on_hang_up={hang_up} />
+        </div>
+    }
+}
+
+/// The link that opens this room in a browser.
+fn invite_link(page_url: &str, room: &str) -> String {
+    let separator = if page_url.contains('?') { '&' } else { '?' };
+    format!("{page_url}{separator}room={room}")
 }

@@ -2,8 +2,10 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::app::AppContext;
-use crate::components::{Icon, IconKind, TopBar, WebRtcNotice};
-use crate::hooks::use_text;
+use crate::call::{DirectRole, MediaPreferences};
+use crate::components::{CallById, Icon, IconKind, NameField, TopBar, VideoTile, WebRtcNotice};
+use crate::hooks::{use_preview, use_text};
+use crate::pages::call::remember_name;
 use crate::i18n::Text;
 use crate::platform::{Host, Platform};
 use crate::room_code;
@@ -18,6 +20,12 @@ pub fn home_page() -> Html {
     let join_input = use_node_ref();
     let join_error = use_state(|| false);
     let browser_outcome = use_state(|| None::<Result<(), ()>>);
+    // Your camera before the call (where this engine can have one).
+    let preview = use_preview(
+        platform.support.can_call(),
+        MediaPreferences::from_settings(&app.settings),
+    );
+    let name = app.display_name();
 
     // Where the webview can't call (WebKitGTK), calls go to the system browser,
     // landing straight in the room; the app keeps hosting.
@@ -39,6 +47,7 @@ pub fn home_page() -> Html {
                     browser_outcome.set(Some(result.map_err(|_| ())));
                 });
             } else if let Some(room) = room {
+                remember_name(&app, &platform, app.display_name());
                 app.dispatch(Action::Navigate(Page::Call { room }));
             }
         })
@@ -72,6 +81,27 @@ pub fn home_page() -> Html {
         Callback::from(move |_| enter_room.emit(None))
     };
 
+    let on_settings = {
+        let app = app.clone();
+        Callback::from(move |_| app.dispatch(Action::Navigate(Page::Settings)))
+    };
+    let on_name = {
+        let app = app.clone();
+        Callback::from(move |typed: String| app.dispatch(Action::SetName(typed)))
+    };
+    let on_call_id = {
+        let app = app.clone();
+        let platform = platform.clone();
+        Callback::from(move |peer| {
+            remember_name(&app, &platform, app.display_name());
+            app.dispatch(Action::Navigate(Page::Direct {
+                peer,
+                name: None,
+                role: DirectRole::Caller,
+            }));
+        })
+    };
+    let can_call = platform.support.can_call();
     let server_ready = matches!(app.server, ServerStatus::Ready(_));
     let badge = match &app.server {
         ServerStatus::Starting => html! {
@@ -90,8 +120,16 @@ pub fn home_page() -> Html {
 
     html! {
         <>
-            <TopBar>{ badge }</TopBar>
+            <TopBar on_settings={on_settings}>{ badge }</TopBar>
             <main class="home" id="home" data-webrtc={platform.support.can_call().to_string()}>
+                if can_call {
+                    <section class="home-preview" aria-label={tr(Text::YourName)}>
+                        <VideoTile stream={preview.stream.clone()} name={name.clone()}
+                            audio_muted={preview.mic_error.is_some()} video_muted={preview.camera_error.is_some()}
+                            class={classes!("preview")} />
+                        <NameField value={name.clone()} on_change={on_name} />
+                    </section>
+                }
                 <section class="home-card">
                     <h1 class="home-title">{ tr(Text::Tagline) }</h1>
                     if needs_browser {
@@ -121,6 +159,10 @@ pub fn home_page() -> Html {
                             <p class="field-error" id="join-error" role="alert">{ tr(Text::JoinEmpty) }</p>
                         }
                     </form>
+                    if can_call {
+                        <div class="divider" role="separator"><span>{ tr(Text::Or) }</span></div>
+                        <CallById signal={app.signal.clone()} on_call={on_call_id} />
+                    }
                 </section>
             </main>
         </>

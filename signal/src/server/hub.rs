@@ -1,0 +1,868 @@
+//! Shared signaling state: peers, rooms, direct calls, and routing.
+//!
+//! One [`Hub`] per server, its state behind a synchronous mutex. Every
+//! operation locks, decides, pushes frames into the recipients' bounded
+//! queues with `try_send`, and unlocks; nothing awaits while the lock is held,
+//! so the lock is held for microseconds and a plain `std::sync::Mutex` beats
+//! an async one. A recipient whose queue is full cannot keep up and is dropped
+//! on the spot (its connection task then closes it), so one slow client never
+//! delays anyone else.
+//!
+//! Frames are serialized before locking where possible, and shared
+//! ([`Utf8Bytes`] is reference-counted) when one message goes to many peers.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use sha1::Sha1;
+use subtle::ConstantTimeEq;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tracing::{debug, warn};
+
+use crate::protocol::{
+    validate_name, ClientMessage, ErrorCode, Member, MessageError, PeerId, ServerMessage,
+    MAX_PASSWORD_BYTES, PROTOCOL_VERSION,
+};
+
+/// Characters of generated peer ids: lowercase letters and digits without
+/// the look-alikes 0/o, 1/l/i, so an id read aloud or retyped survives.
+const ID_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
+/// 31^14 ≈ 2^69 ids: unguessable, yet short enough to read out.
+const ID_LEN: usize = 14;
+
+/// The queue end the hub pushes a peer's outbound frames into.
+pub(crate) type Outbox = mpsc::Sender<Utf8Bytes>;
+
+/// The limits the hub enforces.
+#[derive(Debug, Clone)]
+pub(crate) struct HubLimits {
+    pub(crate) room_capacity: usize,
+    pub(crate) max_room_name_chars: usize,
+    pub(crate) max_display_name_chars: usize,
+    pub(crate) max_calls_per_peer: usize,
+}
+
+/// Peers, rooms and calls; see the module docs.
+pub(crate) struct Hub {
+    state: Mutex<State>,
+    limits: HubLimits,
+    /// Room passwords are kept only as HMACs under this per-process key: the
+    /// plaintext never sits in memory longer than a join, and comparing
+    /// fixed-length tags in constant time leaks neither content nor length.
+    password_key: [u8; 32],
+}
+
+#[derive(Default)]
+struct State {
+    peers: HashMap<PeerId, Peer>,
+    rooms: HashMap<String, Room>,
+    /// Set on server shutdown: everyone is leaving at once and has been told
+    /// why, so departures are no longer announced to the others.
+    closing: bool,
+}
+
+struct Peer {
+    outbox: Outbox,
+    room: Option<Membership>,
+    /// Established direct calls (symmetric).
+    partners: HashSet<PeerId>,
+    /// Callees this peer is ringing.
+    ringing: HashSet<PeerId>,
+    /// Callers ringing this peer.
+    rung_by: HashSet<PeerId>,
+    /// The last peer this one sent an offer/answer to or received one from:
+    /// where a relay without `to` goes.
+    negotiating: Option<PeerId>,
+}
+
+struct Membership {
+    room: String,
+    name: String,
+}
+
+struct Room {
+    password: Option<[u8; 20]>,
+    /// In join order.
+    members: Vec<PeerId>,
+}
+
+impl Hub {
+    /// An empty hub.
+    pub(crate) fn new(limits: HubLimits) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            limits,
+            password_key: rand::random(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No code path panics while holding the lock; if one ever did, keep
+        // serving everyone else rather than cascading the panic to every task.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds a peer whose frames go to `outbox`; returns its new random id.
+    pub(crate) fn register(&self, outbox: Outbox) -> PeerId {
+        let mut state = self.lock();
+        let id = loop {
+            let id = random_peer_id();
+            // A collision is astronomically unlikely; still, never alias.
+            if !state.peers.contains_key(&id) {
+                break id;
+            }
+        };
+        state.peers.insert(
+            id.clone(),
+            Peer {
+                outbox,
+                room: None,
+                partners: HashSet::new(),
+                ringing: HashSet::new(),
+                rung_by: HashSet::new(),
+                negotiating: None,
+            },
+        );
+        id
+    }
+
+    /// Removes a peer (idempotent): its room hears `peer_left`, its call
+    /// partners and pending calls hear `hung_up` (unless the server is
+    /// shutting down).
+    pub(crate) fn unregister(&self, id: &PeerId) {
+        let mut state = self.lock();
+        let mut overflowed = Vec::new();
+        if let Some(peer) = state.peers.remove(id) {
+            if state.closing {
+                if let Some(membership) = &peer.room {
+                    if let Some(room) = state.rooms.get_mut(&membership.room) {
+                        room.members.retain(|m| m != id);
+                        if room.members.is_empty() {
+                            state.rooms.remove(&membership.room);
+                        }
+                    }
+                }
+            } else {
+                depart(&mut state, id, peer, &mut overflowed);
+            }
+        }
+        drop_overflowed(&mut state, overflowed);
+    }
+
+    /// Marks the server as shutting down: from now on departures are not
+    /// announced, so clients hear `shutdown` rather than a flurry of
+    /// `peer_left` / `hung_up` for peers that are only leaving because of it.
+    pub(crate) fn begin_shutdown(&self) {
+        self.lock().closing = true;
+    }
+
+    /// Number of connected peers.
+    pub(crate) fn peer_count(&self) -> usize {
+        self.lock().peers.len()
+    }
+
+    /// Handles one message from `from`. `Err` is the error reply to send back;
+    /// nothing else changed.
+    pub(crate) fn handle(&self, from: &PeerId, message: ClientMessage) -> Result<(), MessageError> {
+        match message {
+            ClientMessage::Hello { version } => {
+                if version == PROTOCOL_VERSION {
+                    Ok(())
+                } else {
+                    Err(MessageError::new(
+                        ErrorCode::VersionMismatch,
+                        format!(
+                            "this server speaks protocol version {PROTOCOL_VERSION}, \
+                             the client speaks version {version}"
+                        ),
+                    ))
+                }
+            }
+            ClientMessage::JoinRoom {
+                room,
+                name,
+                password,
+            } => self.join_room(from, &room, &name, password),
+            ClientMessage::LeaveRoom => self.leave_room(from),
+            ClientMessage::Offer { to, offer } => self.relay(
+                from,
+                to,
+                true,
+                ServerMessage::Offer {
+                    from: from.clone(),
+                    offer,
+                },
+            ),
+            ClientMessage::Answer { to, answer } => self.relay(
+                from,
+                to,
+                true,
+                ServerMessage::Answer {
+                    from: from.clone(),
+                    answer,
+                },
+            ),
+            ClientMessage::Candidate { to, candidate } => self.relay(
+                from,
+                to,
+                false,
+                ServerMessage::Candidate {
+                    from: from.clone(),
+                    candidate,
+                },
+            ),
+            ClientMessage::Call { to, name } => self.call(from, &to, name),
+            ClientMessage::Accept { to } => self.answer_call(from, &to, true),
+            ClientMessage::Decline { to } => self.answer_call(from, &to, false),
+            ClientMessage::HangUp { to } => self.hang_up(from, &to),
+            ClientMessage::MediaState {
+                audio_muted,
+                video_muted,
+            } => self.media_state(from, audio_muted, video_muted),
+        }
+    }
+
+    fn join_room(
+        &self,
+        from: &PeerId,
+        room: &str,
+        name: &str,
+        password: Option<String>,
+    ) -> Result<(), MessageError> {
+        let room = validate_name(room, self.limits.max_room_name_chars)
+            .map_err(|e| MessageError::new(ErrorCode::InvalidRoom, format!("room name {e}")))?
+            .to_owned();
+        let name = validate_name(name, self.limits.max_display_name_chars)
+            .map_err(|e| MessageError::new(ErrorCode::InvalidName, format!("display name {e}")))?
+            .to_owned();
+        // An empty password field in a form means "none".
+        let password = password.filter(|p| !p.is_empty());
+        if password
+            .as_ref()
+            .is_some_and(|p| p.len() > MAX_PASSWORD_BYTES)
+        {
+            return Err(MessageError::new(
+                ErrorCode::InvalidMessage,
+                format!("password must be at most {MAX_PASSWORD_BYTES} bytes"),
+            ));
+        }
+        let tag = password.map(|p| self.password_tag(&p));
+
+        let mut state = self.lock();
+        let Some(peer) = state.peers.get(from) else {
+            return Ok(());
+        };
+        if let Some(current) = &peer.room {
+            return Err(MessageError::new(
+                ErrorCode::AlreadyInRoom,
+                format!("already in room {}; leave it first", quote(&current.room)),
+            ));
+        }
+        if let Some(existing) = state.rooms.get(&room) {
+            let matches = match (&existing.password, &tag) {
+                (None, None) => true,
+                (Some(a), Some(b)) => bool::from(a[..].ct_eq(&b[..])),
+                _ => false,
+            };
+            if !matches {
+                let why = match (&existing.password, &tag) {
+                    (Some(_), None) => "needs a password",
+                    (None, Some(_)) => "has no password",
+                    _ => "has a different password",
+                };
+                return Err(MessageError::new(
+                    ErrorCode::WrongPassword,
+                    format!("room {} {why}", quote(&room)),
+                ));
+            }
+            if existing.members.len() >= self.limits.room_capacity {
+                return Err(MessageError::new(
+                    ErrorCode::RoomFull,
+                    format!(
+                        "room {} is full ({} members)",
+                        quote(&room),
+                        self.limits.room_capacity
+                    ),
+                ));
+            }
+        }
+
+        let others: Vec<PeerId> = state
+            .rooms
+            .get(&room)
+            .map(|r| r.members.clone())
+            .unwrap_or_default();
+        let members: Vec<Member> = others
+            .iter()
+            .filter_map(|id| {
+                let membership = state.peers.get(id)?.room.as_ref()?;
+                Some(Member {
+                    id: id.clone(),
+                    name: membership.name.clone(),
+                })
+            })
+            .collect();
+        state
+            .rooms
+            .entry(room.clone())
+            .or_insert_with(|| Room {
+                password: tag,
+                members: Vec::new(),
+            })
+            .members
+            .push(from.clone());
+        if let Some(peer) = state.peers.get_mut(from) {
+            peer.room = Some(Membership {
+                room: room.clone(),
+                name: name.clone(),
+            });
+        }
+        debug!(peer = %from, room = %room, "joined room");
+
+        let mut overflowed = Vec::new();
+        let joined = frame(&ServerMessage::RoomJoined {
+            room: room.clone(),
+            you: from.clone(),
+            members,
+        });
+        deliver(&state, from, &joined, &mut overflowed);
+        let announce = frame(&ServerMessage::PeerJoined {
+            room,
+            peer: Member {
+                id: from.clone(),
+                name,
+            },
+        });
+        for other in &others {
+            deliver(&state, other, &announce, &mut overflowed);
+        }
+        drop_overflowed(&mut state, overflowed);
+        Ok(())
+    }
+
+    fn leave_room(&self, from: &PeerId) -> Result<(), MessageError> {
+        let mut state = self.lock();
+        let Some(peer) = state.peers.get_mut(from) else {
+            return Ok(());
+        };
+        let Some(membership) = peer.room.take() else {
+            return Err(MessageError::new(ErrorCode::NotInRoom, "not in a room"));
+        };
+        let mut overflowed = Vec::new();
+        leave(&mut state, from, &membership.room, &mut overflowed);
+        drop_overflowed(&mut state, overflowed);
+        Ok(())
+    }
+
+    /// Relays an offer/answer/candidate; `negotiation` (offer/answer) makes
+    /// sender and recipient each other's partner for `to`-less relays.
+    fn relay(
+        &self,
+        from: &PeerId,
+        to: Option<PeerId>,
+        negotiation: bool,
+        message: ServerMessage,
+    ) -> Result<(), MessageError> {
+        // Serialize before locking: SDP can be several KiB.
+        let text = frame(&message);
+        let mut state = self.lock();
+        let Some(sender) = state.peers.get(from) else {
+            return Ok(());
+        };
+        let explicit = to.is_some();
+        let Some(target) = to.or_else(|| sender.negotiating.clone()) else {
+            return Err(MessageError::new(
+                ErrorCode::NoPartner,
+                format!(
+                    "{} has no \"to\" and you are not negotiating with anyone; \
+                     send an offer or answer with \"to\" first",
+                    message_kind(&message)
+                ),
+            ));
+        };
+        if &target == from {
+            return Err(MessageError::new(
+                ErrorCode::NotPermitted,
+                "cannot send to yourself",
+            ));
+        }
+        let Some(recipient) = state.peers.get(&target) else {
+            return Err(if explicit {
+                unknown_peer(&target)
+            } else {
+                MessageError::new(
+                    ErrorCode::NoPartner,
+                    format!(
+                        "the peer you were negotiating with ({}) has left",
+                        quote(target.as_str())
+                    ),
+                )
+            });
+        };
+        if !may_signal(sender, recipient, &target) {
+            return Err(not_reachable(&target));
+        }
+        if negotiation {
+            if let Some(sender) = state.peers.get_mut(from) {
+                sender.negotiating = Some(target.clone());
+            }
+            if let Some(recipient) = state.peers.get_mut(&target) {
+                recipient.negotiating = Some(from.clone());
+            }
+        }
+        let mut overflowed = Vec::new();
+        deliver(&state, &target, &text, &mut overflowed);
+        drop_overflowed(&mut state, overflowed);
+        Ok(())
+    }
+
+    fn call(&self, from: &PeerId, to: &PeerId, name: Option<String>) -> Result<(), MessageError> {
+        let name = name
+            .map(|n| {
+                validate_name(&n, self.limits.max_display_name_chars)
+                    .map(str::to_owned)
+                    .map_err(|e| {
+                        MessageError::new(ErrorCode::InvalidName, format!("display name {e}"))
+                    })
+            })
+            .transpose()?;
+        let mut state = self.lock();
+        let Some(caller) = state.peers.get(from) else {
+            return Ok(());
+        };
+        if to == from {
+            return Err(MessageError::new(
+                ErrorCode::NotPermitted,
+                "cannot call yourself",
+            ));
+        }
+        if !state.peers.contains_key(to) {
+            return Err(unknown_peer(to));
+        }
+        if caller.partners.contains(to) {
+            return Err(MessageError::new(
+                ErrorCode::NotPermitted,
+                format!("already in a call with {}", quote(to.as_str())),
+            ));
+        }
+        let calls = caller.ringing.len() + caller.partners.len();
+        if !caller.ringing.contains(to) && calls >= self.limits.max_calls_per_peer {
+            return Err(too_many_calls(self.limits.max_calls_per_peer));
+        }
+        // Without a name, show the caller's room display name, if any.
+        let name = name.or_else(|| caller.room.as_ref().map(|m| m.name.clone()));
+        if let Some(caller) = state.peers.get_mut(from) {
+            caller.ringing.insert(to.clone());
+        }
+        if let Some(callee) = state.peers.get_mut(to) {
+            callee.rung_by.insert(from.clone());
+        }
+        let mut overflowed = Vec::new();
+        let ring = frame(&ServerMessage::Ring {
+            from: from.clone(),
+            name,
+        });
+        deliver(&state, to, &ring, &mut overflowed);
+        drop_overflowed(&mut state, overflowed);
+        Ok(())
+    }
+
+    /// `accept` (true) or `decline` (false) a call ringing from `caller`.
+    fn answer_call(
+        &self,
+        from: &PeerId,
+        caller: &PeerId,
+        accept: bool,
+    ) -> Result<(), MessageError> {
+        let mut state = self.lock();
+        let Some(callee) = state.peers.get(from) else {
+            return Ok(());
+        };
+        if !callee.rung_by.contains(caller) {
+            return Err(if state.peers.contains_key(caller) {
+                MessageError::new(
+                    ErrorCode::NoPendingCall,
+                    format!("no call from {} is ringing", quote(caller.as_str())),
+                )
+            } else {
+                unknown_peer(caller)
+            });
+        }
+        if accept && callee.partners.len() + callee.ringing.len() >= self.limits.max_calls_per_peer
+        {
+            return Err(too_many_calls(self.limits.max_calls_per_peer));
+        }
+        if let Some(callee) = state.peers.get_mut(from) {
+            callee.rung_by.remove(caller);
+            if accept {
+                callee.partners.insert(caller.clone());
+            }
+        }
+        if let Some(caller_peer) = state.peers.get_mut(caller) {
+            caller_peer.ringing.remove(from);
+            if accept {
+                caller_peer.partners.insert(from.clone());
+            }
+        }
+        let reply = if accept {
+            ServerMessage::Accepted { from: from.clone() }
+        } else {
+            ServerMessage::Declined { from: from.clone() }
+        };
+        let mut overflowed = Vec::new();
+        deliver(&state, caller, &frame(&reply), &mut overflowed);
+        drop_overflowed(&mut state, overflowed);
+        Ok(())
+    }
+
+    fn hang_up(&self, from: &PeerId, to: &PeerId) -> Result<(), MessageError> {
+        let mut state = self.lock();
+        if !state.peers.contains_key(from) {
+            return Ok(());
+        }
+        if !state.peers.contains_key(to) {
+            return Err(unknown_peer(to));
+        }
+        let ended = state.peers.get_mut(from).is_some_and(|me| {
+            me.partners.remove(to) || me.ringing.remove(to) || me.rung_by.remove(to)
+        });
+        if !ended {
+            return Err(MessageError::new(
+                ErrorCode::NotInCall,
+                format!("no call with {}", quote(to.as_str())),
+            ));
+        }
+        if let Some(other) = state.peers.get_mut(to) {
+            other.partners.remove(from);
+            other.ringing.remove(from);
+            other.rung_by.remove(from);
+        }
+        let mut overflowed = Vec::new();
+        deliver(
+            &state,
+            to,
+            &frame(&ServerMessage::HungUp { from: from.clone() }),
+            &mut overflowed,
+        );
+        drop_overflowed(&mut state, overflowed);
+        Ok(())
+    }
+
+    fn media_state(
+        &self,
+        from: &PeerId,
+        audio_muted: bool,
+        video_muted: bool,
+    ) -> Result<(), MessageError> {
+        let text = frame(&ServerMessage::PeerMediaState {
+            from: from.clone(),
+            audio_muted,
+            video_muted,
+        });
+        let mut state = self.lock();
+        let Some(me) = state.peers.get(from) else {
+            return Ok(());
+        };
+        // Room members, call partners, and (for the room-less demo flow) the
+        // peer being negotiated with if it may still be reached; each once.
+        let mut recipients: Vec<&PeerId> = Vec::new();
+        if let Some(room) = me.room.as_ref().and_then(|m| state.rooms.get(&m.room)) {
+            recipients.extend(room.members.iter().filter(|id| *id != from));
+        }
+        recipients.extend(me.partners.iter());
+        if let Some(target) = &me.negotiating {
+            if let Some(peer) = state.peers.get(target) {
+                if may_signal(me, peer, target) {
+                    recipients.push(target);
+                }
+            }
+        }
+        recipients.sort_unstable();
+        recipients.dedup();
+        let recipients: Vec<PeerId> = recipients.into_iter().cloned().collect();
+        let mut overflowed = Vec::new();
+        for to in &recipients {
+            deliver(&state, to, &text, &mut overflowed);
+        }
+        drop_overflowed(&mut state, overflowed);
+        Ok(())
+    }
+
+    fn password_tag(&self, password: &str) -> [u8; 20] {
+        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(&self.password_key)
+            .expect("HMAC accepts keys of any length");
+        mac.update(password.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// Whether `sender` may relay to `recipient` (id `recipient_id`): same room,
+/// direct-call partners, or both outside any room (the demo's flow).
+fn may_signal(sender: &Peer, recipient: &Peer, recipient_id: &PeerId) -> bool {
+    match (&sender.room, &recipient.room) {
+        (Some(a), Some(b)) if a.room == b.room => true,
+        (None, None) => true,
+        _ => sender.partners.contains(recipient_id),
+    }
+}
+
+/// Takes `id` out of `room`, tells the remaining members, and closes the room
+/// once empty (so the next joiner starts afresh, password included).
+fn leave(state: &mut State, id: &PeerId, room: &str, overflowed: &mut Vec<PeerId>) {
+    let Some(entry) = state.rooms.get_mut(room) else {
+        return;
+    };
+    entry.members.retain(|m| m != id);
+    if entry.members.is_empty() {
+        state.rooms.remove(room);
+        debug!(room = %room, "room closed");
+        return;
+    }
+    let remaining = entry.members.clone();
+    let left = frame(&ServerMessage::PeerLeft {
+        room: room.to_owned(),
+        id: id.clone(),
+    });
+    for member in &remaining {
+        deliver(state, member, &left, overflowed);
+    }
+}
+
+/// Cleans up after a peer that is gone (already removed from `state.peers`).
+fn depart(state: &mut State, id: &PeerId, peer: Peer, overflowed: &mut Vec<PeerId>) {
+    if let Some(membership) = &peer.room {
+        leave(state, id, &membership.room, overflowed);
+    }
+    let hung_up = frame(&ServerMessage::HungUp { from: id.clone() });
+    let others: HashSet<&PeerId> = peer
+        .partners
+        .iter()
+        .chain(&peer.ringing)
+        .chain(&peer.rung_by)
+        .collect();
+    for other_id in others {
+        if let Some(other) = state.peers.get_mut(other_id) {
+            other.partners.remove(id);
+            other.ringing.remove(id);
+            other.rung_by.remove(id);
+        }
+        deliver(state, other_id, &hung_up, overflowed);
+    }
+}
+
+/// Queues `text` for `to` without waiting. A full queue means the client is
+/// not reading: remember it, to be dropped once this operation is done.
+fn deliver(state: &State, to: &PeerId, text: &Utf8Bytes, overflowed: &mut Vec<PeerId>) {
+    let Some(peer) = state.peers.get(to) else {
+        return;
+    };
+    match peer.outbox.try_send(text.clone()) {
+        Ok(()) => {}
+        Err(TrySendError::Full(_)) => overflowed.push(to.clone()),
+        // Its connection task is already ending and will unregister it.
+        Err(TrySendError::Closed(_)) => {}
+    }
+}
+
+/// Drops every peer that could not keep up. Removing one notifies others,
+/// which may overflow more, hence the work list.
+fn drop_overflowed(state: &mut State, mut overflowed: Vec<PeerId>) {
+    while let Some(id) = overflowed.pop() {
+        // Removing the peer drops its queue's sender: its connection task
+        // sees the queue end and closes the connection.
+        if let Some(peer) = state.peers.remove(&id) {
+            warn!(peer = %id, "outbound queue full; dropping slow client");
+            depart(state, &id, peer, &mut overflowed);
+        }
+    }
+}
+
+fn frame(message: &ServerMessage) -> Utf8Bytes {
+    Utf8Bytes::from(message.to_json())
+}
+
+fn random_peer_id() -> PeerId {
+    let mut rng = rand::thread_rng();
+    let id: String = (0..ID_LEN)
+        .map(|_| char::from(ID_ALPHABET[rng.gen_range(0..ID_ALPHABET.len())]))
+        .collect();
+    PeerId::new(id)
+}
+
+fn message_kind(message: &ServerMessage) -> &'static str {
+    match message {
+        ServerMessage::Offer { .. } => "offer",
+        ServerMessage::Answer { .. } => "answer",
+        _ => "candidate",
+    }
+}
+
+fn unknown_peer(id: &PeerId) -> MessageError {
+    MessageError::new(
+        ErrorCode::UnknownPeer,
+        format!("no peer with id {}", quote(id.as_str())),
+    )
+}
+
+fn not_reachable(id: &PeerId) -> MessageError {
+    MessageError::new(
+        ErrorCode::NotPermitted,
+        format!(
+            "peer {} is not in your room and not in a call with you",
+            quote(id.as_str())
+        ),
+    )
+}
+
+fn too_many_calls(max: usize) -> MessageError {
+    MessageError::new(
+        ErrorCode::NotPermitted,
+        format!("too many calls at once (at most {max})"),
+    )
+}
+
+/// Quotes client-supplied text for an error message, cut short so echoing it
+/// cannot make a reply large.
+fn quote(text: &str) -> String {
+    const MAX: usize = 64;
+    if text.chars().count() <= MAX {
+        format!("{text:?}")
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head:?}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hub() -> Hub {
+        Hub::new(HubLimits {
+            room_capacity: 2,
+            max_room_name_chars: 16,
+            max_display_name_chars: 16,
+            max_calls_per_peer: 2,
+        })
+    }
+
+    struct TestPeer {
+        id: PeerId,
+        rx: mpsc::Receiver<Utf8Bytes>,
+    }
+
+    impl TestPeer {
+        fn new(hub: &Hub, capacity: usize) -> Self {
+            let (tx, rx) = mpsc::channel(capacity);
+            Self {
+                id: hub.register(tx),
+                rx,
+            }
+        }
+
+        fn next(&mut self) -> ServerMessage {
+            let text = self.rx.try_recv().expect("a queued message");
+            ServerMessage::from_json(&text).unwrap()
+        }
+
+        fn nothing(&mut self) {
+            assert!(self.rx.try_recv().is_err(), "no message expected");
+        }
+    }
+
+    fn join(room: &str, name: &str) -> ClientMessage {
+        ClientMessage::JoinRoom {
+            room: room.into(),
+            name: name.into(),
+            password: None,
+        }
+    }
+
+    #[test]
+    fn ids_are_random_and_readable() {
+        let a = random_peer_id();
+        let b = random_peer_id();
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), ID_LEN);
+        assert!(a.as_str().bytes().all(|c| ID_ALPHABET.contains(&c)));
+    }
+
+    #[test]
+    fn slow_peer_is_dropped_and_others_hear_it() {
+        let hub = hub();
+        let mut fast = TestPeer::new(&hub, 16);
+        let mut slow = TestPeer::new(&hub, 1);
+        hub.handle(&fast.id, join("r", "fast")).unwrap();
+        hub.handle(&slow.id, join("r", "slow")).unwrap();
+        fast.next();
+        fast.next();
+        // `slow` has its room_joined queued and reads nothing more.
+        let candidate = || ClientMessage::Candidate {
+            to: Some(slow.id.clone()),
+            candidate: json!({}),
+        };
+        hub.handle(&fast.id, candidate()).unwrap();
+        assert_eq!(hub.peer_count(), 1, "slow peer dropped");
+        assert_eq!(
+            fast.next(),
+            ServerMessage::PeerLeft {
+                room: "r".into(),
+                id: slow.id.clone()
+            }
+        );
+        let error = hub.handle(&fast.id, candidate()).unwrap_err();
+        assert_eq!(error.code, ErrorCode::UnknownPeer);
+        // The queue's sender is gone: its task sees the end after draining.
+        assert!(matches!(slow.next(), ServerMessage::RoomJoined { .. }));
+        assert!(matches!(
+            slow.rx.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+    }
+
+    #[test]
+    fn call_limits_and_cleanup() {
+        let hub = hub();
+        let mut a = TestPeer::new(&hub, 16);
+        let mut b = TestPeer::new(&hub, 16);
+        let c = TestPeer::new(&hub, 16);
+        let d = TestPeer::new(&hub, 16);
+        for to in [&b.id, &c.id] {
+            hub.handle(
+                &a.id,
+                ClientMessage::Call {
+                    to: to.clone(),
+                    name: None,
+                },
+            )
+            .unwrap();
+        }
+        let error = hub
+            .handle(
+                &a.id,
+                ClientMessage::Call {
+                    to: d.id.clone(),
+                    name: None,
+                },
+            )
+            .unwrap_err();
+        assert_eq!(error.code, ErrorCode::NotPermitted);
+        assert!(matches!(b.next(), ServerMessage::Ring { .. }));
+        hub.handle(&b.id, ClientMessage::Accept { to: a.id.clone() })
+            .unwrap();
+        assert_eq!(a.next(), ServerMessage::Accepted { from: b.id.clone() });
+        hub.unregister(&a.id);
+        assert_eq!(b.next(), ServerMessage::HungUp { from: a.id.clone() });
+        b.nothing();
+        let state = hub.lock();
+        assert!(state
+            .peers
+            .values()
+            .all(|p| p.partners.is_empty() && p.ringing.is_empty() && p.rung_by.is_empty()));
+    }
+}

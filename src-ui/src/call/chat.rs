@@ -1,0 +1,85 @@
+//! What peers say to each other directly, on each connection's
+//! `RTCDataChannel` (never through the server): chat lines, mute state, who
+//! they are now (their current signaling id, which changes whenever they
+//! reconnect to the server), and goodbye.
+
+use peercall_signal::protocol::PeerId;
+use serde::{Deserialize, Serialize};
+
+/// Longest chat line sent or accepted, in characters.
+pub const MAX_CHAT_CHARS: usize = 2_000;
+
+/// The data channel's label (it is negotiated out of band, with id 0).
+pub const CHANNEL_LABEL: &str = "peercall";
+
+/// One message on the data channel, JSON in a text frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PeerMessage {
+    /// Sent when the channel opens and after every reconnect to the server:
+    /// who the sender is and how its devices are.
+    Hello {
+        /// The sender's current signaling id (`None` while it is offline).
+        #[serde(default)]
+        id: Option<PeerId>,
+        /// Display name.
+        name: String,
+        /// Microphone muted (or missing).
+        audio_muted: bool,
+        /// Camera off (or missing).
+        video_muted: bool,
+    },
+    /// A chat line.
+    Chat {
+        /// The text.
+        text: String,
+    },
+    /// Mute state changed.
+    Media {
+        /// Microphone muted (or missing).
+        audio_muted: bool,
+        /// Camera off (or missing).
+        video_muted: bool,
+    },
+    /// The sender hung up: drop the connection now rather than waiting for
+    /// it to time out.
+    Bye,
+}
+
+impl PeerMessage {
+    /// Parses a frame; `None` for anything malformed.
+    pub fn parse(text: &str) -> Option<Self> {
+        let message: Self = serde_json::from_str(text).ok()?;
+        match &message {
+            Self::Chat { text } if text.trim().is_empty() => None,
+            Self::Chat { text } if text.chars().count() > MAX_CHAT_CHARS => None,
+            _ => Some(message),
+        }
+    }
+
+    /// The frame to send.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// A line in the chat panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatLine {
+    /// Order of arrival.
+    pub seq: u64,
+    /// The sender's participant key, `None` for our own lines.
+    pub from: Option<u32>,
+    /// The sender's name when it was said.
+    pub name: String,
+    /// The text.
+    pub text: String,
+    /// When it arrived (`Date.now()`, ms).
+    pub at: f64,
+}
+
+/// Trims `text` and cuts it to [`MAX_CHAT_CHARS`]; `None` when empty.
+pub fn clean(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.chars().take(MAX_CHAT_CHARS).collect())
+}

@@ -1,0 +1,129 @@
+//! The call page's state: what the engine reported, folded into one value
+//! the components render, plus the page's own bits (chat panel, notices).
+
+use std::rc::Rc;
+
+use yew::Reducible;
+
+use crate::call::{CallEvent, CallPhase, ChatLine, ConnState, LocalView, PeerView};
+
+/// Most chat lines kept on screen.
+const MAX_CHAT_LINES: usize = 500;
+
+/// Everything the call page shows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallState {
+    /// Where the call is.
+    pub phase: CallPhase,
+    /// Our camera and microphone.
+    pub local: LocalView,
+    /// Everyone else, in the order they appeared.
+    pub peers: Vec<PeerView>,
+    /// The chat so far.
+    pub chat: Vec<ChatLine>,
+    /// The chat panel is open.
+    pub chat_open: bool,
+    /// Lines that arrived while the panel was closed.
+    pub unread: u32,
+    /// The device notice was dismissed.
+    pub notice_dismissed: bool,
+}
+
+impl Default for CallState {
+    fn default() -> Self {
+        Self {
+            phase: CallPhase::Preparing,
+            local: LocalView {
+                opening: true,
+                ..LocalView::default()
+            },
+            peers: Vec::new(),
+            chat: Vec::new(),
+            chat_open: false,
+            unread: 0,
+            notice_dismissed: false,
+        }
+    }
+}
+
+impl CallState {
+    /// Whether anyone is connected (chat needs someone to talk to).
+    pub fn anyone_connected(&self) -> bool {
+        self.peers.iter().any(|p| p.state == ConnState::Connected)
+    }
+
+    /// The participant with `key`.
+    pub fn peer(&self, key: u32) -> Option<&PeerView> {
+        self.peers.iter().find(|p| p.key == key)
+    }
+}
+
+/// Everything that changes [`CallState`].
+#[derive(Clone, Debug)]
+pub enum CallAction {
+    /// The engine reported something.
+    Engine(CallEvent),
+    /// Open or close the chat panel.
+    ToggleChat,
+    /// Close the chat panel.
+    CloseChat,
+    /// Hide the device notice.
+    DismissNotice,
+    /// A fresh start (rejoining).
+    Reset,
+}
+
+impl Reducible for CallState {
+    type Action = CallAction;
+
+    fn reduce(self: Rc<Self>, action: CallAction) -> Rc<Self> {
+        let mut next = (*self).clone();
+        match action {
+            CallAction::Engine(event) => match event {
+                CallEvent::Phase(phase) => {
+                    if matches!(phase, CallPhase::Ended(_)) {
+                        next.peers.clear();
+                    }
+                    next.phase = phase;
+                }
+                CallEvent::Local(local) => {
+                    if local.camera_error != next.local.camera_error
+                        || local.mic_error != next.local.mic_error
+                    {
+                        next.notice_dismissed = false;
+                    }
+                    next.local = local;
+                }
+                CallEvent::Peer(view) => {
+                    if matches!(next.phase, CallPhase::Ended(_)) {
+                        return self;
+                    }
+                    match next.peers.iter_mut().find(|p| p.key == view.key) {
+                        Some(existing) => *existing = view,
+                        None => next.peers.push(view),
+                    }
+                }
+                CallEvent::PeerGone(key) => next.peers.retain(|p| p.key != key),
+                CallEvent::Chat(line) => {
+                    if !next.chat_open && line.from.is_some() {
+                        next.unread += 1;
+                    }
+                    next.chat.push(line);
+                    if next.chat.len() > MAX_CHAT_LINES {
+                        next.chat.remove(0);
+                    }
+                }
+            },
+            CallAction::ToggleChat => {
+                next.chat_open = !next.chat_open;
+                if next.chat_open {
+                    next.unread = 0;
+                }
+            }
+            CallAction::CloseChat => next.chat_open = false,
+            CallAction::DismissNotice => next.notice_dismissed = true,
+            CallAction::Reset => return Rc::new(Self::default()),
+        }
+        Rc::new(next)
+    }
+}

@@ -1,0 +1,62 @@
+use yew::prelude::*;
+
+use crate::call::EndReason;
+use crate::components::{Icon, IconKind};
+use crate::hooks::use_text;
+use crate::i18n::{fill, Text};
+
+/// Props for [`CallEnded`].
+#[derive(Properties, PartialEq)]
+pub struct CallEndedProps {
+    /// Why it ended.
+    pub reason: EndReason,
+    /// The other person's name (direct calls).
+    #[prop_or_default]
+    pub name: AttrValue,
+    /// Whether this was a direct call ("Call again" rather than "Rejoin").
+    #[prop_or_default]
+    pub direct: bool,
+    /// Rejoin / call again.
+    pub on_again: Callback<()>,
+    /// Back to the home screen.
+    pub on_home: Callback<()>,
+}
+
+/// The screen after a call: what happened, and where to go next.
+#[function_component(CallEnded)]
+pub fn call_ended(props: &CallEndedProps) -> Html {
+    let tr = use_text();
+    let (title, hint) = match props.reason {
+        EndReason::Left => (tr(Text::EndedLeft).to_owned(), Some(Text::EndedLeftHint)),
+        EndReason::Declined => (fill(tr(Text::EndedDeclined), &props.name), Some(Text::EndedDeclinedHint)),
+        EndReason::HungUp => (fill(tr(Text::EndedHungUp), &props.name), None),
+        EndReason::Unreachable => (tr(Text::EndedUnreachable).to_owned(), Some(Text::EndedUnreachableHint)),
+        EndReason::RoomFull => (tr(Text::EndedRoomFull).to_owned(), Some(Text::EndedRoomFullHint)),
+        EndReason::Refused => (tr(Text::EndedRefused).to_owned(), Some(Text::EndedRefusedHint)),
+    };
+    let click = |cb: &Callback<()>| {
+        let cb = cb.clone();
+        Callback::from(move |_: MouseEvent| cb.emit(()))
+    };
+    let again = if props.direct { tr(Text::CallAgain) } else { tr(Text::Rejoin) };
+    html! {
+        <section id="call-ended" class="call-ended" data-reason={props.reason.as_str()} role="status">
+            <h1>{ title }</h1>
+            if let Some(hint) = hint {
+                <p class="hint">{ tr(hint) }</p>
+            }
+            <div class="call-ended-actions">
+                <button id="back-home" class="button secondary" onclick={click(&props.on_home)}>
+                    <Icon kind={IconKind::ArrowLeft} size={18} />
+                    <span>{ tr(Text::BackHome) }</span>
+                </button>
+                if props.reason != EndReason::Refused {
+                    <button id="call-again" class="button primary" onclick={click(&props.on_again)}>
+                        <Icon kind={if props.direct { IconKind::Phone } else { IconKind::ArrowRight }} size={18} />
+                        <span>{ again }</span>
+                    </button>
+                }
+            </div>
+        </section>
+    }
+}

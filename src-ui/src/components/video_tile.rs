@@ -1,0 +1,151 @@
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{HtmlVideoElement, MediaStream};
+use yew::prelude::*;
+
+use crate::call::ConnState;
+use crate::components::{Avatar, Icon, IconKind};
+use crate::hooks::use_text;
+use crate::i18n::{fill, Text};
+
+/// Props for [`VideoTile`].
+#[derive(Properties, PartialEq)]
+pub struct VideoTileProps {
+    /// Their (or our) audio and video.
+    pub stream: Option<MediaStream>,
+    /// The name on the tile.
+    pub name: AttrValue,
+    /// The participant's signaling id (`None`: this is us).
+    #[prop_or_default]
+    pub peer_id: Option<AttrValue>,
+    /// Microphone muted.
+    pub audio_muted: bool,
+    /// Camera off.
+    pub video_muted: bool,
+    /// The connection to them (`None` for us).
+    #[prop_or_default]
+    pub state: Option<ConnState>,
+    /// Layout classes (`pip`, `spotlight`…).
+    #[prop_or_default]
+    pub class: Classes,
+    /// Avatar diameter when the camera is off.
+    #[prop_or(96)]
+    pub avatar_size: u32,
+}
+
+/// One person: their video (ours mirrored and silent), or their initials
+/// when the camera is off, with their name, a muted badge and, while it
+/// isn't connected, the state of the connection in words.
+#[function_component(VideoTile)]
+pub fn video_tile(props: &VideoTileProps) -> Html {
+    let tr = use_text();
+    let video = use_node_ref();
+    let sound_blocked = use_state(|| false);
+    let is_self = props.peer_id.is_none();
+    {
+        let video = video.clone();
+        let sound_blocked = sound_blocked.clone();
+        use_effect_with(props.stream.clone(), move |stream| {
+            if let Some(element) = video.cast::<HtmlVideoElement>() {
+                // Our own voice must never play back; theirs plays here.
+                element.set_muted(is_self);
+                element.set_src_object(stream.as_ref());
+                if stream.is_some() {
+                    play(element, sound_blocked);
+                }
+            }
+        });
+    }
+    let has_video = !props.video_muted
+        && props
+            .stream
+            .as_ref()
+            .is_some_and(|s| s.get_video_tracks().length() > 0);
+    let name = if props.name.is_empty() {
+        AttrValue::from(tr(Text::SomeoneName))
+    } else {
+        props.name.clone()
+    };
+    let shown_name = if is_self {
+        format!("{} ({})", name, tr(Text::You))
+    } else {
+        name.to_string()
+    };
+    let state = props.state.unwrap_or(ConnState::Connected);
+    let status = match state {
+        ConnState::Connected => None,
+        ConnState::Connecting => Some(("connecting", fill(tr(Text::ConnectingTo), &name))),
+        ConnState::Reconnecting => Some(("reconnecting", tr(Text::Reconnecting).to_owned())),
+        ConnState::Failed => Some(("failed", tr(Text::ConnectionLost).to_owned())),
+    };
+    let on_unblock = {
+        let video = video.clone();
+        let sound_blocked = sound_blocked.clone();
+        Callback::from(move |_| {
+            if let Some(element) = video.cast::<HtmlVideoElement>() {
+                element.set_muted(false);
+                play(element, sound_blocked.clone());
+            }
+        })
+    };
+    html! {
+        <div class={classes!("tile", is_self.then_some("self"), (!has_video).then_some("no-video"), props.class.clone())}
+            data-peer-id={props.peer_id.clone()}
+            data-connection-state={state.as_str()}
+            data-audio-muted={props.audio_muted.to_string()}
+            data-video-muted={props.video_muted.to_string()}
+            aria-label={shown_name.clone()}>
+            <video ref={video} autoplay=true playsinline=true muted={is_self} />
+            if !has_video {
+                <div class="tile-avatar">
+                    <Avatar name={name.clone()} size={props.avatar_size} />
+                </div>
+            }
+            if let Some((kind, words)) = status {
+                if kind == "connecting" {
+                    <div class="tile-status connecting" role="status">
+                        <span class="spinner" /><span>{ words }</span>
+                    </div>
+                } else {
+                    <div class={classes!("tile-badge", kind)} role="status">
+                        if kind == "reconnecting" { <span class="spinner" /> }
+                        <span>{ words }</span>
+                    </div>
+                }
+            }
+            if *sound_blocked && !is_self {
+                <button class="tile-unblock" onclick={on_unblock}>
+                    <Icon kind={IconKind::Volume} size={16} />
+                    <span>{ tr(Text::AudioBlocked) }</span>
+                </button>
+            }
+            <div class="tile-name">
+                if props.audio_muted {
+                    <span class="tile-muted" title={tr(Text::MicMuted)} aria-label={tr(Text::MicMuted)}>
+                        <Icon kind={IconKind::MicOff} size={14} />
+                    </span>
+                }
+                <span class="tile-name-text">{ shown_name }</span>
+            </div>
+        </div>
+    }
+}
+
+/// Starts playback; if the browser refuses sound without a click, plays
+/// muted and offers a button to turn the sound on.
+fn play(element: HtmlVideoElement, sound_blocked: UseStateHandle<bool>) {
+    let Ok(promise) = element.play() else { return };
+    wasm_bindgen_futures::spawn_local(async move {
+        match JsFuture::from(promise).await {
+            Ok(_) => sound_blocked.set(false),
+            Err(error) => {
+                if crate::call::js::error_name(&error) == "NotAllowedError" && !element.muted() {
+                    element.set_muted(true);
+                    if let Ok(promise) = element.play() {
+                        let _ = JsFuture::from(promise).await;
+                    }
+                    sound_blocked.set(true);
+                }
+            }
+        }
+    });
+}

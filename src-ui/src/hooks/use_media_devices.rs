@@ -1,0 +1,89 @@
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MediaDeviceInfo, MediaDeviceKind};
+use yew::prelude::*;
+
+/// One capture or output device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaDevice {
+    /// The browser's `deviceId` (stable per origin).
+    pub id: String,
+    /// What the OS calls it (empty until capture has been allowed once).
+    pub label: String,
+}
+
+/// The devices, by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MediaDevices {
+    /// Cameras.
+    pub cameras: Vec<MediaDevice>,
+    /// Microphones.
+    pub microphones: Vec<MediaDevice>,
+    /// Speakers (empty where the engine can't choose the output).
+    pub speakers: Vec<MediaDevice>,
+}
+
+/// The camera, microphone and speaker lists, kept current as devices are
+/// plugged in and out (`devicechange`). `refresh` re-reads them (labels only
+/// appear once capture is allowed, so callers refresh after opening a device).
+#[hook]
+pub fn use_media_devices(refresh: u32) -> UseStateHandle<MediaDevices> {
+    let devices = use_state(MediaDevices::default);
+    {
+        let devices = devices.clone();
+        use_effect_with(refresh, move |_| {
+            let media = web_sys::window().and_then(|w| w.navigator().media_devices().ok());
+            let reload = {
+                let media = media.clone();
+                move || {
+                    let Some(media) = media.clone() else { return };
+                    let devices = devices.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Some(list) = enumerate(&media).await {
+                            devices.set(list);
+                        }
+                    });
+                }
+            };
+            reload();
+            let listener = Closure::<dyn Fn()>::new(reload);
+            if let Some(media) = &media {
+                media.set_ondevicechange(Some(listener.as_ref().unchecked_ref()));
+            }
+            move || {
+                if let Some(media) = media {
+                    media.set_ondevicechange(None);
+                }
+                drop(listener);
+            }
+        });
+    }
+    devices
+}
+
+async fn enumerate(media: &web_sys::MediaDevices) -> Option<MediaDevices> {
+    let list = JsFuture::from(media.enumerate_devices().ok()?).await.ok()?;
+    let mut devices = MediaDevices::default();
+    for info in js_sys::Array::from(&list).iter() {
+        let Ok(info) = info.dyn_into::<MediaDeviceInfo>() else {
+            continue;
+        };
+        // Before capture is allowed, engines list placeholder devices with
+        // empty ids; they can't be chosen, so leave them out.
+        if info.device_id().is_empty() {
+            continue;
+        }
+        let device = MediaDevice {
+            id: info.device_id(),
+            label: info.label(),
+        };
+        match info.kind() {
+            MediaDeviceKind::Videoinput => devices.cameras.push(device),
+            MediaDeviceKind::Audioinput => devices.microphones.push(device),
+            MediaDeviceKind::Audiooutput => devices.speakers.push(device),
+            _ => {}
+        }
+    }
+    Some(devices)
+}

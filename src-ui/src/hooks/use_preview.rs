@@ -1,0 +1,72 @@
+use web_sys::MediaStream;
+use yew::prelude::*;
+
+use crate::call::media::{self, DeviceError, MediaPreferences};
+
+/// The settings page's live preview.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Preview {
+    /// The stream being previewed, once open.
+    pub stream: Option<MediaStream>,
+    /// Why there is no camera, if there is none.
+    pub camera_error: Option<DeviceError>,
+    /// Why there is no microphone, if there is none.
+    pub mic_error: Option<DeviceError>,
+    /// Still opening the devices.
+    pub opening: bool,
+    /// Bumped each time a stream opens (device labels become readable then).
+    pub generation: u32,
+}
+
+/// Opens the chosen camera and microphone while `enabled`, reopening when the
+/// choice changes, and releases them on unmount.
+#[hook]
+pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHandle<Preview> {
+    let preview = use_state(|| Preview {
+        opening: enabled,
+        ..Preview::default()
+    });
+    {
+        let preview = preview.clone();
+        use_effect_with((enabled, preferences), move |(enabled, preferences)| {
+            let cancelled = std::rc::Rc::new(std::cell::Cell::new(false));
+            let opened = std::rc::Rc::new(std::cell::RefCell::new(None::<MediaStream>));
+            if *enabled {
+                let preview = preview.clone();
+                let preferences = preferences.clone();
+                let cancelled = cancelled.clone();
+                let opened = opened.clone();
+                let generation = preview.generation;
+                preview.set(Preview {
+                    opening: true,
+                    generation,
+                    ..Preview::default()
+                });
+                wasm_bindgen_futures::spawn_local(async move {
+                    let local = media::acquire_with(&preferences).await;
+                    if cancelled.get() {
+                        local.stop();
+                        return;
+                    }
+                    *opened.borrow_mut() = Some(local.stream.clone());
+                    preview.set(Preview {
+                        stream: Some(local.stream.clone()),
+                        camera_error: local.camera_error,
+                        mic_error: local.mic_error,
+                        opening: false,
+                        generation: generation + 1,
+                    });
+                });
+            } else {
+                preview.set(Preview::default());
+            }
+            move || {
+                cancelled.set(true);
+                if let Some(stream) = opened.borrow_mut().take() {
+                    media::stop_stream(&stream);
+                }
+            }
+        });
+    }
+    preview
+}
