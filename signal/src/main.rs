@@ -143,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
     let config = config_from(&args)?;
     config.validate()?;
     let shutdown = shutdown_signal()?;
-    let tls = config.tls.is_some();
+    let tls = config.uses_tls();
 
     let listener =
         server::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;

@@ -1,5 +1,5 @@
 //! The headless `peercall-signal` binary, as an operator runs it.
-#![cfg(all(feature = "server", unix))]
+#![cfg(all(feature = "server", feature = "tls", unix))]
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! The transport around signaling: origin checks, static files on the same
 //! port, TLS, the connection cap and graceful shutdown.
-#![cfg(feature = "server")]
+#![cfg(all(feature = "server", feature = "tls"))]
 
 mod common;
 

@@ -6,6 +6,7 @@
 //!   Peercall keeps the user's decision in its settings and the webview's
 //!   permission handler ([`answer_webview`]) honours it.
 
+#[cfg(not(target_os = "macos"))]
 use peercall_signal::settings::PermissionChoice;
 use serde::{Deserialize, Serialize};
 
@@ -137,10 +138,9 @@ mod macos {
         }
     }
 
-    pub async fn request(kind: MediaKind) -> PermissionState {
-        if status(kind) != PermissionState::Prompt {
-            return status(kind);
-        }
+    /// Starts the system prompt; the block (not `Send`) stays in this
+    /// synchronous function so the command's future can cross threads.
+    fn ask(kind: MediaKind) -> tokio::sync::oneshot::Receiver<bool> {
         let (tx, rx) = tokio::sync::oneshot::channel::<bool>();
         let tx = std::sync::Mutex::new(Some(tx));
         let block = RcBlock::new(move |granted: Bool| {
@@ -148,12 +148,19 @@ mod macos {
                 let _ = tx.send(granted.as_bool());
             }
         });
-        // SAFETY: valid media type; the block is retained by AVFoundation
-        // until it is called once.
+        // SAFETY: valid media type; AVFoundation copies the block and calls
+        // it once, on an arbitrary queue (hence the channel).
         unsafe {
             AVCaptureDevice::requestAccessForMediaType_completionHandler(media_type(kind), &block)
         };
-        match rx.await {
+        rx
+    }
+
+    pub async fn request(kind: MediaKind) -> PermissionState {
+        if status(kind) != PermissionState::Prompt {
+            return status(kind);
+        }
+        match ask(kind).await {
             Ok(true) => PermissionState::Granted,
             _ => status(kind),
         }

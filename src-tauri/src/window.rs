@@ -7,11 +7,6 @@ use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
 use crate::permissions::{self, MediaKind};
 use crate::settings::SettingsStore;
 
-/// Environment variable that turns on WebKitGTK's mock capture devices, so
-/// end-to-end tests get a camera and microphone on a machine without any.
-/// Never set in normal use.
-pub const MOCK_CAPTURE_ENV: &str = "PEERCALL_MOCK_CAPTURE";
-
 /// Creates the main window.
 pub fn build_main_window(app: &AppHandle) -> tauri::Result<()> {
     let window = WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
@@ -51,6 +46,11 @@ fn answer_permission(app: &AppHandle, kind: PermissionKind) -> PermissionRespons
 mod linux {
     use webkit2gtk::{SettingsExt, WebViewExt};
 
+    /// Environment variable that turns on WebKitGTK's mock capture devices,
+    /// so end-to-end tests get a camera and microphone on a machine without
+    /// any. Never set in normal use.
+    pub const MOCK_CAPTURE_ENV: &str = "PEERCALL_MOCK_CAPTURE";
+
     /// Turns on WebRTC and media capture in WebKitGTK (both off by default),
     /// then reloads so the page's JavaScript globals are created with them.
     pub fn configure(webview: &webkit2gtk::WebView) {
@@ -60,9 +60,9 @@ mod linux {
         };
         settings.set_enable_webrtc(true);
         settings.set_enable_media_stream(true);
-        let mock = std::env::var_os(super::MOCK_CAPTURE_ENV).is_some_and(|v| v == "1");
+        let mock = std::env::var_os(MOCK_CAPTURE_ENV).is_some_and(|v| v == "1");
         if mock {
-            tracing::warn!("using WebKitGTK mock capture devices ({})", super::MOCK_CAPTURE_ENV);
+            tracing::warn!("using WebKitGTK mock capture devices ({})", MOCK_CAPTURE_ENV);
         }
         settings.set_enable_mock_capture_devices(mock);
         webview.reload();

@@ -108,7 +108,10 @@ pub fn app() -> Html {
 /// `?room=CODE` opens that call directly (links from the desktop app's
 /// open-in-browser action and invites).
 fn initial_page() -> Page {
-    let search = gloo::utils::window().location().search().unwrap_or_default();
+    let search = gloo::utils::window()
+        .location()
+        .search()
+        .unwrap_or_default();
     let params = web_sys::UrlSearchParams::new_with_str(&search).ok();
     let param = |name: &str| params.as_ref().and_then(|p| p.get(name));
     if param("page").as_deref() == Some("settings") {
@@ -122,7 +125,10 @@ fn initial_page() -> Page {
 
 /// A query parameter of the page address.
 fn url_param(name: &str) -> Option<String> {
-    let search = gloo::utils::window().location().search().unwrap_or_default();
+    let search = gloo::utils::window()
+        .location()
+        .search()
+        .unwrap_or_default();
     web_sys::UrlSearchParams::new_with_str(&search)
         .ok()
         .and_then(|params| params.get(name))

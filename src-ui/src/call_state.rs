@@ -51,11 +51,6 @@ impl CallState {
     pub fn anyone_connected(&self) -> bool {
         self.peers.iter().any(|p| p.state == ConnState::Connected)
     }
-
-    /// The participant with `key`.
-    pub fn peer(&self, key: u32) -> Option<&PeerView> {
-        self.peers.iter().find(|p| p.key == key)
-    }
 }
 
 /// Everything that changes [`CallState`].

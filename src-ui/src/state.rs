@@ -110,14 +110,16 @@ impl AppState {
         }
     }
 
-    /// The name to join calls with (empty: ask first).
-    pub fn display_name(&self) -> String {
+    /// The name as typed (for the name field: spaces and all).
+    pub fn typed_name(&self) -> String {
         self.name
             .clone()
-            .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| self.settings.display_name.clone())
-            .trim()
-            .to_owned()
+    }
+
+    /// The name to join calls with (empty: ask first).
+    pub fn display_name(&self) -> String {
+        self.typed_name().trim().to_owned()
     }
 }
 

@@ -254,7 +254,10 @@ impl App {
         let port = free_port();
         let native_port = free_port();
         let preferred_port = free_port();
-        let config_dir = options.config_dir.clone().unwrap_or_else(|| temp_dir("config"));
+        let config_dir = options
+            .config_dir
+            .clone()
+            .unwrap_or_else(|| temp_dir("config"));
         let mut command = Command::new(tauri_driver);
         command
             .args(["--port", &port.to_string()])
@@ -441,7 +444,10 @@ pub fn recording_browser() -> Result<(PathBuf, Vec<(String, String)>)> {
     let home = temp_dir("xdg");
     let opened = home.join("opened-urls.txt");
     let program = home.join("record-browser.sh");
-    std::fs::write(&program, format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()))?;
+    std::fs::write(
+        &program,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
+    )?;
     std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755))?;
     let applications = home.join("data/applications");
     std::fs::create_dir_all(&applications)?;
@@ -460,7 +466,10 @@ pub fn recording_browser() -> Result<(PathBuf, Vec<(String, String)>)> {
     )?;
     let env = vec![
         ("XDG_CONFIG_HOME".to_owned(), config.display().to_string()),
-        ("XDG_DATA_HOME".to_owned(), home.join("data").display().to_string()),
+        (
+            "XDG_DATA_HOME".to_owned(),
+            home.join("data").display().to_string(),
+        ),
         ("BROWSER".to_owned(), program.display().to_string()),
     ];
     Ok((opened, env))
@@ -628,11 +637,15 @@ pub async fn close_all(browsers: Vec<Browser>) {
 }
 
 /// Runs `scenario` with `n` fresh browsers for at most `limit`, then closes
-/// the browsers whatever happened.
+/// the browsers whatever happened. Scenarios in one test binary run one at
+/// a time: several multi-browser calls at once would starve a small machine
+/// and make timings meaningless.
 pub async fn with_browsers<F>(n: usize, limit: Duration, scenario: F) -> Result<()>
 where
     F: for<'a> FnOnce(&'a [Browser]) -> futures_util::future::BoxFuture<'a, Result<()>>,
 {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
     let browsers = launch_browsers(n).await?;
     let outcome = tokio::time::timeout(limit, scenario(&browsers)).await;
     close_all(browsers).await;
@@ -655,4 +668,110 @@ pub async fn click(client: &Client, css: &str) -> Result<()> {
         .await
         .with_context(|| format!("clicking `{css}`"))?;
     Ok(())
+}
+
+/// Which camera and microphone a [`Browser::launch_with_media`] browser has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FakeMedia {
+    /// A fake camera and microphone, access granted (as [`Browser::launch`]).
+    Devices,
+    /// A fake microphone but no camera at all.
+    NoCamera,
+    /// Fake devices, but every camera/microphone permission prompt is
+    /// refused (as if the person clicked Block).
+    Blocked,
+}
+
+impl Browser {
+    /// Like [`Browser::launch`], with the given media situation.
+    pub async fn launch_with_media(media: FakeMedia) -> Result<Self> {
+        let chromedriver = require("chromedriver")?;
+        let chromium = require("chromium")?;
+        let port = free_port();
+        let driver = Process::spawn(
+            &format!("chromedriver-{port}"),
+            Command::new(chromedriver).arg(format!("--port={port}")),
+        )?;
+        wait_for_port(port, "chromedriver").await?;
+        let profile = std::env::temp_dir().join(format!("peercall-chromium-{port}"));
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-quic".into(),
+            "--disable-features=WebRtcHideLocalIpsWithMdns".into(),
+            "--autoplay-policy=no-user-gesture-required".into(),
+            "--window-size=1280,800".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        match media {
+            FakeMedia::Devices => args.extend([
+                "--use-fake-device-for-media-stream".into(),
+                "--use-fake-ui-for-media-stream".into(),
+            ]),
+            // The fake capture factory's own option: zero video devices
+            // (the fake microphone stays).
+            FakeMedia::NoCamera => args.extend([
+                "--use-fake-device-for-media-stream=device-count=0".into(),
+                "--use-fake-ui-for-media-stream".into(),
+            ]),
+            FakeMedia::Blocked => args.extend([
+                "--use-fake-device-for-media-stream".into(),
+                "--deny-permission-prompts".into(),
+            ]),
+        }
+        let client = connect(
+            port,
+            json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": { "binary": chromium, "args": args },
+            }),
+        )
+        .await?;
+        Ok(Self {
+            client,
+            _driver: driver,
+        })
+    }
+}
+
+/// The peer named `name` in a stats snapshot.
+pub fn stats_peer(stats: &Value, name: &str) -> Option<Value> {
+    stats_peers(stats).into_iter().find(|p| p["name"] == name)
+}
+
+/// Waits until the element matching `css` exists and its text (the DOM's
+/// `textContent`, which, unlike WebDriver's visible text, doesn't depend on
+/// a fade-in having finished) contains `needle`; returns that text.
+pub async fn wait_for_text(client: &Client, css: &str, needle: &str) -> Result<String> {
+    let script = format!(
+        "const e = document.querySelector({css}); return e && e.textContent.includes({needle}) ? e.textContent : null;",
+        css = serde_json::to_string(css)?,
+        needle = serde_json::to_string(needle)?,
+    );
+    let deadline = Instant::now() + UI_TIMEOUT;
+    loop {
+        let value = client.execute(&script, vec![]).await?;
+        if let Value::String(text) = value {
+            return Ok(text);
+        }
+        if Instant::now() > deadline {
+            let seen = client
+                .execute(
+                    &format!(
+                        "return document.querySelector({})?.textContent ?? null;",
+                        serde_json::to_string(css)?
+                    ),
+                    vec![],
+                )
+                .await?;
+            bail!("`{css}` never said {needle:?} (it says {seen})");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

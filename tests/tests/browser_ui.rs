@@ -47,6 +47,6 @@ async fn home_screen_in_chromium_detects_webrtc() -> Result<()> {
         error.text().await?.contains("room code"),
         "the join error should say what to type"
     );
-    client.close().await?;
+    browser.client.close().await?;
     Ok(())
 }

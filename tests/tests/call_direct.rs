@@ -8,7 +8,7 @@ use anyhow::{ensure, Result};
 use fantoccini::Locator;
 use peercall_e2e::{
     all_media_flowing, call_stats, click, home_url, screenshot, stats_peers, type_into, wait_for,
-    wait_for_stats, wait_until, with_browsers, Browser, SignalServer,
+    wait_for_stats, wait_for_text, wait_until, with_browsers, Browser, SignalServer,
 };
 use serde_json::Value;
 
@@ -49,22 +49,14 @@ async fn decline_accept_mute_hang_up(server: &SignalServer, browsers: &[Browser]
         type_into(alice, "#call-id-input", bora_id.trim()).await?;
         click(alice, "#call-button").await?;
         wait_for(alice, "#call[data-phase='ringing'] #ringing").await?;
-        let prompt = wait_for(bora, "#incoming-call").await?;
-        let text = prompt.text().await?;
-        ensure!(
-            text.contains("Alice"),
-            "the ring doesn't say who calls: {text}"
-        );
+        wait_for_text(bora, "#incoming-call h2", "Alice is calling").await?;
         screenshot(bora, "call-direct-incoming").await?;
+        screenshot(alice, "call-direct-ringing").await?;
 
         // Bora declines: Alice is told, and her camera is released.
         click(bora, "#decline-call").await?;
-        let ended = wait_for(alice, "#call-ended[data-reason='declined']").await?;
-        let text = ended.text().await?;
-        ensure!(
-            text.contains("declined"),
-            "Alice isn't told the call was declined: {text}"
-        );
+        wait_for(alice, "#call-ended[data-reason='declined']").await?;
+        wait_for_text(alice, "#call-ended h1", "declined your call").await?;
         wait_until(
             bora,
             "the prompt to go away",

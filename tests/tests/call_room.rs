@@ -7,7 +7,7 @@ use anyhow::{ensure, Result};
 use fantoccini::Locator;
 use peercall_e2e::{
     all_media_flowing, call_stats, click, room_url, screenshot, stats_peers, type_into, wait_for,
-    wait_for_stats, wait_until, with_browsers, Browser, SignalServer,
+    wait_for_stats, wait_for_text, wait_until, with_browsers, Browser, SignalServer,
 };
 use serde_json::Value;
 
@@ -278,5 +278,123 @@ async fn signaling_restart(server: SignalServer, browsers: &[Browser]) -> Result
             .await?;
         }
     }
+    Ok(())
+}
+
+/// An invite link opened by someone Peercall doesn't know yet stops in a
+/// lobby (camera preview, name field); the name is required, then
+/// remembered: the next invite goes straight into the call. Alone in the
+/// room, the page says so and shows the invite link.
+#[tokio::test(flavor = "multi_thread")]
+async fn invite_link_asks_for_a_name_once() -> Result<()> {
+    let server = SignalServer::start(&[]).await?;
+    with_browsers(1, TEST_LIMIT, move |browsers| {
+        Box::pin(async move { lobby(&server, browsers).await })
+    })
+    .await
+}
+
+async fn lobby(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
+    let client = &browsers[0].client;
+    client
+        .goto(&format!("{}?room=kfd-mwpa-xzt", server.http_url))
+        .await?;
+    wait_for(client, "#lobby").await?;
+    wait_until(
+        client,
+        "the camera preview",
+        "document.querySelector('#lobby video')?.srcObject?.getVideoTracks().length > 0",
+    )
+    .await?;
+    click(client, "#join-now").await?;
+    let error = wait_for(client, "#display-name-error")
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        error.contains("name"),
+        "joining without a name should ask for one: {error}"
+    );
+    ensure!(
+        client.find(Locator::Css("#call")).await.is_err(),
+        "joined without a name"
+    );
+    screenshot(client, "call-lobby").await?;
+    type_into(client, "#display-name", "Dana Park").await?;
+    click(client, "#join-now").await?;
+    wait_for(client, "#call[data-phase='joined']").await?;
+    wait_until(
+        client,
+        "the invite link on the waiting card",
+        &format!(
+            "document.querySelector('#waiting #invite-link')?.textContent === '{}?room=kfd-mwpa-xzt'",
+            server.http_url
+        ),
+    )
+    .await?;
+    ensure!(
+        wait_for(client, "#room-code").await?.text().await? == "kfd-mwpa-xzt",
+        "the room code should show at the top"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    screenshot(client, "call-waiting-alone").await?;
+
+    // The name was kept: the next invite goes straight in.
+    client
+        .goto(&format!("{}?room=other-room", server.http_url))
+        .await?;
+    wait_for(client, "#call[data-phase='joined']").await?;
+    ensure!(
+        client.find(Locator::Css("#lobby")).await.is_err(),
+        "the lobby showed again although the name is known"
+    );
+    let stats = call_stats(client).await?;
+    ensure!(stats["room"] == "other-room", "joined {}", stats["room"]);
+    let tile = wait_for(client, ".tile.self .tile-name")
+        .await?
+        .text()
+        .await?;
+    ensure!(tile.contains("Dana Park"), "the self view is named {tile}");
+    Ok(())
+}
+
+/// A room at its cap turns the next person away with a plain message (and
+/// their camera is released), while the people inside are unaffected.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_room_says_so() -> Result<()> {
+    let server = SignalServer::start(&["--room-capacity", "2"]).await?;
+    with_browsers(3, TEST_LIMIT, move |browsers| {
+        Box::pin(async move { full_room(&server, browsers).await })
+    })
+    .await
+}
+
+async fn full_room(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
+    let (alice, bora, chen) = (
+        &browsers[0].client,
+        &browsers[1].client,
+        &browsers[2].client,
+    );
+    for (client, name) in [(alice, "Alice"), (bora, "Bora")] {
+        client.goto(&room_url(server, "pair", name)).await?;
+        wait_for(client, "#call[data-phase='joined']").await?;
+    }
+    chen.goto(&room_url(server, "pair", "Chen")).await?;
+    wait_for(chen, "#call-ended[data-reason='room_full']").await?;
+    wait_for_text(chen, "#call-ended h1", "This call is full").await?;
+    ensure!(
+        call_stats(chen).await?["liveTracks"] == 0,
+        "turned away but the camera is still open"
+    );
+    for (client, name) in [(alice, "Alice"), (bora, "Bora")] {
+        wait_for_stats(
+            client,
+            &format!("{name} still in the call"),
+            CONNECT_TIMEOUT,
+            |s| all_media_flowing(s, 1),
+        )
+        .await?;
+    }
+    screenshot(chen, "call-room-full").await?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{timeout, timeout_at, Instant, MissedTickBehavior};
+#[cfg(feature = "tls")]
 use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -42,6 +43,7 @@ pub(crate) struct Shared {
     origins: OriginPolicy,
     ws_config: WebSocketConfig,
     ice: IceConfig,
+    #[cfg(feature = "tls")]
     tls: Option<TlsAcceptor>,
 }
 
@@ -61,14 +63,14 @@ impl Shared {
             config.turn_secret.clone(),
             config.turn_ttl,
         );
-        let tls = config.tls.clone().map(TlsAcceptor::from);
         Self {
+            #[cfg(feature = "tls")]
+            tls: config.tls.clone().map(TlsAcceptor::from),
             config,
             hub,
             origins,
             ws_config,
             ice,
-            tls,
         }
     }
 }
@@ -85,33 +87,33 @@ pub(crate) async fn serve(
     let deadline = Instant::now() + shared.config.handshake_timeout;
     let span = tracing::debug_span!("conn", %remote);
     async {
-        match &shared.tls {
-            None => serve_stream(socket, &shared, &mut shutdown, deadline).await,
-            Some(acceptor) => {
-                let accepted = tokio::select! {
-                    accepted = timeout_at(deadline, acceptor.accept(socket)) => accepted,
-                    () = shutdown.recv() => return,
-                };
-                match accepted {
-                    // Boxed twice over. The TLS stream is over a KiB and
-                    // every move of it between nested futures would copy it
-                    // into each one's state; and this branch's future on the
-                    // heap keeps plain connections' tasks from being sized
-                    // for the TLS handshake as well.
-                    Ok(Ok(stream)) => {
-                        Box::pin(serve_stream(
-                            Box::new(stream),
-                            &shared,
-                            &mut shutdown,
-                            deadline,
-                        ))
-                        .await
-                    }
-                    Ok(Err(error)) => debug!(%error, "TLS handshake failed"),
-                    Err(_) => debug!("TLS handshake timed out"),
+        #[cfg(feature = "tls")]
+        if let Some(acceptor) = &shared.tls {
+            let accepted = tokio::select! {
+                accepted = timeout_at(deadline, acceptor.accept(socket)) => accepted,
+                () = shutdown.recv() => return,
+            };
+            match accepted {
+                // Boxed twice over. The TLS stream is over a KiB and
+                // every move of it between nested futures would copy it
+                // into each one's state; and this branch's future on the
+                // heap keeps plain connections' tasks from being sized
+                // for the TLS handshake as well.
+                Ok(Ok(stream)) => {
+                    Box::pin(serve_stream(
+                        Box::new(stream),
+                        &shared,
+                        &mut shutdown,
+                        deadline,
+                    ))
+                    .await
                 }
+                Ok(Err(error)) => debug!(%error, "TLS handshake failed"),
+                Err(_) => debug!("TLS handshake timed out"),
             }
+            return;
         }
+        serve_stream(socket, &shared, &mut shutdown, deadline).await
     }
     .instrument(span)
     .await;

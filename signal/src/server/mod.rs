@@ -22,6 +22,7 @@ mod hub;
 mod rate;
 mod static_files;
 mod stream;
+#[cfg(feature = "tls")]
 mod tls;
 mod turn;
 
@@ -41,8 +42,10 @@ use crate::protocol::{MAX_DISPLAY_NAME_CHARS, MAX_ROOM_NAME_CHARS};
 
 /// The rustls this crate is built against, for building [`Config::tls`] by
 /// hand with a matching version.
+#[cfg(feature = "tls")]
 pub use rustls;
 pub use static_files::{content_type_for_path, DirFiles, StaticFile, StaticFiles};
+#[cfg(feature = "tls")]
 pub use tls::{load_tls_config, tls_config_from_pem, TlsError};
 pub use turn::turn_rest_credentials;
 
@@ -79,6 +82,7 @@ pub struct Config {
     pub require_origin: bool,
     /// Serve `wss://` / `https://` with this TLS configuration; see
     /// [`load_tls_config`].
+    #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Files served over plain HTTP GET/HEAD on the same port (the built UI).
     pub static_files: Option<Arc<dyn StaticFiles>>,
@@ -130,6 +134,7 @@ impl Default for Config {
         Self {
             allowed_origins: Vec::new(),
             require_origin: false,
+            #[cfg(feature = "tls")]
             tls: None,
             static_files: None,
             ice_servers: Vec::new(),
@@ -159,7 +164,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("allowed_origins", &self.allowed_origins)
             .field("require_origin", &self.require_origin)
-            .field("tls", &self.tls.is_some())
+            .field("tls", &self.uses_tls())
             .field("static_files", &self.static_files.is_some())
             .field("ice_servers", &self.ice_servers)
             .field(
@@ -185,6 +190,14 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
+    /// Whether the server speaks TLS (`wss://`, `https://`).
+    pub fn uses_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
     /// Checks the values [`run`] would refuse.
     pub fn validate(&self) -> Result<(), ServerError> {
         let invalid = |what: &str| Err(ServerError::InvalidConfig(what.to_owned()));
@@ -379,7 +392,7 @@ pub async fn run(
         shared,
     };
     info!(
-        url = %ws_url(local_addr, server.shared.config.tls.is_some()),
+        url = %ws_url(local_addr, server.shared.config.uses_tls()),
         max_connections = server.shared.config.max_connections,
         "signaling server running"
     );

@@ -18,7 +18,9 @@ use super::{js, session, CallPhase, CallTarget, Engine};
 
 /// Puts the hook on `window`.
 pub(super) fn install(engine: &Engine) {
-    let Some(window) = web_sys::window() else { return };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
     let weak = Rc::downgrade(&engine.0);
     let stats = Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
         let weak = weak.clone();

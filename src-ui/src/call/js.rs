@@ -123,5 +123,8 @@ pub fn describe(error: &JsValue) -> String {
 
 /// `array` as a vector of `T` (items of another type are skipped).
 pub fn items<T: JsCast>(array: &js_sys::Array) -> Vec<T> {
-    array.iter().filter_map(|v| v.dyn_into::<T>().ok()).collect()
+    array
+        .iter()
+        .filter_map(|v| v.dyn_into::<T>().ok())
+        .collect()
 }

@@ -84,15 +84,6 @@ impl LocalMedia {
             .next()
     }
 
-    /// Whether every track is still live (not stopped, device not unplugged).
-    pub fn is_live(&self) -> bool {
-        let tracks = js::items::<MediaStreamTrack>(&self.stream.get_tracks());
-        !tracks.is_empty()
-            && tracks
-                .iter()
-                .all(|t| t.ready_state() == web_sys::MediaStreamTrackState::Live)
-    }
-
     /// Stops every track: the camera light goes off, the mic is released.
     pub fn stop(&self) {
         stop_stream(&self.stream);
@@ -186,8 +177,16 @@ async fn get_user_media(
         .ok_or(DeviceError::Unsupported)?;
     let constraints = MediaStreamConstraints::new();
     let off = serde_json::Value::Bool(false);
-    let audio_constraints = if audio { preferences.audio_constraints() } else { off.clone() };
-    let video_constraints = if video { preferences.video_constraints() } else { off };
+    let audio_constraints = if audio {
+        preferences.audio_constraints()
+    } else {
+        off.clone()
+    };
+    let video_constraints = if video {
+        preferences.video_constraints()
+    } else {
+        off
+    };
     constraints.set_audio(&js::to_js(&audio_constraints));
     constraints.set_video(&js::to_js(&video_constraints));
     let promise = devices
@@ -203,11 +202,6 @@ async fn get_user_media(
             Err(DeviceError::classify(&error))
         }
     }
-}
-
-/// Opens the camera and microphone with default preferences.
-pub async fn acquire() -> LocalMedia {
-    acquire_with(&MediaPreferences::default()).await
 }
 
 /// Opens the wanted camera and microphone together, and when that fails, each
@@ -263,11 +257,6 @@ pub async fn acquire_with(preferences: &MediaPreferences) -> LocalMedia {
     }
 }
 
-/// Opens the camera alone with default preferences.
-pub async fn camera() -> Result<MediaStreamTrack, DeviceError> {
-    camera_with(&MediaPreferences::default()).await
-}
-
 /// Opens the preferred camera alone (turning the camera back on during a
 /// call, or switching cameras).
 pub async fn camera_with(preferences: &MediaPreferences) -> Result<MediaStreamTrack, DeviceError> {
@@ -279,7 +268,9 @@ pub async fn camera_with(preferences: &MediaPreferences) -> Result<MediaStreamTr
 }
 
 /// Opens the preferred microphone alone (switching microphones in a call).
-pub async fn microphone_with(preferences: &MediaPreferences) -> Result<MediaStreamTrack, DeviceError> {
+pub async fn microphone_with(
+    preferences: &MediaPreferences,
+) -> Result<MediaStreamTrack, DeviceError> {
     let stream = get_user_media(preferences, true, false).await?;
     js::items::<MediaStreamTrack>(&stream.get_audio_tracks())
         .into_iter()

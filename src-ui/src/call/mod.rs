@@ -30,7 +30,7 @@ use web_sys::{MediaStream, MediaStreamTrack};
 use yew::Callback;
 
 pub use chat::ChatLine;
-pub use media::{DeviceError, LocalMedia, MediaPreferences};
+pub use media::{DeviceError, MediaPreferences};
 pub use peer::ConnState;
 pub use session::CallOptions;
 use session::Session;
@@ -263,7 +263,12 @@ impl Engine {
 
     /// Starts a call (ending any other), reporting to `on_event`. Returns
     /// its token for [`Engine::end_call`].
-    pub fn start(&self, target: CallTarget, options: CallOptions, on_event: Callback<CallEvent>) -> u64 {
+    pub fn start(
+        &self,
+        target: CallTarget,
+        options: CallOptions,
+        on_event: Callback<CallEvent>,
+    ) -> u64 {
         self.end();
         let token = self.0.sessions_started.get() + 1;
         self.0.sessions_started.set(token);
@@ -362,12 +367,18 @@ impl Engine {
                     session.on_welcome();
                 }
             }
-            SignalEvent::Down { attempt, retry_in_ms } => {
+            SignalEvent::Down {
+                attempt,
+                retry_in_ms,
+            } => {
                 let was_online = self.0.me.borrow_mut().take().is_some();
                 if was_online || attempt == 1 {
                     gloo::console::warn!("signaling: connection lost, reconnecting");
                 }
-                self.emit_app(AppEvent::Offline { attempt, retry_in_ms });
+                self.emit_app(AppEvent::Offline {
+                    attempt,
+                    retry_in_ms,
+                });
             }
             SignalEvent::Message(message) => self.on_message(message),
         }

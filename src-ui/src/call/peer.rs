@@ -438,7 +438,9 @@ impl Peer {
             match transceiver(&inner.pc, kind) {
                 Some(transceiver) => {
                     let sender = transceiver.sender();
-                    if let (Some(track), Some(stream), None) = (track, &local.stream, sender.track()) {
+                    if let (Some(track), Some(stream), None) =
+                        (track, &local.stream, sender.track())
+                    {
                         // First track on a transceiver the remote offer made:
                         // `addTrack` claims it and sets it sending.
                         inner.pc.add_track_0(track, stream);
@@ -469,9 +471,9 @@ impl Peer {
                         init.set_streams(&js_sys::Array::of1(stream));
                     }
                     match track {
-                        Some(track) => {
-                            inner.pc.add_transceiver_with_media_stream_track_and_init(track, &init)
-                        }
+                        Some(track) => inner
+                            .pc
+                            .add_transceiver_with_media_stream_track_and_init(track, &init),
                         None => inner.pc.add_transceiver_with_str_and_init(kind, &init),
                     };
                 }
@@ -505,7 +507,12 @@ fn report_entries(report: &JsValue) -> Vec<JsValue> {
     };
     iterator
         .filter_map(Result::ok)
-        .filter_map(|pair| js_sys::Array::from(&pair).get(1).dyn_into::<js_sys::Object>().ok())
+        .filter_map(|pair| {
+            js_sys::Array::from(&pair)
+                .get(1)
+                .dyn_into::<js_sys::Object>()
+                .ok()
+        })
         .map(JsValue::from)
         .collect()
 }
@@ -529,7 +536,10 @@ async fn handle(inner: &Rc<Inner>, message: Incoming) {
 
 async fn handle_description(inner: &Rc<Inner>, description: Value) -> Result<(), JsValue> {
     let pc = &inner.pc;
-    let kind = description.get("type").and_then(Value::as_str).unwrap_or_default();
+    let kind = description
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let is_offer = kind == "offer";
     let ready_for_offer = !inner.making_offer.get()
         && (pc.signaling_state() == RtcSignalingState::Stable || inner.setting_answer.get());
@@ -566,7 +576,9 @@ async fn add_candidate(inner: &Rc<Inner>, candidate: Value) {
         return;
     }
     let init: RtcIceCandidateInit = js::to_js(&candidate).unchecked_into();
-    let promise = inner.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
+    let promise = inner
+        .pc
+        .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
     match JsFuture::from(promise).await {
         Ok(_) => inner.candidates_added.set(inner.candidates_added.get() + 1),
         // Candidates for an offer we ignored are expected to fail.
@@ -601,18 +613,24 @@ fn install_handlers(inner: &Rc<Inner>) {
             inner.making_offer.set(false);
         });
     });
-    inner.pc.set_onnegotiationneeded(Some(on_negotiation.as_ref().unchecked_ref()));
+    inner
+        .pc
+        .set_onnegotiationneeded(Some(on_negotiation.as_ref().unchecked_ref()));
     closures.push(Box::new(on_negotiation));
 
     let on_candidate = handler(&weak, |inner, event: RtcPeerConnectionIceEvent| {
         // `null` marks the end of gathering; the remote side needs nothing.
-        let Some(candidate) = event.candidate() else { return };
+        let Some(candidate) = event.candidate() else {
+            return;
+        };
         if let Some(json) = js::to_json(&candidate) {
             inner.candidates_sent.set(inner.candidates_sent.get() + 1);
             (inner.on_event)(PeerEvent::Candidate(json));
         }
     });
-    inner.pc.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
+    inner
+        .pc
+        .set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
     closures.push(Box::new(on_candidate));
 
     let on_track = handler(&weak, |inner, event: RtcTrackEvent| {
@@ -628,41 +646,54 @@ fn install_handlers(inner: &Rc<Inner>) {
         }
         (inner.on_event)(PeerEvent::Track);
     });
-    inner.pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
+    inner
+        .pc
+        .set_ontrack(Some(on_track.as_ref().unchecked_ref()));
     closures.push(Box::new(on_track));
 
     let on_state = handler(&weak, |inner, _: Event| update_state(inner));
-    inner.pc.set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
+    inner
+        .pc
+        .set_onconnectionstatechange(Some(on_state.as_ref().unchecked_ref()));
     closures.push(Box::new(on_state));
 
-    let on_open = handler(&weak, |inner, _: Event| (inner.on_event)(PeerEvent::ChannelOpen));
-    inner.channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    let on_open = handler(&weak, |inner, _: Event| {
+        (inner.on_event)(PeerEvent::ChannelOpen)
+    });
+    inner
+        .channel
+        .set_onopen(Some(on_open.as_ref().unchecked_ref()));
     closures.push(Box::new(on_open));
 
-    let on_close = handler(&weak, |inner, _: Event| (inner.on_event)(PeerEvent::ChannelClosed));
-    inner.channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    let on_close = handler(&weak, |inner, _: Event| {
+        (inner.on_event)(PeerEvent::ChannelClosed)
+    });
+    inner
+        .channel
+        .set_onclose(Some(on_close.as_ref().unchecked_ref()));
     closures.push(Box::new(on_close));
 
     let on_message = handler(&weak, |inner, event: MessageEvent| {
-        let Some(text) = event.data().as_string() else { return };
+        let Some(text) = event.data().as_string() else {
+            return;
+        };
         match PeerMessage::parse(&text) {
             Some(message) => (inner.on_event)(PeerEvent::Message(message)),
             None => gloo::console::warn!("ignored a malformed data-channel message"),
         }
     });
-    inner.channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    inner
+        .channel
+        .set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     closures.push(Box::new(on_message));
 
     *inner.closures.borrow_mut() = closures;
 }
 
 /// A JS event handler that reaches the peer while it is alive and open.
-fn handler<E: JsCast + 'static>(
-    weak: &Weak<Inner>,
-    f: impl Fn(&Rc<Inner>, E) + 'static,
-) -> Closure<dyn FnMut(E)>
+fn handler<E>(weak: &Weak<Inner>, f: impl Fn(&Rc<Inner>, E) + 'static) -> Closure<dyn FnMut(E)>
 where
-    E: wasm_bindgen::convert::FromWasmAbi,
+    E: JsCast + wasm_bindgen::convert::FromWasmAbi + 'static,
 {
     let weak = weak.clone();
     Closure::new(move |event: E| {

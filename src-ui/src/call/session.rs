@@ -39,9 +39,11 @@ use yew::Callback;
 
 use super::chat::{self, ChatLine, PeerMessage};
 use super::media::{self, DeviceError, LocalMedia, MediaPreferences};
-use super::peer::{sdp_session, ConnState, Incoming, LocalTracks, Peer, PeerEvent, PeerStats, Role};
+use super::peer::{
+    sdp_session, ConnState, Incoming, LocalTracks, Peer, PeerEvent, PeerStats, Role,
+};
 use super::{
-    js, CallEvent, CallPhase, CallTarget, DirectRole, Engine, EndReason, EngineInner, LocalView,
+    js, CallEvent, CallPhase, CallTarget, DirectRole, EndReason, Engine, EngineInner, LocalView,
     PeerView,
 };
 
@@ -238,13 +240,13 @@ impl Session {
                 });
             }
             CallTarget::Direct { peer, name, role } => match (role, self.phase()) {
-                (DirectRole::Caller, CallPhase::Preparing) => {
+                (DirectRole::Caller, CallPhase::Preparing)
                     if self.send(ClientMessage::Call {
                         to: peer.clone(),
                         name: Some(self.options.name.clone()),
-                    }) {
-                        self.set_phase(CallPhase::Ringing);
-                    }
+                    }) =>
+                {
+                    self.set_phase(CallPhase::Ringing);
                 }
                 (DirectRole::Callee, CallPhase::Preparing) => {
                     let member = Member {
@@ -367,15 +369,13 @@ impl Session {
                     }
                 }
             }
-            ServerMessage::Declined { from } => {
-                if self.is_direct_with(&from) && self.phase() == CallPhase::Ringing {
-                    self.end(EndReason::Declined);
-                }
+            ServerMessage::Declined { from }
+                if self.is_direct_with(&from) && self.phase() == CallPhase::Ringing =>
+            {
+                self.end(EndReason::Declined);
             }
-            ServerMessage::HungUp { from } => {
-                if self.is_direct_with(&from) {
-                    self.end(EndReason::HungUp);
-                }
+            ServerMessage::HungUp { from } if self.is_direct_with(&from) => {
+                self.end(EndReason::HungUp);
             }
             ServerMessage::PeerMediaState {
                 from,
@@ -419,7 +419,11 @@ impl Session {
     }
 
     fn slot_by_id(&self, id: &PeerId) -> Option<Rc<Slot>> {
-        self.slots.borrow().iter().find(|s| *s.id.borrow() == *id).cloned()
+        self.slots
+            .borrow()
+            .iter()
+            .find(|s| *s.id.borrow() == *id)
+            .cloned()
     }
 
     fn slot_by_key(&self, key: u32) -> Option<Rc<Slot>> {
@@ -440,7 +444,12 @@ impl Session {
             }
             return;
         }
-        if self.pending.borrow().iter().any(|p| p.member.id == member.id) {
+        if self
+            .pending
+            .borrow()
+            .iter()
+            .any(|p| p.member.id == member.id)
+        {
             return;
         }
         let maybe_reconnected = self
@@ -500,13 +509,16 @@ impl Session {
             Role::Responder => {
                 let weak_session = Rc::downgrade(self);
                 let weak_slot = Rc::downgrade(&slot);
-                *slot.fallback.borrow_mut() = Some(Timeout::new(RESPONDER_FALLBACK_MS, move || {
-                    if let (Some(session), Some(slot)) = (weak_session.upgrade(), weak_slot.upgrade()) {
-                        if slot.peer.borrow().is_none() && !session.ended() {
-                            session.connect(&slot, Role::Initiator);
+                *slot.fallback.borrow_mut() =
+                    Some(Timeout::new(RESPONDER_FALLBACK_MS, move || {
+                        if let (Some(session), Some(slot)) =
+                            (weak_session.upgrade(), weak_slot.upgrade())
+                        {
+                            if slot.peer.borrow().is_none() && !session.ended() {
+                                session.connect(&slot, Role::Initiator);
+                            }
                         }
-                    }
-                }));
+                    }));
             }
         }
         self.emit_slot(&slot);
@@ -526,7 +538,13 @@ impl Session {
                 session.on_peer_event(key, event);
             }
         };
-        match Peer::new(&engine.ice_servers(), polite, role, self.local_tracks(), on_event) {
+        match Peer::new(
+            &engine.ice_servers(),
+            polite,
+            role,
+            self.local_tracks(),
+            on_event,
+        ) {
             Ok(peer) => {
                 slot.fallback.borrow_mut().take();
                 if let Some(old) = slot.peer.borrow_mut().replace(peer) {
@@ -572,7 +590,8 @@ impl Session {
                     .and_then(|s| s.as_str())
                     .and_then(sdp_session)
                     .map(str::to_owned);
-                peer.remote_session().is_some_and(|known| Some(known) != incoming)
+                peer.remote_session()
+                    .is_some_and(|known| Some(known) != incoming)
             }
         };
         if replace {
@@ -658,7 +677,9 @@ impl Session {
     }
 
     fn on_peer_event(self: &Rc<Self>, key: u32, event: PeerEvent) {
-        let Some(slot) = self.slot_by_key(key) else { return };
+        let Some(slot) = self.slot_by_key(key) else {
+            return;
+        };
         if self.ended() {
             return;
         }
@@ -766,7 +787,10 @@ impl Session {
         }
         // The direct-call partner changed address: ring it so the server
         // relays between us again.
-        if self.engine().is_some_and(|e| e.0.signaling.borrow().as_ref().is_some_and(|s| s.is_up())) {
+        if self
+            .engine()
+            .is_some_and(|e| e.0.signaling.borrow().as_ref().is_some_and(|s| s.is_up()))
+        {
             self.recall_partner();
         }
     }
@@ -868,7 +892,12 @@ impl Session {
             return;
         }
         self.mic_muted.set(muted);
-        if let Some(track) = self.media.borrow().as_ref().and_then(LocalMedia::audio_track) {
+        if let Some(track) = self
+            .media
+            .borrow()
+            .as_ref()
+            .and_then(LocalMedia::audio_track)
+        {
             track.set_enabled(!muted);
         }
         self.announce_media();
@@ -893,7 +922,13 @@ impl Session {
             self.announce_media();
             return;
         }
-        if self.media.borrow().as_ref().and_then(LocalMedia::video_track).is_some() {
+        if self
+            .media
+            .borrow()
+            .as_ref()
+            .and_then(LocalMedia::video_track)
+            .is_some()
+        {
             self.announce_media();
             return;
         }
@@ -934,7 +969,9 @@ impl Session {
     }
 
     pub(super) fn send_chat(&self, text: &str) {
-        let Some(text) = chat::clean(text) else { return };
+        let Some(text) = chat::clean(text) else {
+            return;
+        };
         if self.ended() {
             return;
         }

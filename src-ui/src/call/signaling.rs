@@ -11,7 +11,9 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gloo::timers::callback::Timeout;
-use peercall_signal::protocol::{ClientMessage, IceServer, PeerId, ServerMessage, PROTOCOL_VERSION};
+use peercall_signal::protocol::{
+    ClientMessage, IceServer, PeerId, ServerMessage, PROTOCOL_VERSION,
+};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -136,16 +138,24 @@ fn open(inner: &Rc<Inner>) {
         let welcomed = welcomed.clone();
         Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let Some(inner) = weak.upgrade() else { return };
-            let Some(text) = event.data().as_string() else { return };
+            let Some(text) = event.data().as_string() else {
+                return;
+            };
             let message = match ServerMessage::from_json(&text) {
                 Ok(message) => message,
                 Err(error) => {
-                    gloo::console::warn!(format!("signaling: unreadable message ({error}): {text}"));
+                    gloo::console::warn!(format!(
+                        "signaling: unreadable message ({error}): {text}"
+                    ));
                     return;
                 }
             };
             let event = match message {
-                ServerMessage::Join { id, version, ice_servers } => {
+                ServerMessage::Join {
+                    id,
+                    version,
+                    ice_servers,
+                } => {
                     if version != PROTOCOL_VERSION {
                         gloo::console::warn!(format!(
                             "signaling: server speaks protocol {version}, this UI {PROTOCOL_VERSION}"
@@ -154,7 +164,9 @@ fn open(inner: &Rc<Inner>) {
                     welcomed.set(true);
                     inner.failures.set(0);
                     if let Some(socket) = inner.socket.borrow().as_ref() {
-                        let hello = ClientMessage::Hello { version: PROTOCOL_VERSION };
+                        let hello = ClientMessage::Hello {
+                            version: PROTOCOL_VERSION,
+                        };
                         let _ = socket.ws.send_with_str(&hello.to_json());
                     }
                     SignalEvent::Welcome { id, ice_servers }

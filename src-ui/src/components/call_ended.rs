@@ -28,17 +28,33 @@ pub fn call_ended(props: &CallEndedProps) -> Html {
     let tr = use_text();
     let (title, hint) = match props.reason {
         EndReason::Left => (tr(Text::EndedLeft).to_owned(), Some(Text::EndedLeftHint)),
-        EndReason::Declined => (fill(tr(Text::EndedDeclined), &props.name), Some(Text::EndedDeclinedHint)),
+        EndReason::Declined => (
+            fill(tr(Text::EndedDeclined), &props.name),
+            Some(Text::EndedDeclinedHint),
+        ),
         EndReason::HungUp => (fill(tr(Text::EndedHungUp), &props.name), None),
-        EndReason::Unreachable => (tr(Text::EndedUnreachable).to_owned(), Some(Text::EndedUnreachableHint)),
-        EndReason::RoomFull => (tr(Text::EndedRoomFull).to_owned(), Some(Text::EndedRoomFullHint)),
-        EndReason::Refused => (tr(Text::EndedRefused).to_owned(), Some(Text::EndedRefusedHint)),
+        EndReason::Unreachable => (
+            tr(Text::EndedUnreachable).to_owned(),
+            Some(Text::EndedUnreachableHint),
+        ),
+        EndReason::RoomFull => (
+            tr(Text::EndedRoomFull).to_owned(),
+            Some(Text::EndedRoomFullHint),
+        ),
+        EndReason::Refused => (
+            tr(Text::EndedRefused).to_owned(),
+            Some(Text::EndedRefusedHint),
+        ),
     };
     let click = |cb: &Callback<()>| {
         let cb = cb.clone();
         Callback::from(move |_: MouseEvent| cb.emit(()))
     };
-    let again = if props.direct { tr(Text::CallAgain) } else { tr(Text::Rejoin) };
+    let again = match (props.direct, props.reason) {
+        (true, _) => tr(Text::CallAgain),
+        (false, EndReason::Left) => tr(Text::Rejoin),
+        (false, _) => tr(Text::TryAgain),
+    };
     html! {
         <section id="call-ended" class="call-ended" data-reason={props.reason.as_str()} role="status">
             <h1>{ title }</h1>

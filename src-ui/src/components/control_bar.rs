@@ -39,9 +39,21 @@ pub fn control_bar(props: &ControlBarProps) -> Html {
         let cb = cb.clone();
         Callback::from(move |_: MouseEvent| cb.emit(()))
     };
-    let mic_label = if props.audio_muted { tr(Text::Unmute) } else { tr(Text::Mute) };
-    let camera_label = if props.video_muted { tr(Text::CameraOn) } else { tr(Text::CameraOff) };
-    let chat_label = if props.chat_open { tr(Text::ChatClose) } else { tr(Text::ChatOpen) };
+    let mic_label = if props.audio_muted {
+        tr(Text::Unmute)
+    } else {
+        tr(Text::Mute)
+    };
+    let camera_label = if props.video_muted {
+        tr(Text::CameraOn)
+    } else {
+        tr(Text::CameraOff)
+    };
+    let chat_label = if props.chat_open {
+        tr(Text::ChatClose)
+    } else {
+        tr(Text::ChatOpen)
+    };
     let leave_label = tr(Text::LeaveCall);
     html! {
         <nav class="control-bar" aria-label={tr(Text::PeopleInCall)}>

@@ -82,7 +82,9 @@ pub fn icon(props: &IconProps) -> Html {
         IconKind::Plus => html! { <path d="M12 5v14M5 12h14" /> },
         IconKind::ArrowRight => html! { <path d="M5 12h14M13 6l6 6-6 6" /> },
         IconKind::ArrowLeft => html! { <path d="M19 12H5M11 6l-6 6 6 6" /> },
-        IconKind::Trash => html! { <path d="M3 6h18M8 6V4h8v2M6 6l1 14h10l1-14M10 11v5M14 11v5" /> },
+        IconKind::Trash => {
+            html! { <path d="M3 6h18M8 6V4h8v2M6 6l1 14h10l1-14M10 11v5M14 11v5" /> }
+        }
         IconKind::Phone => html! {
             <path d="M22 16.9v3a2 2 0 0 1-2.2 2 19.8 19.8 0 0 1-8.6-3.1 19.5 19.5 0 0 1-6-6A19.8 19.8 0 0 1 2.1 4.2 2 2 0 0 1 4.1 2h3a2 2 0 0 1 2 1.7c.1.9.4 1.8.7 2.7a2 2 0 0 1-.5 2.1L8 9.8a16 16 0 0 0 6 6l1.3-1.3a2 2 0 0 1 2.1-.4c.9.3 1.8.6 2.7.7a2 2 0 0 1 1.7 2z" />
         },

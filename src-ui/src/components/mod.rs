@@ -21,6 +21,7 @@ mod settings_you;
 mod toggle;
 mod top_bar;
 mod video_tile;
+mod waiting_card;
 mod webrtc_notice;
 
 pub use avatar::Avatar;
@@ -44,4 +45,5 @@ pub use settings_you::YouSection;
 pub use toggle::Toggle;
 pub use top_bar::TopBar;
 pub use video_tile::VideoTile;
+pub use waiting_card::WaitingCard;
 pub use webrtc_notice::WebRtcNotice;

@@ -30,6 +30,9 @@ pub struct VideoTileProps {
     /// Avatar diameter when the camera is off.
     #[prop_or(96)]
     pub avatar_size: u32,
+    /// The camera is still opening (says so instead of showing initials).
+    #[prop_or_default]
+    pub opening: bool,
 }
 
 /// One person: their video (ours mirrored and silent), or their initials
@@ -95,8 +98,12 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
             data-video-muted={props.video_muted.to_string()}
             aria-label={shown_name.clone()}>
             <video ref={video} autoplay=true playsinline=true muted={is_self} />
-            if !has_video {
-                <div class="tile-avatar">
+            if props.opening && !has_video {
+                <div class="tile-status connecting" role="status">
+                    <span class="spinner" /><span>{ tr(Text::PreviewOpening) }</span>
+                </div>
+            } else if !has_video {
+                <div class="tile-avatar" title={tr(Text::CameraIsOff)}>
                     <Avatar name={name.clone()} size={props.avatar_size} />
                 </div>
             }

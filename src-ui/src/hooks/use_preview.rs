@@ -26,9 +26,14 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
         opening: enabled,
         ..Preview::default()
     });
+    // One capture at a time: a new choice waits until the previous stream is
+    // open (and then released), because engines share a device between
+    // overlapping captures, and stopping the old one could end the new one.
+    let busy = use_mut_ref(|| false);
     {
         let preview = preview.clone();
         use_effect_with((enabled, preferences), move |(enabled, preferences)| {
+            let busy = busy.clone();
             let cancelled = std::rc::Rc::new(std::cell::Cell::new(false));
             let opened = std::rc::Rc::new(std::cell::RefCell::new(None::<MediaStream>));
             if *enabled {
@@ -43,7 +48,15 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
                     ..Preview::default()
                 });
                 wasm_bindgen_futures::spawn_local(async move {
+                    while *busy.borrow() {
+                        gloo::timers::future::TimeoutFuture::new(30).await;
+                    }
+                    if cancelled.get() {
+                        return;
+                    }
+                    *busy.borrow_mut() = true;
                     let local = media::acquire_with(&preferences).await;
+                    *busy.borrow_mut() = false;
                     if cancelled.get() {
                         local.stop();
                         return;

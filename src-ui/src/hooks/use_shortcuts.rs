@@ -11,7 +11,9 @@ pub fn use_shortcuts(on_key: Callback<String>) {
     use_effect_with(on_key, |on_key| {
         let on_key = on_key.clone();
         let listener = EventListener::new(&gloo::utils::document(), "keydown", move |event| {
-            let Some(event) = event.dyn_ref::<KeyboardEvent>() else { return };
+            let Some(event) = event.dyn_ref::<KeyboardEvent>() else {
+                return;
+            };
             if event.ctrl_key() || event.alt_key() || event.meta_key() || event.repeat() {
                 return;
             }

@@ -8,7 +8,7 @@ use crate::call::{CallOptions, CallPhase, CallTarget, MediaPreferences};
 use crate::call_state::{CallAction, CallState};
 use crate::components::{
     CallEnded, CallHeader, ChatPanel, ControlBar, Icon, IconKind, MediaNotice, NameField, TopBar,
-    VideoTile,
+    VideoTile, WaitingCard,
 };
 use crate::hooks::{use_engine, use_preview, use_shortcuts, use_text};
 use crate::i18n::{fill, Text};
@@ -26,17 +26,30 @@ pub struct CallPageProps {
 #[function_component(CallPage)]
 pub fn call_page(props: &CallPageProps) -> Html {
     let app = use_context::<AppContext>().expect("AppContext");
-    let name = app.display_name();
-    // An invite link opened without a name stops in the lobby first.
-    let entered = use_state(|| !name.is_empty());
-    if *entered {
-        html! { <InCall target={props.target.clone()} /> }
-    } else {
-        let on_join = {
-            let entered = entered.clone();
-            Callback::from(move |_| entered.set(true))
-        };
-        html! { <Lobby target={props.target.clone()} {on_join} /> }
+    // An invite link opened without a name stops in the lobby first. Whether
+    // we know the name is decided once, when the settings (which may hold
+    // it) have loaded, so typing in the lobby doesn't join by itself.
+    let entered = use_state(|| None::<bool>);
+    {
+        let entered = entered.clone();
+        let known = app.settings_loaded || app.name.is_some();
+        let has_name = !app.display_name().is_empty();
+        use_effect_with(known, move |known| {
+            if *known && entered.is_none() {
+                entered.set(Some(has_name));
+            }
+        });
+    }
+    match *entered {
+        Some(true) => html! { <InCall target={props.target.clone()} /> },
+        Some(false) => {
+            let on_join = {
+                let entered = entered.clone();
+                Callback::from(move |_| entered.set(Some(true)))
+            };
+            html! { <Lobby target={props.target.clone()} {on_join} /> }
+        }
+        None => html! { <main class="call-page" id="call" data-phase="starting" /> },
     }
 }
 
@@ -56,6 +69,7 @@ fn lobby(props: &LobbyProps) -> Html {
     let preferences = MediaPreferences::from_settings(&app.settings);
     let preview = use_preview(platform.support.get_user_media, preferences);
     let name = app.display_name();
+    let typed = app.typed_name();
     let missing = use_state(|| false);
     let on_name = {
         let app = app.clone();
@@ -92,13 +106,14 @@ fn lobby(props: &LobbyProps) -> Html {
                 <section class="lobby-card">
                     <div class="lobby-preview">
                         <VideoTile stream={preview.stream.clone()} name={name.clone()} audio_muted={preview.mic_error.is_some()}
-                            video_muted={preview.camera_error.is_some()} class={classes!("preview")} />
+                            video_muted={preview.camera_error.is_some()} opening={preview.opening}
+                            class={classes!("preview")} />
                     </div>
                     <form class="lobby-form" onsubmit={onsubmit} novalidate=true>
                         <h1>{ tr(Text::ReadyToJoin) }</h1>
                         <p class="lobby-room"><span class="call-room-label">{ tr(Text::CallRoom) }</span>
                             <span class="call-room-code">{ room }</span></p>
-                        <NameField value={name} on_change={on_name} missing={*missing} />
+                        <NameField value={typed} on_change={on_name} missing={*missing} />
                         <button id="join-now" type="submit" class="button primary large">
                             <span>{ tr(Text::JoinNow) }</span>
                             <Icon kind={IconKind::ArrowRight} size={20} />
@@ -277,7 +292,14 @@ fn in_call(props: &InCallProps) -> Html {
             let count = n + 1;
             let cols = (count as f64).sqrt().ceil() as usize;
             let rows = count.div_ceil(cols);
-            ("grid", format!("--cols:{cols};--rows:{rows}"), "", "", 88, 88)
+            (
+                "grid",
+                format!("--cols:{cols};--rows:{rows}"),
+                "",
+                "",
+                88,
+                88,
+            )
         }
     };
     let mut tiles: Vec<Html> = call
@@ -294,7 +316,8 @@ fn in_call(props: &InCallProps) -> Html {
         .collect();
     tiles.push(html! {
         <VideoTile key="self" stream={local.stream.clone()} name={me.clone()} audio_muted={local.audio_muted}
-            video_muted={local.video_muted} class={classes!(self_class)} avatar_size={self_avatar} />
+            video_muted={local.video_muted} opening={local.opening} class={classes!(self_class)}
+            avatar_size={self_avatar} />
     });
 
     // What we're waiting for, in words.
@@ -326,15 +349,7 @@ fn in_call(props: &InCallProps) -> Html {
             </div>
         })
     } else if !direct {
-        Some(html! {
-            <div class="stage-card" id="waiting" role="status">
-                <h2>{ tr(Text::WaitingAlone) }</h2>
-                <p class="hint">{ tr(Text::WaitingAloneHint) }</p>
-                if let Some(invite) = &invite {
-                    <code class="invite-link" id="invite-link">{ invite.clone() }</code>
-                }
-            </div>
-        })
+        Some(html! { <WaitingCard invite={invite.clone().map(AttrValue::from)} /> })
     } else {
         Some(html! {
             <div class="stage-card delayed" id="preparing" role="status">

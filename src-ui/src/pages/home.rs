@@ -5,8 +5,8 @@ use crate::app::AppContext;
 use crate::call::{DirectRole, MediaPreferences};
 use crate::components::{CallById, Icon, IconKind, NameField, TopBar, VideoTile, WebRtcNotice};
 use crate::hooks::{use_preview, use_text};
-use crate::pages::call::remember_name;
 use crate::i18n::Text;
+use crate::pages::call::remember_name;
 use crate::platform::{Host, Platform};
 use crate::room_code;
 use crate::state::{Action, Page, ServerStatus};
@@ -126,8 +126,8 @@ pub fn home_page() -> Html {
                     <section class="home-preview" aria-label={tr(Text::YourName)}>
                         <VideoTile stream={preview.stream.clone()} name={name.clone()}
                             audio_muted={preview.mic_error.is_some()} video_muted={preview.camera_error.is_some()}
-                            class={classes!("preview")} />
-                        <NameField value={name.clone()} on_change={on_name} />
+                            opening={preview.opening} class={classes!("preview")} />
+                        <NameField value={app.typed_name()} on_change={on_name} />
                     </section>
                 }
                 <section class="home-card">

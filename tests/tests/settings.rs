@@ -1,0 +1,337 @@
+//! Settings, devices and permissions in the real desktop app (Xvfb,
+//! tauri-driver + WebKitWebDriver, WebKitGTK's mock capture devices).
+
+use anyhow::{ensure, Context, Result};
+use fantoccini::{Client, Locator};
+use peercall_e2e::{capture_screen, temp_dir, wait_for, wait_until, App, AppOptions};
+use serde_json::Value;
+
+/// Tab: leaves a text field, which is when it commits (`change`).
+const TAB: &str = "\u{E004}";
+
+async fn open_settings(client: &Client) -> Result<()> {
+    wait_for(client, "#home").await?;
+    client
+        .find(Locator::Css("#open-settings"))
+        .await?
+        .click()
+        .await?;
+    wait_for(client, "#settings").await?;
+    Ok(())
+}
+
+async fn wait_saved(client: &Client) -> Result<()> {
+    wait_for(client, "#save-status[data-state='saved']").await?;
+    Ok(())
+}
+
+fn stored(dir: &std::path::Path) -> Result<Value> {
+    let text = std::fs::read_to_string(dir.join("settings.json")).context("settings.json")?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+fn mock_capture() -> Vec<(String, String)> {
+    vec![("PEERCALL_MOCK_CAPTURE".into(), "1".into())]
+}
+
+/// A name and a language set in the UI are on disk, survive a restart, and
+/// a refused value gets its message next to the field while nothing is written.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_survive_a_restart_and_bad_values_are_refused() -> Result<()> {
+    let config_dir = temp_dir("restart");
+    let app = App::launch(AppOptions {
+        config_dir: Some(config_dir.clone()),
+        ..AppOptions::default()
+    })
+    .await?;
+    let client = &app.client;
+    open_settings(client).await?;
+
+    let name = wait_for(client, "#display-name").await?;
+    name.send_keys("Jisoo Kim").await?;
+    name.send_keys(TAB).await?;
+    wait_saved(client).await?;
+    ensure!(
+        stored(&config_dir)?["display_name"] == "Jisoo Kim",
+        "name not on disk"
+    );
+
+    // A port below 1024 is refused: message at the field, file unchanged.
+    let port = wait_for(client, "#server-port").await?;
+    port.clear().await?;
+    port.send_keys("80").await?;
+    port.send_keys(TAB).await?;
+    let error = wait_for(client, "#server-port-error").await?;
+    ensure!(
+        error.text().await?.contains("1024"),
+        "the port error should say the range"
+    );
+    ensure!(
+        stored(&config_dir)?["embedded_server"]["port"] == 7777,
+        "a refused value must not be written"
+    );
+
+    client
+        .find(Locator::Css("#language"))
+        .await?
+        .select_by_value("ko")
+        .await?;
+    wait_until(
+        client,
+        "the page in Korean",
+        "document.documentElement.lang === 'ko'",
+    )
+    .await?;
+    ensure!(
+        stored(&config_dir)?["language"] == "ko",
+        "language not on disk"
+    );
+    app.quit().await?;
+
+    // Same settings directory, new process.
+    let app = App::launch(AppOptions {
+        config_dir: Some(config_dir.clone()),
+        ..AppOptions::default()
+    })
+    .await?;
+    let client = &app.client;
+    wait_until(
+        client,
+        "Korean after restart",
+        "document.documentElement.lang === 'ko'",
+    )
+    .await?;
+    open_settings(client).await?;
+    let name = wait_for(client, "#display-name").await?;
+    ensure!(
+        name.prop("value").await?.as_deref() == Some("Jisoo Kim"),
+        "the name did not survive the restart"
+    );
+    ensure!(
+        wait_for(client, "#settings h1").await?.text().await? == "설정",
+        "the settings page should be in Korean"
+    );
+    app.quit().await
+}
+
+/// A damaged settings file never stops the app: it is kept aside, defaults
+/// load, and the user is told once.
+#[tokio::test(flavor = "multi_thread")]
+async fn corrupt_settings_file_is_set_aside_with_a_notice() -> Result<()> {
+    let config_dir = temp_dir("corrupt");
+    std::fs::write(
+        config_dir.join("settings.json"),
+        "{\"version\": 2, \"display_name\": ",
+    )?;
+    let app = App::launch(AppOptions {
+        config_dir: Some(config_dir.clone()),
+        ..AppOptions::default()
+    })
+    .await?;
+    let client = &app.client;
+    let notice = wait_for(client, "#settings-notice").await?;
+    let text = notice.text().await?;
+    ensure!(
+        text.contains("couldn't be read"),
+        "notice says what happened: {text}"
+    );
+    let backup = std::fs::read_dir(&config_dir)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().contains("corrupt"))
+        .context("no backup of the damaged file")?;
+    ensure!(
+        text.contains(&*backup.to_string_lossy()),
+        "notice names the backup"
+    );
+    ensure!(
+        std::fs::read_to_string(&backup)? == "{\"version\": 2, \"display_name\": ",
+        "the damaged file is kept as it was"
+    );
+    wait_for(client, "#start-call").await?;
+    capture_screen("app-settings-corrupt-notice")?;
+    client
+        .find(Locator::Css("#settings-notice-dismiss"))
+        .await?
+        .click()
+        .await?;
+    wait_until(
+        client,
+        "the notice to go away",
+        "document.querySelector('#settings-notice') === null",
+    )
+    .await?;
+    app.quit().await
+}
+
+/// With mock capture devices the pickers list them, the preview plays and
+/// the microphone meter moves, once the user allows access.
+#[tokio::test(flavor = "multi_thread")]
+async fn device_pickers_list_mock_devices_and_preview_plays() -> Result<()> {
+    let app = App::launch(AppOptions {
+        env: mock_capture(),
+        ..AppOptions::default()
+    })
+    .await?;
+    let client = &app.client;
+    open_settings(client).await?;
+    capture_screen("app-settings-permission-prompt")?;
+    wait_for(client, "#allow-media").await?.click().await?;
+    wait_until(
+        client,
+        "mock cameras in the picker",
+        "[...document.querySelectorAll('#camera-select option')].some(o => o.text.includes('Mock video'))",
+    )
+    .await?;
+    wait_until(
+        client,
+        "mock microphones in the picker",
+        "[...document.querySelectorAll('#microphone-select option')].some(o => o.text.includes('Mock audio'))",
+    )
+    .await?;
+    let first_time = wait_until(
+        client,
+        "the preview to play",
+        "(() => { const v = document.querySelector('#settings-preview'); return v && v.videoWidth > 0 && v.currentTime; })()",
+    )
+    .await?;
+    wait_until(
+        client,
+        "the preview to keep playing",
+        &format!("document.querySelector('#settings-preview').currentTime > {first_time}"),
+    )
+    .await?;
+    wait_until(
+        client,
+        "the microphone meter to move",
+        "Number(document.querySelector('.mic-meter').dataset.level) > 0",
+    )
+    .await?;
+
+    // Choosing another camera is saved and the preview reopens with it.
+    let cameras = client
+        .execute(
+            "return [...document.querySelectorAll('#camera-select option')].map(o => o.value).filter(v => v)",
+            vec![],
+        )
+        .await?;
+    let second = cameras
+        .as_array()
+        .and_then(|c| c.get(1))
+        .and_then(Value::as_str)
+        .context("WebKitGTK offers two mock cameras")?
+        .to_owned();
+    client
+        .find(Locator::Css("#camera-select"))
+        .await?
+        .select_by_value(&second)
+        .await?;
+    wait_saved(client).await?;
+    wait_until(
+        client,
+        "the preview to use the chosen camera",
+        &format!(
+            "(() => {{ const v = document.querySelector('#settings-preview'); const t = v.srcObject && v.srcObject.getVideoTracks()[0]; return t && t.getSettings().deviceId === '{second}' && v.videoWidth > 0; }})()"
+        ),
+    )
+    .await?;
+    client
+        .execute(
+            "document.querySelector('#devices-section').scrollIntoView()",
+            vec![],
+        )
+        .await?;
+    capture_screen("app-settings-devices")?;
+    app.quit().await
+}
+
+/// Camera and microphone refused in Peercall: no capture is attempted, and
+/// the page says what happened and how to allow it on this OS; allowing it
+/// again brings the preview back.
+#[tokio::test(flavor = "multi_thread")]
+async fn denied_permission_shows_guidance() -> Result<()> {
+    let config_dir = temp_dir("denied");
+    std::fs::write(
+        config_dir.join("settings.json"),
+        r#"{"version": 2, "permissions": {"camera": "deny", "microphone": "deny"}}"#,
+    )?;
+    let app = App::launch(AppOptions {
+        env: mock_capture(),
+        config_dir: Some(config_dir.clone()),
+    })
+    .await?;
+    let client = &app.client;
+    open_settings(client).await?;
+    let guidance = wait_for(client, "#permission-guidance").await?;
+    let text = guidance.text().await?;
+    ensure!(text.contains("isn't allowed"), "says what happened: {text}");
+    ensure!(
+        text.contains("switches below"),
+        "says how to allow it on Linux: {text}"
+    );
+    ensure!(
+        client.find(Locator::Css("#allow-media")).await.is_err(),
+        "a refusal is not asked again"
+    );
+    wait_for(client, "#camera-message").await?;
+    client
+        .execute(
+            "document.querySelector('#permission-guidance').scrollIntoView()",
+            vec![],
+        )
+        .await?;
+    capture_screen("app-settings-denied")?;
+
+    for switch in ["#allow-camera", "#allow-microphone"] {
+        wait_for(client, switch).await?.click().await?;
+        wait_saved(client).await?;
+    }
+    ensure!(
+        stored(&config_dir)?["permissions"]["camera"] == "allow",
+        "choice on disk"
+    );
+    wait_until(
+        client,
+        "the preview once allowed",
+        "document.querySelector('#permission-guidance') === null && document.querySelector('#settings-preview').videoWidth > 0",
+    )
+    .await?;
+    app.quit().await
+}
+
+/// The settings page in English and Korean, for people to look at.
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_page_in_english_and_korean() -> Result<()> {
+    let config_dir = temp_dir("screens");
+    std::fs::write(
+        config_dir.join("settings.json"),
+        r#"{"version": 2, "display_name": "Jisoo Kim", "permissions": {"camera": "allow", "microphone": "allow"}}"#,
+    )?;
+    let app = App::launch(AppOptions {
+        env: mock_capture(),
+        config_dir: Some(config_dir.clone()),
+    })
+    .await?;
+    let client = &app.client;
+    open_settings(client).await?;
+    wait_until(
+        client,
+        "the preview",
+        "document.querySelector('#settings-preview').videoWidth > 0",
+    )
+    .await?;
+    capture_screen("app-settings-en")?;
+    client
+        .find(Locator::Css("#language"))
+        .await?
+        .select_by_value("ko")
+        .await?;
+    wait_until(client, "Korean", "document.documentElement.lang === 'ko'").await?;
+    let heading = wait_for(client, "#section-devices").await?.text().await?;
+    ensure!(
+        heading == "카메라 및 마이크",
+        "devices heading in Korean: {heading}"
+    );
+    capture_screen("app-settings-ko")?;
+    app.quit().await
+}
