@@ -10,7 +10,6 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -145,48 +144,68 @@ impl Drop for Process {
     }
 }
 
-/// The X display every app in this test process uses: the caller's, or an
-/// Xvfb started once for the whole process.
-pub fn display() -> Result<String> {
-    static DISPLAY: OnceLock<std::result::Result<String, String>> = OnceLock::new();
-    DISPLAY
-        .get_or_init(|| start_display().map_err(|e| format!("{e:#}")))
-        .clone()
-        .map_err(anyhow::Error::msg)
+/// A private X server (Xvfb) for one app: apps never share a screen, so
+/// tests run in parallel and each screenshot shows its own window. Stopped
+/// when dropped.
+pub struct Display {
+    /// The `DISPLAY` value, e.g. `:101`.
+    pub name: String,
+    _server: Process,
 }
 
-fn start_display() -> Result<String> {
-    if let Ok(display) = std::env::var("DISPLAY") {
-        if !display.is_empty() {
-            return Ok(display);
-        }
-    }
-    let xvfb = require("Xvfb")?;
-    for n in 100..200 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-            continue;
-        }
-        let mut child = Command::new(&xvfb)
-            .arg(format!(":{n}"))
-            .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
+impl Display {
+    /// Starts Xvfb on the first free display number.
+    pub fn start() -> Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let xvfb = require("Xvfb")?;
+        for _ in 0..50 {
+            let n = 100
+                + (std::process::id() % 50) * 20
+                + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 20;
             if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-                // Leaked on purpose: it lives as long as the test process.
-                std::mem::forget(child);
-                return Ok(format!(":{n}"));
+                continue;
             }
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
+            let mut server = Process::spawn(
+                &format!("xvfb-{n}"),
+                Command::new(&xvfb).arg(format!(":{n}")).args([
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ]),
+            )?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                    return Ok(Self {
+                        name: format!(":{n}"),
+                        _server: server,
+                    });
+                }
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = child.kill();
+        bail!("could not start Xvfb")
     }
-    bail!("could not start Xvfb")
+
+    /// Saves this whole screen (the app's real window, as a user sees it) to
+    /// `tests/artifacts/NAME.png`, with ImageMagick's `import`.
+    pub fn capture(&self, name: &str) -> Result<PathBuf> {
+        let path = artifacts().join(format!("{name}.png"));
+        let status = Command::new(require("import")?)
+            .args(["-window", "root"])
+            .arg(&path)
+            .env("DISPLAY", &self.name)
+            .status()?;
+        if !status.success() {
+            bail!("import failed ({status})");
+        }
+        Ok(path)
+    }
 }
 
 /// Connects a WebDriver client (plain HTTP on loopback).
@@ -221,7 +240,10 @@ pub struct App {
     pub preferred_port: u16,
     /// Where this app instance keeps its settings.
     pub config_dir: PathBuf,
+    // Field order is drop order: the driver (and app) go before their screen.
     _driver: Process,
+    /// The app's own screen.
+    pub display: Display,
 }
 
 /// Options for [`App::launch`].
@@ -247,7 +269,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
 impl App {
     /// Starts the app with its own tauri-driver, on its own preferred port.
     pub async fn launch(options: AppOptions) -> Result<Self> {
-        let display = display()?;
+        let display = Display::start()?;
         let tauri_driver = require("tauri-driver")?;
         let native_driver = require("WebKitWebDriver")?;
         let app = app_bin()?;
@@ -264,7 +286,7 @@ impl App {
             .args(["--native-port", &native_port.to_string()])
             .arg("--native-driver")
             .arg(native_driver)
-            .env("DISPLAY", &display)
+            .env("DISPLAY", &display.name)
             .env("PEERCALL_PORT", preferred_port.to_string())
             .env("PEERCALL_CONFIG_DIR", &config_dir)
             // WebKitGTK's sandbox needs user namespaces a container may lack.
@@ -288,7 +310,14 @@ impl App {
             preferred_port,
             config_dir,
             _driver: driver,
+            display,
         })
+    }
+
+    /// Saves a picture of the app's screen to `tests/artifacts/NAME.png`
+    /// (WebKitWebDriver's own screenshot stalls under Xvfb).
+    pub fn capture_screen(&self, name: &str) -> Result<PathBuf> {
+        self.display.capture(name)
     }
 
     /// Ends the session (the app quits).
@@ -473,21 +502,6 @@ pub fn recording_browser() -> Result<(PathBuf, Vec<(String, String)>)> {
         ("BROWSER".to_owned(), program.display().to_string()),
     ];
     Ok((opened, env))
-}
-
-/// Saves the whole X display the apps run on (the real window, as a user
-/// sees it) to `tests/artifacts/NAME.png`, with ImageMagick's `import`.
-pub fn capture_screen(name: &str) -> Result<PathBuf> {
-    let path = artifacts().join(format!("{name}.png"));
-    let status = Command::new(require("import")?)
-        .args(["-window", "root"])
-        .arg(&path)
-        .env("DISPLAY", display()?)
-        .status()?;
-    if !status.success() {
-        bail!("import failed ({status})");
-    }
-    Ok(path)
 }
 
 /// Minimal HTTP GET on loopback, returning (status, content-type, body).

@@ -4,9 +4,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use fantoccini::Locator;
-use peercall_e2e::{
-    capture_screen, http_get, recording_browser, signaling_welcome, wait_for, App, AppOptions,
-};
+use peercall_e2e::{http_get, recording_browser, signaling_welcome, wait_for, App, AppOptions};
 
 /// The home screen renders, the embedded server answers on the port the UI
 /// was told, and on this machine's WebKitGTK (no RTCPeerConnection) the app
@@ -75,8 +73,7 @@ async fn home_screen_embedded_server_and_browser_fallback() -> Result<()> {
         "the notice does not mention the browser"
     );
     wait_for(client, "#open-in-browser").await?;
-    // WebKitWebDriver's own screenshot stalls under Xvfb; grab the screen.
-    capture_screen("app-home")?;
+    app.capture_screen("app-home")?;
 
     // "Start a call" opens the call in the system browser, at a room on the
     // embedded server's loopback page.
@@ -104,7 +101,7 @@ async fn home_screen_embedded_server_and_browser_fallback() -> Result<()> {
         "opened {url}, expected {expected}…"
     );
     wait_for(client, ".notice-outcome.ok").await?;
-    capture_screen("app-home-opened-browser")?;
+    app.capture_screen("app-home-opened-browser")?;
 
     app.quit().await
 }

@@ -155,12 +155,37 @@ async fn decline_accept_mute_hang_up(server: &SignalServer, browsers: &[Browser]
             "Bora's devices stayed open after the other side hung up"
         );
         screenshot(bora, "call-direct-ended").await?;
-        click(bora, "#back-home").await?;
-        wait_for(bora, "#home").await?;
+
+        // Bora calls back from there; Alice accepts on her own "ended" screen.
+        click(bora, "#call-again").await?;
+        wait_for_text(alice, "#incoming-call h2", "Bora is calling").await?;
+        click(alice, "#accept-call").await?;
+        for (client, name) in [(alice, "Alice"), (bora, "Bora")] {
+            wait_for_stats(
+                client,
+                &format!("{name} connected again"),
+                CONNECT_TIMEOUT,
+                |s| all_media_flowing(s, 1),
+            )
+            .await?;
+        }
+        click(bora, "#hang-up").await?;
+        wait_for(alice, "#call-ended[data-reason='hung_up']").await?;
+        click(alice, "#back-home").await?;
+        wait_for(alice, "#home").await?;
         ensure!(
-            bora.find(Locator::Css("#call")).await.is_err(),
+            alice.find(Locator::Css("#call")).await.is_err(),
             "back home still shows the call"
         );
+        for (client, name) in [(alice, "Alice"), (bora, "Bora")] {
+            wait_for_stats(
+                client,
+                &format!("{name}'s peer connections to close"),
+                Duration::from_secs(5),
+                |s| s["openConnections"] == 0 && s["liveTracks"] == 0,
+            )
+            .await?;
+        }
     }
     Ok(())
 }

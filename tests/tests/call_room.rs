@@ -114,6 +114,19 @@ async fn three_people(server: &SignalServer, browsers: &[Browser]) -> Result<()>
         // Wait a moment so the screenshot shows moving video, not first frames.
         tokio::time::sleep(Duration::from_secs(2)).await;
         screenshot(&browsers[2].client, "call-room-three").await?;
+        // The smallest window the app supports stays usable.
+        let chen = &browsers[2].client;
+        let chrome = chen
+            .execute(
+                "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+                vec![],
+            )
+            .await?;
+        let extra = |i: usize| chrome[i].as_u64().unwrap_or(0) as u32;
+        chen.set_window_size(640 + extra(0), 480 + extra(1)).await?;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        screenshot(chen, "call-room-three-small").await?;
+        chen.set_window_size(1280, 800).await?;
 
         // Chat over the data channels.
         let alice = &browsers[0].client;

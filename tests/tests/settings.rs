@@ -3,7 +3,7 @@
 
 use anyhow::{ensure, Context, Result};
 use fantoccini::{Client, Locator};
-use peercall_e2e::{capture_screen, temp_dir, wait_for, wait_until, App, AppOptions};
+use peercall_e2e::{temp_dir, wait_for, wait_until, App, AppOptions};
 use serde_json::Value;
 
 /// Tab: leaves a text field, which is when it commits (`change`).
@@ -149,7 +149,7 @@ async fn corrupt_settings_file_is_set_aside_with_a_notice() -> Result<()> {
         "the damaged file is kept as it was"
     );
     wait_for(client, "#start-call").await?;
-    capture_screen("app-settings-corrupt-notice")?;
+    app.capture_screen("app-settings-corrupt-notice")?;
     client
         .find(Locator::Css("#settings-notice-dismiss"))
         .await?
@@ -175,7 +175,7 @@ async fn device_pickers_list_mock_devices_and_preview_plays() -> Result<()> {
     .await?;
     let client = &app.client;
     open_settings(client).await?;
-    capture_screen("app-settings-permission-prompt")?;
+    app.capture_screen("app-settings-permission-prompt")?;
     wait_for(client, "#allow-media").await?.click().await?;
     wait_until(
         client,
@@ -241,7 +241,7 @@ async fn device_pickers_list_mock_devices_and_preview_plays() -> Result<()> {
             vec![],
         )
         .await?;
-    capture_screen("app-settings-devices")?;
+    app.capture_screen("app-settings-devices")?;
     app.quit().await
 }
 
@@ -280,7 +280,7 @@ async fn denied_permission_shows_guidance() -> Result<()> {
             vec![],
         )
         .await?;
-    capture_screen("app-settings-denied")?;
+    app.capture_screen("app-settings-denied")?;
 
     for switch in ["#allow-camera", "#allow-microphone"] {
         wait_for(client, switch).await?.click().await?;
@@ -290,12 +290,16 @@ async fn denied_permission_shows_guidance() -> Result<()> {
         stored(&config_dir)?["permissions"]["camera"] == "allow",
         "choice on disk"
     );
-    wait_until(
+    let allowed = wait_until(
         client,
         "the preview once allowed",
         "document.querySelector('#permission-guidance') === null && document.querySelector('#settings-preview').videoWidth > 0",
     )
-    .await?;
+    .await;
+    if allowed.is_err() {
+        eprintln!("DIAG {:?}", client.execute("const v=document.querySelector('#settings-preview'); return [document.querySelector('#devices-section').dataset.access, !!document.querySelector('#permission-guidance'), v.videoWidth, v.srcObject && v.srcObject.getTracks().map(t=>t.kind+':'+t.readyState), document.querySelector('.camera-preview').innerText]", vec![]).await?);
+    }
+    allowed?;
     app.quit().await
 }
 
@@ -320,7 +324,7 @@ async fn settings_page_in_english_and_korean() -> Result<()> {
         "document.querySelector('#settings-preview').videoWidth > 0",
     )
     .await?;
-    capture_screen("app-settings-en")?;
+    app.capture_screen("app-settings-en")?;
     client
         .find(Locator::Css("#language"))
         .await?
@@ -332,6 +336,6 @@ async fn settings_page_in_english_and_korean() -> Result<()> {
         heading == "카메라 및 마이크",
         "devices heading in Korean: {heading}"
     );
-    capture_screen("app-settings-ko")?;
+    app.capture_screen("app-settings-ko")?;
     app.quit().await
 }

@@ -27,13 +27,15 @@ const APT_RUN: &[&str] = &[
     "xdg-utils",
 ];
 /// …and to test it: browsers and WebDriver servers, clang for the macOS
-/// cross-check, ImageMagick for screenshots.
+/// cross-check, ImageMagick for screenshots, a Korean font so the Korean UI
+/// renders in them.
 const APT_TEST: &[&str] = &[
     "webkit2gtk-driver",
     "chromium",
     "chromium-driver",
     "clang",
     "imagemagick",
+    "fonts-nanum",
 ];
 
 /// tauri-driver, pinned to the 2.x line the WebDriver tests speak.

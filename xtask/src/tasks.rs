@@ -146,6 +146,9 @@ pub fn bundle() -> Result<()> {
     for kind in ["deb", "rpm"] {
         let dir = target_dir().join("release/bundle").join(kind);
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if !entry.file_type()?.is_file() {
+                continue;
+            }
             let size = entry.metadata()?.len();
             println!(
                 "{kind}: {} — {:.1} MiB",

@@ -1,6 +1,9 @@
-//! `window.__peercall`: a small, read-only window into the engine for
-//! end-to-end tests and benchmarks. Everything it reports is read from the
-//! live objects (`getStats()`, track states), nothing is kept for it.
+//! `window.__peercall`: a small window into the engine for end-to-end tests
+//! and benchmarks. Everything it reports is read from the live objects
+//! (`getStats()`, track states), nothing is kept for it. Its one action,
+//! `restartIce()`, does exactly what the engine does when a connection
+//! fails, so tests can exercise ICE restarts and colliding offers on a
+//! loopback network that never fails by itself.
 //!
 //! `await window.__peercall.stats()` returns
 //! `{ myId, online, phase, room, startedAt, local: {...}, openedTracks,
@@ -31,10 +34,18 @@ pub(super) fn install(engine: &Engine) {
             Ok(js::to_js(&snapshot(&Engine(inner)).await))
         })
     });
+    let weak = Rc::downgrade(&engine.0);
+    let restart = Closure::<dyn Fn()>::new(move || {
+        if let Some(session) = weak.upgrade().and_then(|inner| Engine(inner).session()) {
+            session.restart_ice();
+        }
+    });
     let hook = js_sys::Object::new();
     js::set(&hook, "stats", stats.as_ref().clone());
+    js::set(&hook, "restartIce", restart.as_ref().clone());
     // The engine lives as long as the page, and so does its hook.
     stats.forget();
+    restart.forget();
     js::set(&window, "__peercall", hook);
 }
 

@@ -171,6 +171,10 @@ pub struct PeerStats {
     pub candidates_added: u32,
     /// ICE restarts started here.
     pub ice_restarts: u32,
+    /// Offers that collided with our own (glare), ignored or rolled back.
+    pub collisions: u32,
+    /// Remote ICE username fragment in use (changes on an ICE restart).
+    pub remote_ufrag: String,
     /// `performance.now()` of the first decoded remote video frame.
     pub first_frame_at: Option<f64>,
 }
@@ -196,6 +200,7 @@ struct Inner {
     candidates_sent: Cell<u32>,
     candidates_added: Cell<u32>,
     ice_restarts: Cell<u32>,
+    collisions: Cell<u32>,
     closed: Cell<bool>,
     on_event: Box<dyn Fn(PeerEvent)>,
     closures: RefCell<Vec<Box<dyn std::any::Any>>>,
@@ -255,6 +260,7 @@ impl Peer {
             candidates_sent: Cell::new(0),
             candidates_added: Cell::new(0),
             ice_restarts: Cell::new(0),
+            collisions: Cell::new(0),
             closed: Cell::new(false),
             on_event: Box::new(on_event),
             closures: RefCell::new(Vec::new()),
@@ -359,6 +365,16 @@ impl Peer {
             candidates_sent: inner.candidates_sent.get(),
             candidates_added: inner.candidates_added.get(),
             ice_restarts: inner.ice_restarts.get(),
+            collisions: inner.collisions.get(),
+            remote_ufrag: inner
+                .pc
+                .remote_description()
+                .and_then(|d| {
+                    d.sdp()
+                        .lines()
+                        .find_map(|l| l.strip_prefix("a=ice-ufrag:").map(str::to_owned))
+                })
+                .unwrap_or_default(),
             first_frame_at: inner.first_frame_at.get(),
             ..PeerStats::default()
         };
@@ -544,6 +560,9 @@ async fn handle_description(inner: &Rc<Inner>, description: Value) -> Result<(),
     let ready_for_offer = !inner.making_offer.get()
         && (pc.signaling_state() == RtcSignalingState::Stable || inner.setting_answer.get());
     let collision = is_offer && !ready_for_offer;
+    if collision {
+        inner.collisions.set(inner.collisions.get() + 1);
+    }
     inner.ignore_offer.set(!inner.polite && collision);
     if inner.ignore_offer.get() {
         return Ok(());

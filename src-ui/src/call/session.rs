@@ -198,7 +198,13 @@ impl Session {
         self.emit_local();
         let session = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let local = media::acquire_with(&session.options.preferences).await;
+            // Joining with the camera off doesn't open it at all (no light).
+            let mut preferences = session.options.preferences.clone();
+            preferences.want_camera = session.camera_on.get();
+            let mut local = media::acquire_with(&preferences).await;
+            if !preferences.want_camera {
+                local.camera_error = None;
+            }
             if session.ended() {
                 local.stop();
                 return;
@@ -208,12 +214,6 @@ impl Session {
             }
             if let Some(track) = local.audio_track() {
                 track.set_enabled(!session.mic_muted.get());
-            }
-            if !session.camera_on.get() {
-                if let Some(track) = local.video_track() {
-                    track.stop();
-                    local.stream.remove_track(&track);
-                }
             }
             session.camera_error.set(local.camera_error);
             *session.media.borrow_mut() = Some(local);
@@ -1033,6 +1033,15 @@ impl Session {
         }
         self.set_phase(CallPhase::Ended(reason));
         self.emit_local();
+    }
+
+    /// Restarts ICE on every connection (debug hook; the same as a failure).
+    pub(super) fn restart_ice(&self) {
+        for slot in self.slots() {
+            if let Some(peer) = slot.peer.borrow().as_ref() {
+                peer.restart();
+            }
+        }
     }
 
     /// Everything the debug hook shows about this call.

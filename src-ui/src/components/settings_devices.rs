@@ -39,14 +39,24 @@ pub fn devices_section(props: &DevicesSectionProps) -> Html {
     // refused camera gets guidance instead of a failed capture.
     let access = use_state(|| None::<Access>);
     let access_generation = use_state(|| 0u32);
+    let latest_query = use_mut_ref(|| 0u32);
     {
         let access = access.clone();
         let platform = platform.clone();
         use_effect_with((*access_generation, settings.permissions.clone()), move |_| {
+            // Answers can arrive out of order (IPC commands run concurrently);
+            // only the newest question's answer counts.
+            let query = {
+                let mut latest = latest_query.borrow_mut();
+                *latest += 1;
+                *latest
+            };
             wasm_bindgen_futures::spawn_local(async move {
                 let camera = platform.permission_status(MediaKind::Camera).await;
                 let microphone = platform.permission_status(MediaKind::Microphone).await;
-                access.set(Some(Access { camera, microphone }));
+                if *latest_query.borrow() == query {
+                    access.set(Some(Access { camera, microphone }));
+                }
             });
         });
     }

@@ -4,7 +4,7 @@
 use yew::prelude::*;
 
 use crate::app::AppContext;
-use crate::call::{CallOptions, CallPhase, CallTarget, MediaPreferences};
+use crate::call::{CallOptions, CallPhase, CallTarget, DirectRole, MediaPreferences};
 use crate::call_state::{CallAction, CallState};
 use crate::components::{
     CallEnded, CallHeader, ChatPanel, ControlBar, Icon, IconKind, MediaNotice, NameField, TopBar,
@@ -228,9 +228,24 @@ fn in_call(props: &InCallProps) -> Html {
             app.dispatch(Action::Navigate(Page::Home));
         })
     };
+    // Rejoin a room, or ring the other person (again, or back when they
+    // had called us).
     let again = {
         let attempt = attempt.clone();
-        Callback::from(move |_| attempt.set(*attempt + 1))
+        let app = app.clone();
+        let target = props.target.clone();
+        Callback::from(move |_| match &target {
+            CallTarget::Direct {
+                peer,
+                name,
+                role: DirectRole::Callee,
+            } => app.dispatch(Action::Navigate(Page::Direct {
+                peer: peer.clone(),
+                name: name.clone(),
+                role: DirectRole::Caller,
+            })),
+            _ => attempt.set(*attempt + 1),
+        })
     };
     {
         let in_call = !matches!(call.phase, CallPhase::Ended(_));

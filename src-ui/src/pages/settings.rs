@@ -29,6 +29,9 @@ pub fn settings_page() -> Html {
     let errors = use_state(Vec::<FieldError>::new);
     let status = use_state(|| SaveStatus::Idle);
     let hide_timer = use_mut_ref(|| None::<Timeout>);
+    // Saves can overlap (a toggle flipped twice quickly) and their answers
+    // arrive in any order: only the newest one updates the page.
+    let latest_save = use_mut_ref(|| 0u32);
 
     let on_save = {
         let app = app.clone();
@@ -41,9 +44,19 @@ pub fn settings_page() -> Html {
             let errors = errors.clone();
             let status = status.clone();
             let hide_timer = hide_timer.clone();
+            let latest_save = latest_save.clone();
+            let this_save = {
+                let mut latest = latest_save.borrow_mut();
+                *latest += 1;
+                *latest
+            };
             status.set(SaveStatus::Saving);
             wasm_bindgen_futures::spawn_local(async move {
-                match platform.save_settings(&settings).await {
+                let result = platform.save_settings(&settings).await;
+                if *latest_save.borrow() != this_save {
+                    return;
+                }
+                match result {
                     Ok(saved) => {
                         errors.set(Vec::new());
                         app.dispatch(Action::SettingsChanged(saved));
