@@ -16,7 +16,11 @@ use crate::{commands::ServerInfo, AppError};
 /// settings (tests run several apps side by side).
 pub const PORT_ENV: &str = "PEERCALL_PORT";
 
-type Running = (ServerInfo, oneshot::Sender<()>, tauri::async_runtime::JoinHandle<()>);
+type Running = (
+    ServerInfo,
+    oneshot::Sender<()>,
+    tauri::async_runtime::JoinHandle<()>,
+);
 
 /// The embedded server, managed as Tauri state.
 #[derive(Default)]
@@ -30,7 +34,9 @@ impl EmbeddedServer {
     /// serving signaling plus the app's own UI for the system-browser
     /// fallback.
     pub async fn start(&self, app: AppHandle, preferred_port: u16) -> Result<ServerInfo, AppError> {
-        let listener = bind_loopback(preferred_port).await.map_err(AppError::ServerStart)?;
+        let listener = bind_loopback(preferred_port)
+            .await
+            .map_err(AppError::ServerStart)?;
         let port = listener.local_addr().map_err(AppError::ServerStart)?.port();
         let config = server::Config {
             static_files: Some(Arc::new(EmbeddedAssets(app))),

@@ -71,7 +71,9 @@ impl SettingsStore {
                     )
                 }
             },
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => (Settings::default(), None),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                (Settings::default(), None)
+            }
             Err(error) => {
                 let backup = set_aside(&path);
                 tracing::warn!(%error, "settings file is unreadable; using defaults");
@@ -157,7 +159,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("peercall-settings-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("peercall-settings-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -178,7 +181,10 @@ mod tests {
         let mut settings = store.get();
         settings.display_name = "Jisoo".into();
         store.update(settings.clone()).unwrap();
-        assert!(!dir.join("settings.json.tmp").exists(), "temp file left behind");
+        assert!(
+            !dir.join("settings.json.tmp").exists(),
+            "temp file left behind"
+        );
         assert_eq!(SettingsStore::load(&dir).get(), settings);
     }
 
@@ -189,7 +195,9 @@ mod tests {
         let mut settings = store.get();
         settings.video.frame_rate = 500;
         match store.update(settings) {
-            Err(AppError::InvalidSettings(errors)) => assert_eq!(errors[0].field, "video.frame_rate"),
+            Err(AppError::InvalidSettings(errors)) => {
+                assert_eq!(errors[0].field, "video.frame_rate")
+            }
             other => panic!("expected a field error, got {other:?}"),
         }
         assert!(!dir.join("settings.json").exists());

@@ -13,7 +13,9 @@ pub fn build_main_window(app: &AppHandle) -> tauri::Result<()> {
         .title("Peercall")
         .inner_size(1100.0, 760.0)
         .min_inner_size(640.0, 480.0)
-        .on_permission_request(|webview, kind| answer_permission(&webview.app_handle().clone(), kind))
+        .on_permission_request(|webview, kind| {
+            answer_permission(&webview.app_handle().clone(), kind)
+        })
         .build()?;
 
     #[cfg(target_os = "linux")]
@@ -62,7 +64,10 @@ mod linux {
         settings.set_enable_media_stream(true);
         let mock = std::env::var_os(MOCK_CAPTURE_ENV).is_some_and(|v| v == "1");
         if mock {
-            tracing::warn!("using WebKitGTK mock capture devices ({})", MOCK_CAPTURE_ENV);
+            tracing::warn!(
+                "using WebKitGTK mock capture devices ({})",
+                MOCK_CAPTURE_ENV
+            );
         }
         settings.set_enable_mock_capture_devices(mock);
         webview.reload();

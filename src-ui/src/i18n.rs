@@ -53,7 +53,6 @@ pub enum Text {
     OpenedInBrowser,
     OpenFailed,
     Or,
-    Home,
     // The call (issue 4).
     CallRoom,
     CopyInvite,
@@ -239,7 +238,6 @@ fn en(text: Text) -> &'static str {
         OpenedInBrowser => "Opened in your browser. You can keep this window open: it hosts the call.",
         OpenFailed => "Your browser didn't open. Is a default browser set on this computer?",
         Or => "or",
-        Home => "Home",
         CallRoom => "Room",
         CopyInvite => "Copy invite link",
         InviteCopied => "Invite link copied",
@@ -417,7 +415,6 @@ fn ko(text: Text) -> &'static str {
         OpenedInBrowser => "브라우저에서 열었습니다. 이 창은 통화를 호스팅하므로 열어 두세요.",
         OpenFailed => "브라우저가 열리지 않았습니다. 이 컴퓨터에 기본 브라우저가 설정되어 있나요?",
         Or => "또는",
-        Home => "홈",
         CallRoom => "방",
         CopyInvite => "초대 링크 복사",
         InviteCopied => "초대 링크를 복사했습니다",

@@ -161,7 +161,13 @@ impl Platform {
     /// [`PlatformError::fields`] and nothing is stored.
     pub async fn save_settings(&self, settings: &Settings) -> Result<Settings, PlatformError> {
         match self.host {
-            Host::Desktop => invoke("update_settings", &serde_json::json!({ "settings": settings })).await,
+            Host::Desktop => {
+                invoke(
+                    "update_settings",
+                    &serde_json::json!({ "settings": settings }),
+                )
+                .await
+            }
             Host::Browser => browser_save_settings(settings),
         }
     }
@@ -178,9 +184,12 @@ impl Platform {
     /// asks the user itself, so this is what its Permissions API says.
     pub async fn permission_status(&self, kind: MediaKind) -> PermissionState {
         match self.host {
-            Host::Desktop => invoke("media_permission_status", &serde_json::json!({ "kind": kind }))
-                .await
-                .unwrap_or(PermissionState::Prompt),
+            Host::Desktop => invoke(
+                "media_permission_status",
+                &serde_json::json!({ "kind": kind }),
+            )
+            .await
+            .unwrap_or(PermissionState::Prompt),
             Host::Browser => browser_permission_state(kind).await,
         }
     }
@@ -188,9 +197,12 @@ impl Platform {
     /// Asks for the camera or microphone (the OS prompt on macOS).
     pub async fn request_permission(&self, kind: MediaKind) -> PermissionState {
         match self.host {
-            Host::Desktop => invoke("request_media_permission", &serde_json::json!({ "kind": kind }))
-                .await
-                .unwrap_or(PermissionState::Prompt),
+            Host::Desktop => invoke(
+                "request_media_permission",
+                &serde_json::json!({ "kind": kind }),
+            )
+            .await
+            .unwrap_or(PermissionState::Prompt),
             Host::Browser => browser_permission_state(kind).await,
         }
     }
@@ -198,7 +210,9 @@ impl Platform {
     /// Opens this UI in the system browser (desktop only), landing on `query`.
     pub async fn open_in_browser(&self, query: Option<String>) -> Result<(), PlatformError> {
         match self.host {
-            Host::Desktop => invoke("open_in_browser", &serde_json::json!({ "query": query })).await,
+            Host::Desktop => {
+                invoke("open_in_browser", &serde_json::json!({ "query": query })).await
+            }
             Host::Browser => Ok(()),
         }
     }
@@ -226,7 +240,8 @@ fn detect_webrtc() -> WebRtcSupport {
         .unwrap_or(JsValue::UNDEFINED);
     WebRtcSupport {
         peer_connection: has_property(&window, "RTCPeerConnection"),
-        get_user_media: !media_devices.is_undefined() && has_property(&media_devices, "getUserMedia"),
+        get_user_media: !media_devices.is_undefined()
+            && has_property(&media_devices, "getUserMedia"),
     }
 }
 
@@ -237,7 +252,9 @@ fn browser_server_info() -> Result<ServerInfo, PlatformError> {
     let location = web_sys::window()
         .ok_or_else(|| PlatformError::js("no_window", JsValue::NULL))?
         .location();
-    let href = location.href().map_err(|e| PlatformError::js("location", e))?;
+    let href = location
+        .href()
+        .map_err(|e| PlatformError::js("location", e))?;
     let url = web_sys::Url::new(&href).map_err(|e| PlatformError::js("location", e))?;
     let page_url = url.origin() + "/";
     if let Some(server) = url.search_params().get("server") {
@@ -247,7 +264,11 @@ fn browser_server_info() -> Result<ServerInfo, PlatformError> {
             page_url,
         });
     }
-    let scheme = if url.protocol() == "https:" { "wss" } else { "ws" };
+    let scheme = if url.protocol() == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
     let ws_url = format!("{scheme}://{}/", url.host());
     Ok(ServerInfo {
         port: port_of(&ws_url),
@@ -274,7 +295,7 @@ async fn invoke<A: Serialize, T: DeserializeOwned>(
         fields: Vec::new(),
     })?;
     let invoke: js_sys::Function = js_sys::Reflect::get(&internals, &"invoke".into())
-        .and_then(|f| f.dyn_into().map_err(JsValue::from))
+        .and_then(|f| f.dyn_into())
         .map_err(|e| PlatformError::js("ipc", e))?;
     // Tauri wants a plain object, not the ES `Map` serde-wasm-bindgen makes by default.
     let args = args
@@ -282,7 +303,7 @@ async fn invoke<A: Serialize, T: DeserializeOwned>(
         .map_err(|e| PlatformError::js("ipc", e.into()))?;
     let promise: js_sys::Promise = invoke
         .call2(&internals, &command.into(), &args)
-        .and_then(|p| p.dyn_into().map_err(JsValue::from))
+        .and_then(|p| p.dyn_into())
         .map_err(|e| PlatformError::js("ipc", e))?;
     match JsFuture::from(promise).await {
         Ok(value) => {
@@ -306,7 +327,10 @@ fn browser_load_settings() -> SettingsSnapshot {
             path,
         };
     };
-    match Settings::from_stored_json(&stored).ok().filter(|s| s.validate().is_ok()) {
+    match Settings::from_stored_json(&stored)
+        .ok()
+        .filter(|s| s.validate().is_ok())
+    {
         Some(settings) => SettingsSnapshot {
             settings,
             notice: None,
@@ -359,9 +383,15 @@ async fn browser_permission_state(kind: MediaKind) -> PermissionState {
             .ok()?;
         let descriptor = js_sys::Object::new();
         js_sys::Reflect::set(&descriptor, &"name".into(), &name.into()).ok()?;
-        let promise: js_sys::Promise = query.call1(&permissions, &descriptor).ok()?.dyn_into().ok()?;
+        let promise: js_sys::Promise = query
+            .call1(&permissions, &descriptor)
+            .ok()?
+            .dyn_into()
+            .ok()?;
         let status = JsFuture::from(promise).await.ok()?;
-        js_sys::Reflect::get(&status, &"state".into()).ok()?.as_string()
+        js_sys::Reflect::get(&status, &"state".into())
+            .ok()?
+            .as_string()
     };
     match query.await.as_deref() {
         Some("granted") => PermissionState::Granted,

@@ -36,11 +36,22 @@ pub fn normalize(input: &str) -> Option<String> {
     let tail = trimmed
         .rsplit_once("room=")
         .map(|(_, room)| room)
-        .or_else(|| trimmed.contains("://").then(|| trimmed.rsplit('/').next()).flatten())
+        .or_else(|| {
+            trimmed
+                .contains("://")
+                .then(|| trimmed.rsplit('/').next())
+                .flatten()
+        })
         .unwrap_or(trimmed);
     let code: String = tail
         .chars()
-        .map(|c| if c.is_whitespace() { '-' } else { c.to_ascii_lowercase() })
+        .map(|c| {
+            if c.is_whitespace() {
+                '-'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
         .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
     let code = code.trim_matches('-').to_owned();

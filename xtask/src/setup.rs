@@ -124,14 +124,19 @@ fn rust_targets(targets: &[&str]) -> Result<()> {
         bail!("Rust targets {missing:?} are missing and rustup is not installed: install rustup");
     }
     step(&format!("adding Rust targets: {}", missing.join(" ")));
-    util::run(Command::new("rustup").arg("target").arg("add").args(&missing))
+    util::run(
+        Command::new("rustup")
+            .arg("target")
+            .arg("add")
+            .args(&missing),
+    )
 }
 
 /// wasm-bindgen-cli must match the `wasm-bindgen` crate exactly, so the
 /// version is read from Cargo.lock rather than written twice.
 pub fn wasm_bindgen_version() -> Result<String> {
-    let lock = std::fs::read_to_string(util::root().join("Cargo.lock"))
-        .context("reading Cargo.lock")?;
+    let lock =
+        std::fs::read_to_string(util::root().join("Cargo.lock")).context("reading Cargo.lock")?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line == "name = \"wasm-bindgen\"" {
@@ -164,7 +169,9 @@ fn cargo_install(krate: &str, binary: &str, version: &str, locked: bool) -> Resu
     if installed.as_deref().is_some_and(matches) && util::tool(binary).is_some() {
         return Ok(());
     }
-    step(&format!("installing {krate} {version} (one-time, takes a few minutes)"));
+    step(&format!(
+        "installing {krate} {version} (one-time, takes a few minutes)"
+    ));
     let mut cmd = util::cargo();
     cmd.args(["install", krate, "--version", version]);
     if locked {

@@ -31,7 +31,13 @@ pub fn build_ui() -> Result<()> {
         .context("wasm-bindgen is not installed: run `cargo xtask setup`")?;
     util::run(
         Command::new(wasm_bindgen)
-            .args(["--target", "web", "--no-typescript", "--out-name", "peercall_ui"])
+            .args([
+                "--target",
+                "web",
+                "--no-typescript",
+                "--out-name",
+                "peercall_ui",
+            ])
             .arg("--out-dir")
             .arg(&dist)
             .arg(&wasm),
@@ -41,7 +47,10 @@ pub fn build_ui() -> Result<()> {
             .with_context(|| format!("copying src-ui/{file}"))?;
     }
     let size = std::fs::metadata(dist.join("peercall_ui_bg.wasm"))?.len();
-    println!("UI built: src-ui/dist ({:.0} KiB of wasm)", size as f64 / 1024.0);
+    println!(
+        "UI built: src-ui/dist ({:.0} KiB of wasm)",
+        size as f64 / 1024.0
+    );
     Ok(())
 }
 
@@ -101,14 +110,23 @@ pub fn test() -> Result<()> {
     cross_checks()?;
 
     step("building the binaries the end-to-end tests drive");
-    util::run(cargo().args(["build", "--package", "peercall", "--package", "peercall-signal"]))?;
+    util::run(cargo().args([
+        "build",
+        "--package",
+        "peercall",
+        "--package",
+        "peercall-signal",
+    ]))?;
 
     step("unit, integration and end-to-end tests");
     util::run(
         cargo()
             .args(["test", "--workspace", "--no-fail-fast"])
             .env("PEERCALL_APP_BIN", target_dir().join("debug/peercall"))
-            .env("PEERCALL_SIGNAL_BIN", target_dir().join("debug/peercall-signal"))
+            .env(
+                "PEERCALL_SIGNAL_BIN",
+                target_dir().join("debug/peercall-signal"),
+            )
             .env("PEERCALL_UI_DIST", root().join("src-ui/dist")),
     )?;
     println!("\nall checks passed");
@@ -128,7 +146,13 @@ fn cross_checks() -> Result<()> {
     step("cross-target check: macOS");
     util::run(
         cargo()
-            .args(["check", "--package", "peercall", "--target", "aarch64-apple-darwin"])
+            .args([
+                "check",
+                "--package",
+                "peercall",
+                "--target",
+                "aarch64-apple-darwin",
+            ])
             // Build scripts compile a little C/Objective-C; gcc can't target macOS.
             .env("CC_aarch64_apple_darwin", "clang"),
     )
@@ -169,7 +193,13 @@ pub fn bench() -> Result<()> {
     step("app launch and memory");
     util::run(
         cargo()
-            .args(["bench", "--package", "peercall-e2e", "--bench", "app_launch"])
+            .args([
+                "bench",
+                "--package",
+                "peercall-e2e",
+                "--bench",
+                "app_launch",
+            ])
             .env("PEERCALL_APP_BIN", target_dir().join("release/peercall")),
     )?;
     step("signaling server");

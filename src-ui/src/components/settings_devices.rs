@@ -43,32 +43,39 @@ pub fn devices_section(props: &DevicesSectionProps) -> Html {
     {
         let access = access.clone();
         let platform = platform.clone();
-        use_effect_with((*access_generation, settings.permissions.clone()), move |_| {
-            // Answers can arrive out of order (IPC commands run concurrently);
-            // only the newest question's answer counts.
-            let query = {
-                let mut latest = latest_query.borrow_mut();
-                *latest += 1;
-                *latest
-            };
-            wasm_bindgen_futures::spawn_local(async move {
-                let camera = platform.permission_status(MediaKind::Camera).await;
-                let microphone = platform.permission_status(MediaKind::Microphone).await;
-                if *latest_query.borrow() == query {
-                    access.set(Some(Access { camera, microphone }));
-                }
-            });
-        });
+        use_effect_with(
+            (*access_generation, settings.permissions.clone()),
+            move |_| {
+                // Answers can arrive out of order (IPC commands run concurrently);
+                // only the newest question's answer counts.
+                let query = {
+                    let mut latest = latest_query.borrow_mut();
+                    *latest += 1;
+                    *latest
+                };
+                wasm_bindgen_futures::spawn_local(async move {
+                    let camera = platform.permission_status(MediaKind::Camera).await;
+                    let microphone = platform.permission_status(MediaKind::Microphone).await;
+                    if *latest_query.borrow() == query {
+                        access.set(Some(Access { camera, microphone }));
+                    }
+                });
+            },
+        );
     }
     let needs_prompt = platform.host == Host::Desktop
-        && access.is_some_and(|a| a.camera == PermissionState::Prompt || a.microphone == PermissionState::Prompt);
+        && access.is_some_and(|a| {
+            a.camera == PermissionState::Prompt || a.microphone == PermissionState::Prompt
+        });
     let mut preferences = MediaPreferences::from_settings(settings);
     if platform.host == Host::Desktop {
         let allowed = |s: PermissionState| s == PermissionState::Granted;
         preferences.want_camera = access.is_some_and(|a| allowed(a.camera));
         preferences.want_microphone = access.is_some_and(|a| allowed(a.microphone));
     }
-    let preview_enabled = access.is_some() && !needs_prompt && (preferences.want_camera || preferences.want_microphone);
+    let preview_enabled = access.is_some()
+        && !needs_prompt
+        && (preferences.want_camera || preferences.want_microphone);
     let preview = use_preview(preview_enabled, preferences);
     let devices = use_media_devices(preview.generation);
 
@@ -122,11 +129,14 @@ pub fn devices_section(props: &DevicesSectionProps) -> Html {
         kind_denied || error == Some(DeviceError::Denied)
     };
     let camera_denied = denied(
-        access.is_some_and(|a| a.camera == PermissionState::Denied && platform.host == Host::Desktop),
+        access
+            .is_some_and(|a| a.camera == PermissionState::Denied && platform.host == Host::Desktop),
         preview.camera_error,
     );
     let mic_denied = denied(
-        access.is_some_and(|a| a.microphone == PermissionState::Denied && platform.host == Host::Desktop),
+        access.is_some_and(|a| {
+            a.microphone == PermissionState::Denied && platform.host == Host::Desktop
+        }),
         preview.mic_error,
     );
     let camera_message = if camera_denied {

@@ -58,7 +58,11 @@ pub fn network_section(props: &NetworkSectionProps) -> Html {
     let on_add_ice = {
         let settings = settings.clone();
         let on_save = props.on_save.clone();
-        let (url, username, credential) = (ice_url.clone(), ice_username.clone(), ice_credential.clone());
+        let (url, username, credential) = (
+            ice_url.clone(),
+            ice_username.clone(),
+            ice_credential.clone(),
+        );
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let read = |r: &NodeRef| {

@@ -26,8 +26,12 @@ pub fn webrtc_notice(props: &WebRtcNoticeProps) -> Html {
         Callback::from(move |_| cb.emit(()))
     };
     let outcome = match props.outcome {
-        Some(Ok(())) => html! { <p class="notice-outcome ok" role="status">{ tr(Text::OpenedInBrowser) }</p> },
-        Some(Err(())) => html! { <p class="notice-outcome error" role="alert">{ tr(Text::OpenFailed) }</p> },
+        Some(Ok(())) => {
+            html! { <p class="notice-outcome ok" role="status">{ tr(Text::OpenedInBrowser) }</p> }
+        }
+        Some(Err(())) => {
+            html! { <p class="notice-outcome error" role="alert">{ tr(Text::OpenFailed) }</p> }
+        }
         None => html! {},
     };
     html! {
