@@ -207,6 +207,7 @@ pub enum Text {
     SettingsCorruptTitle,
     SettingsCorruptBody,
     Dismiss,
+    ChooseDevices,
 }
 
 /// The words for `text` in `lang`.
@@ -391,6 +392,7 @@ fn en(text: Text) -> &'static str {
         SettingsCorruptTitle => "Your settings couldn't be read",
         SettingsCorruptBody => "Peercall started with the default settings. The damaged copy was kept here:",
         Dismiss => "OK",
+        ChooseDevices => "Camera and microphone",
     }
 }
 
@@ -568,6 +570,7 @@ fn ko(text: Text) -> &'static str {
         SettingsCorruptTitle => "설정을 읽을 수 없었습니다",
         SettingsCorruptBody => "Peercall이 기본 설정으로 시작했습니다. 손상된 사본은 다음 위치에 보관되었습니다:",
         Dismiss => "확인",
+        ChooseDevices => "카메라 및 마이크",
     }
 }
 

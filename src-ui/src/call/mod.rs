@@ -328,6 +328,14 @@ impl Engine {
         }
     }
 
+    /// Switches the call to the camera and microphone `preferences` name,
+    /// without renegotiating.
+    pub fn switch_devices(&self, preferences: MediaPreferences) {
+        if let Some(session) = self.session() {
+            session.switch_devices(preferences);
+        }
+    }
+
     /// Sends a chat line to everyone in the call.
     pub fn send_chat(&self, text: &str) {
         if let Some(session) = self.session() {

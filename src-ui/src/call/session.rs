@@ -94,6 +94,9 @@ pub(super) struct Session {
     engine: Weak<EngineInner>,
     target: CallTarget,
     options: CallOptions,
+    /// Devices in use; starts as `options.preferences`, changes when the
+    /// user picks another camera or microphone during the call.
+    preferences: RefCell<MediaPreferences>,
     on_event: Callback<CallEvent>,
     started_at: f64,
     phase: RefCell<CallPhase>,
@@ -123,6 +126,7 @@ impl Session {
             mic_muted: Cell::new(options.start_muted),
             camera_on: Cell::new(!options.start_camera_off),
             target,
+            preferences: RefCell::new(options.preferences.clone()),
             options,
             on_event,
             started_at: js::now(),
@@ -199,7 +203,7 @@ impl Session {
         let session = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             // Joining with the camera off doesn't open it at all (no light).
-            let mut preferences = session.options.preferences.clone();
+            let mut preferences = session.preferences.borrow().clone();
             preferences.want_camera = session.camera_on.get();
             let mut local = media::acquire_with(&preferences).await;
             if !preferences.want_camera {
@@ -936,7 +940,8 @@ impl Session {
         self.emit_local();
         let session = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            let result = media::camera_with(&session.options.preferences).await;
+            let preferences = session.preferences.borrow().clone();
+            let result = media::camera_with(&preferences).await;
             session.opening.set(false);
             match result {
                 Ok(track) if !session.ended() && session.camera_on.get() => {
@@ -956,6 +961,66 @@ impl Session {
             }
             session.update_tracks();
             session.announce_media();
+        });
+    }
+
+    /// Moves the call to another camera and/or microphone: the new track is
+    /// opened, swapped into every connection with `replaceTrack` (no
+    /// renegotiation, the call never drops), and the old one is released.
+    pub(super) fn switch_devices(self: &Rc<Self>, next: MediaPreferences) {
+        if self.ended() {
+            return;
+        }
+        let previous = self.preferences.replace(next.clone());
+        let media = self.media.borrow().clone();
+        let Some(media) = media else { return };
+        let new_camera = next.camera != previous.camera && media.video_track().is_some();
+        let new_microphone =
+            next.microphone != previous.microphone && media.audio_track().is_some();
+        if !new_camera && !new_microphone {
+            return;
+        }
+        let session = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let mut swapped = false;
+            if new_camera {
+                match media::camera_with(&next).await {
+                    Ok(track) if !session.ended() && session.camera_on.get() => {
+                        if let Some(old) = media.video_track() {
+                            media.stream.remove_track(&old);
+                            old.stop();
+                        }
+                        media.stream.add_track(&track);
+                        swapped = true;
+                    }
+                    Ok(track) => track.stop(),
+                    Err(error) => session.camera_error.set(Some(error)),
+                }
+            }
+            if new_microphone {
+                match media::microphone_with(&next).await {
+                    Ok(track) if !session.ended() => {
+                        track.set_enabled(!session.mic_muted.get());
+                        if let Some(old) = media.audio_track() {
+                            media.stream.remove_track(&old);
+                            old.stop();
+                        }
+                        media.stream.add_track(&track);
+                        swapped = true;
+                    }
+                    Ok(track) => track.stop(),
+                    Err(error) => {
+                        gloo::console::warn!(format!("switching microphone: {error:?}"))
+                    }
+                }
+            }
+            if swapped {
+                if let Some(engine) = session.engine() {
+                    engine.opened(&media.stream);
+                }
+                session.update_tracks();
+            }
+            session.emit_local();
         });
     }
 

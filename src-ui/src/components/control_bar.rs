@@ -28,6 +28,11 @@ pub struct ControlBarProps {
     pub on_toggle_chat: Callback<()>,
     /// Leave.
     pub on_hang_up: Callback<()>,
+    /// The camera/microphone chooser is open.
+    #[prop_or_default]
+    pub devices_open: bool,
+    /// Open or close the camera/microphone chooser.
+    pub on_toggle_devices: Callback<()>,
 }
 
 /// The round buttons at the bottom of a call, each with a tooltip naming
@@ -68,6 +73,12 @@ pub fn control_bar(props: &ControlBarProps) -> Html {
                 aria-pressed={props.video_muted.to_string()} disabled={props.camera_busy}
                 onclick={click(&props.on_toggle_camera)}>
                 <Icon kind={if props.video_muted { IconKind::CameraOff } else { IconKind::Camera }} size={22} />
+            </button>
+            <button id="devices-toggle" class={classes!("control", props.devices_open.then_some("active"))}
+                aria-label={tr(Text::ChooseDevices)} data-tooltip={tr(Text::ChooseDevices)}
+                aria-expanded={props.devices_open.to_string()} aria-controls="device-menu"
+                onclick={click(&props.on_toggle_devices)}>
+                <Icon kind={IconKind::Settings} size={22} />
             </button>
             <button id="chat-toggle" class={classes!("control", props.chat_open.then_some("active"))}
                 aria-label={format!("{chat_label} (C)")} data-tooltip={format!("{chat_label} · C")}

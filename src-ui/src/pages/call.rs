@@ -1,13 +1,14 @@
 //! The call screen: a lobby when we don't know your name yet, then the
 //! tiles, the control bar and the chat; the "call ended" card after.
 
+use peercall_signal::settings::Settings;
 use yew::prelude::*;
 
 use crate::app::AppContext;
 use crate::call::{CallOptions, CallPhase, CallTarget, DirectRole, MediaPreferences};
 use crate::call_state::{CallAction, CallState};
 use crate::components::{
-    CallEnded, CallHeader, ChatPanel, ControlBar, Icon, IconKind, MediaNotice, NameField, TopBar,
+    CallEnded, CallHeader, ChatPanel, ControlBar, DeviceMenu, Icon, IconKind, MediaNotice, NameField, TopBar,
     VideoTile, WaitingCard,
 };
 use crate::hooks::{use_engine, use_preview, use_shortcuts, use_text};
@@ -133,12 +134,17 @@ pub fn remember_name(app: &AppContext, platform: &Platform, name: String) {
     }
     let mut settings = app.settings.clone();
     settings.display_name = name;
+    save_settings(app, platform, settings);
+}
+
+/// Saves settings changed from the call screen (name, devices).
+fn save_settings(app: &AppContext, platform: &Platform, settings: Settings) {
     let app = app.clone();
     let platform = platform.clone();
     wasm_bindgen_futures::spawn_local(async move {
         match platform.save_settings(&settings).await {
             Ok(saved) => app.dispatch(Action::SettingsChanged(saved)),
-            Err(error) => gloo::console::warn!(format!("saving the name failed: {error:?}")),
+            Err(error) => gloo::console::warn!(format!("saving settings failed: {error:?}")),
         }
     });
 }
@@ -155,8 +161,33 @@ fn in_call(props: &InCallProps) -> Html {
     let tr = use_text();
     let app = use_context::<AppContext>().expect("AppContext");
     let engine = use_engine();
+    let platform = use_context::<Platform>().expect("Platform context");
     let call = use_reducer(CallState::default);
     let attempt = use_state(|| 0u32);
+    let devices_open = use_state(|| false);
+
+    // Another camera or microphone chosen during the call: swap the tracks
+    // in place (the first run is the call's own start, nothing to switch).
+    {
+        let engine = engine.clone();
+        let preferences = MediaPreferences::from_settings(&app.settings);
+        let chosen = (app.settings.devices.camera.clone(), app.settings.devices.microphone.clone());
+        let first = use_mut_ref(|| true);
+        use_effect_with(chosen, move |_| {
+            if !std::mem::replace(&mut *first.borrow_mut(), false) {
+                engine.switch_devices(preferences);
+            }
+        });
+    }
+    let toggle_devices = {
+        let devices_open = devices_open.clone();
+        Callback::from(move |_| devices_open.set(!*devices_open))
+    };
+    let choose_devices = {
+        let app = app.clone();
+        let platform = platform.clone();
+        Callback::from(move |settings: Settings| save_settings(&app, &platform, settings))
+    };
 
     // The call runs while this page shows (and settings are known); a new
     // attempt (rejoin, call again) starts a fresh one.
@@ -405,7 +436,12 @@ fn in_call(props: &InCallProps) -> Html {
                 mic_available={local.stream.is_some() && local.mic_error.is_none()}
                 camera_busy={local.opening} chat_open={call.chat_open} unread={call.unread}
                 on_toggle_mic={toggle_mic} on_toggle_camera={toggle_camera}
-                on_toggle_chat={toggle_chat} on_hang_up={hang_up} />
+                on_toggle_chat={toggle_chat} on_hang_up={hang_up}
+                devices_open={*devices_open} on_toggle_devices={toggle_devices.clone()} />
+            if *devices_open {
+                <DeviceMenu settings={app.settings.clone()} on_change={choose_devices}
+                    on_close={toggle_devices} />
+            }
         </div>
     }
 }
