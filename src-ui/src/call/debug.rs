@@ -81,7 +81,9 @@ async fn snapshot(engine: &Engine) -> Value {
         .map(session::track_states)
         .unwrap_or_default()
         .into_iter()
-        .map(|(kind, state, enabled)| json!({ "kind": kind, "readyState": state, "enabled": enabled }))
+        .map(|(kind, state, enabled, label)| {
+            json!({ "kind": kind, "readyState": state, "enabled": enabled, "label": label })
+        })
         .collect();
     let mut peers = Vec::new();
     for (view, detached, stats) in session.debug_peers().await {

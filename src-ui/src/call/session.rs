@@ -1149,7 +1149,7 @@ impl Session {
 }
 
 /// Live tracks (for the debug hook's "is the camera free" check).
-pub(super) fn track_states(stream: &web_sys::MediaStream) -> Vec<(String, String, bool)> {
+pub(super) fn track_states(stream: &web_sys::MediaStream) -> Vec<(String, String, bool, String)> {
     js::items::<MediaStreamTrack>(&stream.get_tracks())
         .into_iter()
         .map(|t| {
@@ -1157,7 +1157,7 @@ pub(super) fn track_states(stream: &web_sys::MediaStream) -> Vec<(String, String
                 web_sys::MediaStreamTrackState::Live => "live",
                 _ => "ended",
             };
-            (t.kind(), state.to_owned(), t.enabled())
+            (t.kind(), state.to_owned(), t.enabled(), t.label())
         })
         .collect()
 }

@@ -8,8 +8,8 @@ use crate::app::AppContext;
 use crate::call::{CallOptions, CallPhase, CallTarget, DirectRole, MediaPreferences};
 use crate::call_state::{CallAction, CallState};
 use crate::components::{
-    CallEnded, CallHeader, ChatPanel, ControlBar, DeviceMenu, Icon, IconKind, MediaNotice, NameField, TopBar,
-    VideoTile, WaitingCard,
+    CallEnded, CallHeader, ChatPanel, ControlBar, DeviceMenu, Icon, IconKind, MediaNotice,
+    NameField, TopBar, VideoTile, WaitingCard,
 };
 use crate::hooks::{use_engine, use_preview, use_shortcuts, use_text};
 use crate::i18n::{fill, Text};
@@ -171,7 +171,10 @@ fn in_call(props: &InCallProps) -> Html {
     {
         let engine = engine.clone();
         let preferences = MediaPreferences::from_settings(&app.settings);
-        let chosen = (app.settings.devices.camera.clone(), app.settings.devices.microphone.clone());
+        let chosen = (
+            app.settings.devices.camera.clone(),
+            app.settings.devices.microphone.clone(),
+        );
         let first = use_mut_ref(|| true);
         use_effect_with(chosen, move |_| {
             if !std::mem::replace(&mut *first.borrow_mut(), false) {
