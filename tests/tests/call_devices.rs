@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use fantoccini::Locator;
-use futures_util::FutureExt;
 use peercall_e2e::{
     call_stats, click, room_url, stats_peer, wait_for, wait_for_stats, wait_until, with_browsers,
     Browser, SignalServer,
@@ -35,8 +34,8 @@ fn live_audio_labels(stats: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn switching_microphone_mid_call_keeps_the_call() -> Result<()> {
     let server = SignalServer::start(&[]).await?;
-    with_browsers(2, Duration::from_secs(180), |browsers| {
-        scenario(&server, browsers).boxed()
+    with_browsers(2, Duration::from_secs(180), move |browsers| {
+        Box::pin(async move { scenario(&server, browsers).await })
     })
     .await
 }
@@ -70,7 +69,8 @@ async fn scenario(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
         .execute(
             &format!(
                 "return [...document.querySelectorAll('#call-microphone-select option')]
-                    .find(o => o.value && o.text !== {old:?})?.value",
+                    .filter(o => o.value && o.value !== 'default' && !o.text.includes({old:?}))
+                    .pop()?.value",
                 old = old_label
             ),
             vec![],

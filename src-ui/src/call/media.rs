@@ -115,6 +115,10 @@ pub struct MediaPreferences {
     pub frame_rate: u32,
     /// Voice processing.
     pub audio: AudioProcessing,
+    /// Insist on the chosen devices (`exact`), for a switch the user just
+    /// asked for; otherwise they are only preferred (`ideal`), so a device
+    /// unplugged since it was saved falls back to the default one.
+    pub exact_devices: bool,
 }
 
 impl Default for MediaPreferences {
@@ -134,11 +138,19 @@ impl MediaPreferences {
             size: settings.video.resolution.size(),
             frame_rate: settings.video.frame_rate,
             audio: settings.audio.clone(),
+            exact_devices: false,
         }
     }
 
-    /// Microphone constraints. A chosen device is `ideal`, not `exact`: if it
-    /// was unplugged, the default one is better than no sound.
+    fn device_constraint(&self, id: &str) -> serde_json::Value {
+        if self.exact_devices {
+            json!({ "exact": id })
+        } else {
+            json!({ "ideal": id })
+        }
+    }
+
+    /// Microphone constraints (the device per [`Self::exact_devices`]).
     fn audio_constraints(&self) -> serde_json::Value {
         let mut audio = json!({
             "echoCancellation": self.audio.echo_cancellation,
@@ -146,7 +158,7 @@ impl MediaPreferences {
             "autoGainControl": self.audio.auto_gain,
         });
         if let Some(id) = &self.microphone {
-            audio["deviceId"] = json!({ "ideal": id });
+            audio["deviceId"] = self.device_constraint(id);
         }
         audio
     }
@@ -160,7 +172,7 @@ impl MediaPreferences {
             "frameRate": { "ideal": self.frame_rate, "max": self.frame_rate },
         });
         if let Some(id) = &self.camera {
-            video["deviceId"] = json!({ "ideal": id });
+            video["deviceId"] = self.device_constraint(id);
         }
         video
     }

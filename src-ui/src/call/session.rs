@@ -981,6 +981,10 @@ impl Session {
             return;
         }
         let session = self.clone();
+        let next = MediaPreferences {
+            exact_devices: true,
+            ..next
+        };
         wasm_bindgen_futures::spawn_local(async move {
             let mut swapped = false;
             if new_camera {
