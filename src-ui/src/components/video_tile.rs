@@ -1,3 +1,4 @@
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
@@ -33,6 +34,9 @@ pub struct VideoTileProps {
     /// The camera is still opening (says so instead of showing initials).
     #[prop_or_default]
     pub opening: bool,
+    /// Speaker (`deviceId`) their voice plays on; `None` is the system's.
+    #[prop_or_default]
+    pub speaker: Option<AttrValue>,
 }
 
 /// One person: their video (ours mirrored and silent), or their initials
@@ -55,6 +59,14 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
                 if stream.is_some() {
                     play(element, sound_blocked);
                 }
+            }
+        });
+    }
+    {
+        let video = video.clone();
+        use_effect_with(props.speaker.clone(), move |speaker| {
+            if let Some(element) = video.cast::<HtmlVideoElement>() {
+                set_speaker(&element, speaker.as_deref().unwrap_or(""));
             }
         });
     }
@@ -155,4 +167,18 @@ fn play(element: HtmlVideoElement, sound_blocked: UseStateHandle<bool>) {
             }
         }
     });
+}
+
+/// Routes the element's sound to `device` (`""`: the system default) where
+/// the engine can choose outputs (`setSinkId`; WebKit cannot, and there the
+/// picker lists no speakers).
+fn set_speaker(element: &HtmlVideoElement, device: &str) {
+    let Ok(set_sink) = js_sys::Reflect::get(element, &"setSinkId".into()) else {
+        return;
+    };
+    if let Ok(set_sink) = set_sink.dyn_into::<js_sys::Function>() {
+        if let Err(error) = set_sink.call1(element, &device.into()) {
+            gloo::console::warn!(format!("setSinkId failed: {error:?}"));
+        }
+    }
 }

@@ -359,7 +359,8 @@ fn in_call(props: &InCallProps) -> Html {
                 <VideoTile key={peer.key} stream={peer.stream.clone()} name={peer.name.clone()}
                     peer_id={AttrValue::from(peer.id.to_string())} audio_muted={peer.audio_muted}
                     video_muted={peer.video_muted} state={Some(peer.state)} class={classes!(remote_class)}
-                    avatar_size={remote_avatar} />
+                    avatar_size={remote_avatar}
+                    speaker={app.settings.devices.speaker.clone().map(AttrValue::from)} />
             }
         })
         .collect();
