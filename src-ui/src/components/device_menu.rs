@@ -2,7 +2,7 @@ use peercall_signal::settings::Settings;
 use yew::prelude::*;
 
 use crate::components::SelectField;
-use crate::hooks::{use_media_devices, use_text, MediaDevice};
+use crate::hooks::{device_options, use_media_devices, use_text, MediaDevice};
 use crate::i18n::Text;
 
 /// Props for [`DeviceMenu`].
@@ -22,17 +22,8 @@ pub struct DeviceMenuProps {
 pub fn device_menu(props: &DeviceMenuProps) -> Html {
     let tr = use_text();
     let devices = use_media_devices(0);
-    let options = |list: &[MediaDevice], fallback: Text| {
-        let mut options = vec![(String::new(), tr(Text::SystemDefault).to_owned())];
-        options.extend(list.iter().enumerate().map(|(i, d)| {
-            let label = if d.label.is_empty() {
-                format!("{} {}", tr(fallback), i + 1)
-            } else {
-                d.label.clone()
-            };
-            (d.id.clone(), label)
-        }));
-        options
+    let options = |list: &[MediaDevice], unnamed: Text| {
+        device_options(list, tr(Text::SystemDefault), tr(unnamed))
     };
     let choose = |camera: bool| {
         let settings = props.settings.clone();

@@ -5,7 +5,7 @@ use yew::prelude::*;
 use crate::call::media::{DeviceError, MediaPreferences};
 use crate::components::{CameraPreview, MicMeter, SelectField, Toggle};
 use crate::field_errors::message_for;
-use crate::hooks::{use_media_devices, use_preview, use_text};
+use crate::hooks::{device_options, use_media_devices, use_preview, use_text, MediaDevice};
 use crate::i18n::Text;
 use crate::platform::{guidance_for_denied, Host, MediaKind, PermissionState, Platform};
 
@@ -111,17 +111,8 @@ pub fn devices_section(props: &DevicesSectionProps) -> Html {
             on_save.emit(next);
         })
     };
-    let options = |list: &[crate::hooks::MediaDevice], fallback: Text| {
-        let mut options = vec![(String::new(), tr(Text::SystemDefault).to_owned())];
-        options.extend(list.iter().enumerate().map(|(i, d)| {
-            let label = if d.label.is_empty() {
-                format!("{} {}", tr(fallback), i + 1)
-            } else {
-                d.label.clone()
-            };
-            (d.id.clone(), label)
-        }));
-        options
+    let options = |list: &[MediaDevice], unnamed: Text| {
+        device_options(list, tr(Text::SystemDefault), tr(unnamed))
     };
 
     // Why there is no picture / sound, in words, with what to do.

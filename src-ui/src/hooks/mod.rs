@@ -9,7 +9,7 @@ mod use_text;
 
 pub use use_copy::use_copy;
 pub use use_engine::use_engine;
-pub use use_media_devices::{use_media_devices, MediaDevice};
+pub use use_media_devices::{device_options, use_media_devices, MediaDevice};
 pub use use_preview::use_preview;
 pub use use_shortcuts::use_shortcuts;
 pub use use_text::use_text;

@@ -24,6 +24,26 @@ pub struct MediaDevices {
     pub speakers: Vec<MediaDevice>,
 }
 
+/// Picker options for `devices`: "System default" (empty value) first, then
+/// each device by its label, or "Camera 2" style names while labels are
+/// hidden (before capture has been allowed).
+pub fn device_options(
+    devices: &[MediaDevice],
+    system_default: &str,
+    unnamed: &str,
+) -> Vec<(String, String)> {
+    let mut options = vec![(String::new(), system_default.to_owned())];
+    options.extend(devices.iter().enumerate().map(|(i, d)| {
+        let label = if d.label.is_empty() {
+            format!("{unnamed} {}", i + 1)
+        } else {
+            d.label.clone()
+        };
+        (d.id.clone(), label)
+    }));
+    options
+}
+
 /// The camera, microphone and speaker lists, kept current as devices are
 /// plugged in and out (`devicechange`). `refresh` re-reads them (labels only
 /// appear once capture is allowed, so callers refresh after opening a device).
