@@ -295,7 +295,7 @@ impl ClientMessage {
                 ErrorCode::UnknownType,
                 format!(
                     "unknown message type {}; expected one of: {}",
-                    quoted(kind),
+                    quoted(kind, 40),
                     Self::TYPES.join(", ")
                 ),
             ));
@@ -629,14 +629,13 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// Quotes a client-supplied string for an error message, cut short so a huge
-/// `"type"` cannot make the reply huge.
-fn quoted(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
+/// Quotes a client-supplied string for an error message, cut short at
+/// `max` characters so echoing it cannot make a reply huge.
+pub(crate) fn quoted(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
         format!("{text:?}")
     } else {
-        let head: String = text.chars().take(MAX).collect();
+        let head: String = text.chars().take(max).collect();
         format!("{head:?}…")
     }
 }

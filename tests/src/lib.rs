@@ -374,49 +374,10 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts chromedriver and a fresh headless Chromium profile.
+    /// Starts chromedriver and a fresh headless Chromium profile with a fake
+    /// camera and microphone, access granted.
     pub async fn launch() -> Result<Self> {
-        let chromedriver = require("chromedriver")?;
-        let chromium = require("chromium")?;
-        let port = free_port();
-        let driver = Process::spawn(
-            &format!("chromedriver-{port}"),
-            Command::new(chromedriver).arg(format!("--port={port}")),
-        )?;
-        wait_for_port(port, "chromedriver").await?;
-        let profile = std::env::temp_dir().join(format!("peercall-chromium-{port}"));
-        let client = connect(
-            port,
-            json!({
-                "browserName": "chrome",
-                "goog:chromeOptions": {
-                    "binary": chromium,
-                    "args": [
-                        "--headless=new",
-                        "--no-sandbox",
-                        "--disable-gpu",
-                        "--disable-dev-shm-usage",
-                        "--no-first-run",
-                        "--disable-background-networking",
-                        "--disable-component-update",
-                        "--disable-sync",
-                        "--disable-quic",
-                        "--use-fake-device-for-media-stream",
-                        "--use-fake-ui-for-media-stream",
-                        // Loopback calls need real host candidates, not mDNS names.
-                        "--disable-features=WebRtcHideLocalIpsWithMdns",
-                        "--autoplay-policy=no-user-gesture-required",
-                        "--window-size=1280,800",
-                        format!("--user-data-dir={}", profile.display()),
-                    ],
-                },
-            }),
-        )
-        .await?;
-        Ok(Self {
-            client,
-            _driver: driver,
-        })
+        Self::launch_with_media(FakeMedia::Devices).await
     }
 }
 

@@ -725,16 +725,9 @@ fn too_many_calls(max: usize) -> MessageError {
     )
 }
 
-/// Quotes client-supplied text for an error message, cut short so echoing it
-/// cannot make a reply large.
+/// Quotes client-supplied text (room names, ids) for an error message.
 fn quote(text: &str) -> String {
-    const MAX: usize = 64;
-    if text.chars().count() <= MAX {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(MAX).collect();
-        format!("{head:?}…")
-    }
+    crate::protocol::quoted(text, 64)
 }
 
 #[cfg(test)]
