@@ -4,29 +4,16 @@
 
 mod common;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
-use common::{connect_ws, http_exchange, TempDir, TestServer, STEP};
+use common::{connect_ws, http_exchange, Embedded, TempDir, TestServer, STEP};
 use futures_util::{SinkExt, StreamExt};
-use peercall_signal::server::{self, Config, StaticFile, StaticFiles};
+use peercall_signal::server::{self, Config};
 use rustls::pki_types::ServerName;
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::Message;
-
-/// Serves one page from memory, like the app's embedded assets.
-struct Embedded;
-
-impl StaticFiles for Embedded {
-    fn get(&self, path: &str) -> Option<StaticFile> {
-        (path == "index.html").then(|| StaticFile {
-            bytes: Cow::Borrowed(b"embedded"),
-            content_type: server::content_type_for_path(path),
-        })
-    }
-}
 
 /// A self-signed certificate for `localhost` and a client that trusts it.
 fn tls_pair() -> (

@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{connect_ws, header, http_request, Client, TempDir, TestServer, STEP};
-use peercall_signal::server::{self, Config, DirFiles, StaticFile, StaticFiles};
+use common::{connect_ws, header, http_request, Client, Embedded, TempDir, TestServer, STEP};
+use peercall_signal::server::{self, Config, DirFiles};
 use serde_json::json;
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -155,18 +154,6 @@ async fn without_static_files_http_is_404() {
     let server = TestServer::default_config().await;
     let (status, _, _) = http_request(server.addr, "GET", "/").await;
     assert_eq!(status, 404);
-}
-
-/// Like the desktop app's embedded assets: bytes compiled into the binary.
-struct Embedded;
-
-impl StaticFiles for Embedded {
-    fn get(&self, path: &str) -> Option<StaticFile> {
-        (path == "index.html").then(|| StaticFile {
-            bytes: Cow::Borrowed(b"embedded"),
-            content_type: server::content_type_for_path(path),
-        })
-    }
 }
 
 #[tokio::test]

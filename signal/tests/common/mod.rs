@@ -291,3 +291,16 @@ pub fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
         key.eq_ignore_ascii_case(name).then(|| value.trim())
     })
 }
+
+/// Serves one page (`index.html` = `embedded`) from memory, like the desktop
+/// app's assets compiled into its binary.
+pub struct Embedded;
+
+impl server::StaticFiles for Embedded {
+    fn get(&self, path: &str) -> Option<server::StaticFile> {
+        (path == "index.html").then(|| server::StaticFile {
+            bytes: std::borrow::Cow::Borrowed(b"embedded"),
+            content_type: server::content_type_for_path(path),
+        })
+    }
+}
