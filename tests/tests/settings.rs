@@ -282,20 +282,44 @@ async fn denied_permission_shows_guidance() -> Result<()> {
         .await?;
     app.capture_screen("app-settings-denied")?;
 
-    for switch in ["#allow-camera", "#allow-microphone"] {
+    for (switch, kind) in [
+        ("#allow-camera", "camera"),
+        ("#allow-microphone", "microphone"),
+    ] {
         wait_for(client, switch).await?.click().await?;
         wait_saved(client).await?;
+        // The badge may still show the previous save: the file is the truth.
+        let deadline = std::time::Instant::now() + peercall_e2e::UI_TIMEOUT;
+        while stored(&config_dir)?["permissions"][kind] != "allow" {
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "{kind} choice never reached the disk"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
-    ensure!(
-        stored(&config_dir)?["permissions"]["camera"] == "allow",
-        "choice on disk"
-    );
-    wait_until(
+    let shown = wait_until(
         client,
         "the preview once allowed",
         "document.querySelector('#permission-guidance') === null && document.querySelector('#settings-preview').videoWidth > 0",
     )
-    .await?;
+    .await;
+    if let Err(error) = shown {
+        // Say what the page showed instead, so a failure can be understood.
+        let state = client
+            .execute(
+                "const v = document.querySelector('#settings-preview'); \
+                 const s = v && v.srcObject; \
+                 return JSON.stringify({ \
+                   access: document.querySelector('#devices-section').dataset.access, \
+                   guidance: document.querySelector('#permission-guidance')?.innerText, \
+                   status: document.querySelector('.preview-status')?.innerText, \
+                   tracks: s ? s.getTracks().map(t => t.kind + ':' + t.readyState) : null });",
+                vec![],
+            )
+            .await?;
+        return Err(error.context(format!("page state: {state}")));
+    }
     app.quit().await
 }
 

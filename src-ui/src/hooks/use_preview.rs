@@ -1,5 +1,8 @@
-use web_sys::MediaStream;
+use gloo::events::EventListener;
+use web_sys::{MediaStream, MediaStreamTrack};
 use yew::prelude::*;
+
+use crate::call::js;
 
 use crate::call::media::{self, DeviceError, MediaPreferences};
 
@@ -18,29 +21,49 @@ pub struct Preview {
     pub generation: u32,
 }
 
+/// How many times a preview whose device stopped on its own is reopened
+/// before the page shows what is left.
+const MAX_REOPENS: u32 = 3;
+
 /// Opens the chosen camera and microphone while `enabled`, reopening when the
-/// choice changes, and releases them on unmount.
+/// choice changes or a device stops on its own (unplugged, or taken back by
+/// the engine), and releases them on unmount.
 #[hook]
 pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHandle<Preview> {
     let preview = use_state(|| Preview {
         opening: enabled,
         ..Preview::default()
     });
+    // Bumped when an open track ends without us stopping it; a bounded
+    // number of reopens per choice, so a device that keeps failing settles
+    // on its error instead of looping.
+    let reopen = use_state(|| 0u32);
+    let reopens_left = use_mut_ref(|| MAX_REOPENS);
+    {
+        let reopens_left = reopens_left.clone();
+        use_effect_with(preferences.clone(), move |_| {
+            *reopens_left.borrow_mut() = MAX_REOPENS;
+        });
+    }
     // One capture at a time: a new choice waits until the previous stream is
     // open (and then released), because engines share a device between
     // overlapping captures, and stopping the old one could end the new one.
     let busy = use_mut_ref(|| false);
     {
         let preview = preview.clone();
-        use_effect_with((enabled, preferences), move |(enabled, preferences)| {
+        let reopen = reopen.clone();
+        let deps = (enabled, preferences, *reopen);
+        use_effect_with(deps, move |(enabled, preferences, _)| {
             let busy = busy.clone();
             let cancelled = std::rc::Rc::new(std::cell::Cell::new(false));
             let opened = std::rc::Rc::new(std::cell::RefCell::new(None::<MediaStream>));
+            let watchers = std::rc::Rc::new(std::cell::RefCell::new(Vec::<EventListener>::new()));
             if *enabled {
                 let preview = preview.clone();
                 let preferences = preferences.clone();
                 let cancelled = cancelled.clone();
                 let opened = opened.clone();
+                let watchers = watchers.clone();
                 let generation = preview.generation;
                 preview.set(Preview {
                     opening: true,
@@ -62,6 +85,22 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
                         return;
                     }
                     *opened.borrow_mut() = Some(local.stream.clone());
+                    for track in js::items::<MediaStreamTrack>(&local.stream.get_tracks()) {
+                        let cancelled = cancelled.clone();
+                        let reopen = reopen.clone();
+                        let reopens_left = reopens_left.clone();
+                        watchers.borrow_mut().push(EventListener::once(
+                            &track,
+                            "ended",
+                            move |_| {
+                                let mut left = reopens_left.borrow_mut();
+                                if !cancelled.get() && *left > 0 {
+                                    *left -= 1;
+                                    reopen.set(*reopen + 1);
+                                }
+                            },
+                        ));
+                    }
                     preview.set(Preview {
                         stream: Some(local.stream.clone()),
                         camera_error: local.camera_error,
@@ -75,6 +114,7 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
             }
             move || {
                 cancelled.set(true);
+                watchers.borrow_mut().clear();
                 if let Some(stream) = opened.borrow_mut().take() {
                     media::stop_stream(&stream);
                 }
