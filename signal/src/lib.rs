@@ -7,6 +7,11 @@
 //! - [`settings`] — the user's settings, one versioned type shared by the
 //!   desktop shell (which stores it) and the UI (which edits it), with
 //!   field-level validation and migration. Also serde-only and wasm-safe.
+//! - [`address`] — invite links (`peercall://HOST:PORT/ROOM`) and server
+//!   URLs as people paste them; wasm-safe.
+//! - `client` (feature `client`) — a native check of a server before joining
+//!   it, telling each failure apart (unreachable, TLS, origin, version, room
+//!   full, wrong password); the desktop shell uses it.
 //! - `server` (feature `server`) — the signaling server: rooms, direct calls,
 //!   relay of WebRTC offers/answers/candidates, ICE/TURN credentials, limits,
 //!   an origin allow-list, optional TLS and static-file serving, all on one
@@ -32,6 +37,9 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod address;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod protocol;
 pub mod settings;
 

@@ -29,10 +29,15 @@ struct Args {
     bind: SocketAddr,
 
     /// A browser origin allowed to connect, e.g. https://call.example.com
-    /// (repeatable). The app's own origins and this server's loopback origins
-    /// are always allowed.
+    /// (repeatable). The app's own origins and pages served on loopback (the
+    /// app's system-browser fallback) are always allowed.
     #[arg(long = "allow-origin", value_name = "ORIGIN")]
     allow_origins: Vec<String>,
+
+    /// Allow loopback pages only on this server's own port, not on any port
+    /// (refuses the desktop app's system-browser fallback).
+    #[arg(long)]
+    strict_loopback_origins: bool,
 
     /// Refuse WebSocket clients that send no Origin header (non-browser clients).
     #[arg(long)]
@@ -189,6 +194,8 @@ fn config_from(args: &Args) -> anyhow::Result<Config> {
     let secs = Duration::from_secs;
     Ok(Config {
         allowed_origins: args.allow_origins.clone(),
+        allow_loopback_origins: !args.strict_loopback_origins,
+        shutdown_ends_calls: false,
         require_origin: args.require_origin,
         tls,
         static_files,

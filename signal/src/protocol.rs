@@ -148,6 +148,17 @@ pub enum ClientMessage {
     },
     /// Leaves the current room.
     LeaveRoom,
+    /// Asks whether `room` could be joined with `password`, without joining
+    /// (nobody in the room hears of it). Answered with
+    /// [`ServerMessage::RoomStatus`], or an error: [`ErrorCode::RoomFull`],
+    /// [`ErrorCode::WrongPassword`] or [`ErrorCode::InvalidRoom`].
+    CheckRoom {
+        /// Room name; see [`validate_room_name`].
+        room: String,
+        /// The password that would be given to `join_room`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<String>,
+    },
     /// A WebRTC offer for `to` (or, without `to`, for the negotiation partner).
     Offer {
         /// Recipient.
@@ -210,6 +221,7 @@ impl ClientMessage {
         "hello",
         "join_room",
         "leave_room",
+        "check_room",
         "offer",
         "answer",
         "candidate",
@@ -226,6 +238,7 @@ impl ClientMessage {
             Self::Hello { .. } => "hello",
             Self::JoinRoom { .. } => "join_room",
             Self::LeaveRoom => "leave_room",
+            Self::CheckRoom { .. } => "check_room",
             Self::Offer { .. } => "offer",
             Self::Answer { .. } => "answer",
             Self::Candidate { .. } => "candidate",
@@ -407,10 +420,23 @@ pub enum ServerMessage {
         /// Human-readable explanation.
         message: String,
     },
+    /// The answer to [`ClientMessage::CheckRoom`]: the room can be joined.
+    RoomStatus {
+        /// The room's name as the server stores it.
+        room: String,
+        /// How many are in it now (0: joining creates it).
+        members: usize,
+        /// Whether it has a password (the one given was right, if so).
+        password_required: bool,
+    },
     /// The server is going away; a close frame (1001) follows.
     Shutdown {
-        /// Why.
+        /// Why, in words.
         reason: String,
+        /// The calls on this server are over for good (a host stopped
+        /// hosting): don't reconnect. `false`: a restart; reconnect.
+        #[serde(default)]
+        call_ended: bool,
     },
 }
 
@@ -429,6 +455,7 @@ impl ServerMessage {
         "declined",
         "hung_up",
         "peer_media_state",
+        "room_status",
         "error",
         "shutdown",
     ];
@@ -655,6 +682,10 @@ mod tests {
                 password: None,
             },
             ClientMessage::LeaveRoom,
+            ClientMessage::CheckRoom {
+                room: "r".into(),
+                password: Some("p".into()),
+            },
             ClientMessage::Offer {
                 to: to.clone(),
                 offer: json!({"sdp": "x"}),
@@ -730,8 +761,16 @@ mod tests {
                 audio_muted: false,
                 video_muted: true,
             },
+            ServerMessage::RoomStatus {
+                room: "r".into(),
+                members: 2,
+                password_required: true,
+            },
             ServerMessage::error(ErrorCode::BadJson, "m"),
-            ServerMessage::Shutdown { reason: "r".into() },
+            ServerMessage::Shutdown {
+                reason: "r".into(),
+                call_ended: true,
+            },
         ]
     }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::{connect_ws, header, http_request, Client, Embedded, TempDir, TestServer, STEP};
 use peercall_signal::server::{self, Config, DirFiles};
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -27,6 +28,7 @@ fn assert_forbidden(result: Result<common::Ws, WsError>) {
 async fn origin_allow_list() {
     let server = TestServer::start(Config {
         allowed_origins: vec!["https://call.example.com".into()],
+        allow_loopback_origins: false,
         ..Config::default()
     })
     .await;
@@ -57,6 +59,29 @@ async fn origin_allow_list() {
     }
     // Non-browser clients send no Origin and are allowed by default.
     Client::from_ws(connect_ws(&url, None).await.unwrap()).await;
+
+    // By default a page on any loopback port may connect (the desktop app's
+    // system-browser fallback, served by the app's own server).
+    let default = TestServer::default_config().await;
+    let other_port = format!("http://127.0.0.1:{}", port + 1);
+    Client::from_ws(connect_ws(&default.url(), Some(&other_port)).await.unwrap()).await;
+    assert_forbidden(connect_ws(&default.url(), Some("https://evil.example")).await);
+}
+
+#[tokio::test]
+async fn a_tls_hello_on_the_plain_port_is_refused_at_once() {
+    let server = TestServer::default_config().await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    // The first bytes of a TLS ClientHello.
+    tcp.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc])
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    timeout(STEP, tcp.read_to_end(&mut answer))
+        .await
+        .expect("answered well before the handshake timeout")
+        .unwrap();
+    assert!(answer.starts_with(b"HTTP/1.1 400"), "{answer:?}");
 }
 
 #[tokio::test]
@@ -216,7 +241,7 @@ async fn graceful_shutdown_tells_every_client() {
         let (seen, frame) = client.expect_close().await;
         assert_eq!(
             seen,
-            vec![json!({"type":"shutdown","reason":"server shutting down"})]
+            vec![json!({"type":"shutdown","reason":"server shutting down","call_ended":false})]
         );
         let frame = frame.expect("a close frame");
         assert_eq!(frame.code, CloseCode::Away);

@@ -56,7 +56,12 @@ impl Shared {
             max_display_name_chars: config.max_display_name_chars,
             max_calls_per_peer: config.max_calls_per_peer,
         });
-        let origins = OriginPolicy::new(&config.allowed_origins, config.require_origin, local_addr);
+        let origins = OriginPolicy::new(
+            &config.allowed_origins,
+            config.require_origin,
+            config.allow_loopback_origins,
+            local_addr,
+        );
         let ws_config = config.websocket_config();
         let ice = IceConfig::new(
             &config.ice_servers,
@@ -136,6 +141,16 @@ where
                 "request head too large\n",
             );
             respond(&mut stream, &response, shared).await;
+            return;
+        }
+        Ok(Err(HeadError::Malformed)) => {
+            debug!("not an HTTP request");
+            respond(
+                &mut stream,
+                &Response::text(400, "Bad Request", "bad request\n"),
+                shared,
+            )
+            .await;
             return;
         }
         Ok(Err(HeadError::Closed)) => return,
@@ -325,11 +340,17 @@ where
                 close_and_drain(&mut ws).await;
             }
             Exit::Shutdown => {
+                let (reason, call_ended) = if config.shutdown_ends_calls {
+                    ("the host stopped hosting this call", true)
+                } else {
+                    ("server shutting down", false)
+                };
                 let notice = ServerMessage::Shutdown {
-                    reason: "server shutting down".to_owned(),
+                    reason: reason.to_owned(),
+                    call_ended,
                 };
                 let _ = send(&mut ws, notice.to_json().into(), CLOSE_GRACE).await;
-                close(&mut ws, CloseCode::Away, "server shutting down").await;
+                close(&mut ws, CloseCode::Away, reason).await;
             }
         }
     }

@@ -25,6 +25,10 @@ pub(crate) enum HeadError {
     Closed,
     /// The head exceeded [`MAX_HEAD_BYTES`].
     TooLarge,
+    /// The first bytes cannot start an HTTP request (e.g. a TLS hello sent
+    /// to the plain port): answered at once instead of waiting for a head
+    /// that will never come.
+    Malformed,
     /// A socket error.
     Io(io::Error),
 }
@@ -47,10 +51,23 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Ve
         if buf[search_from..].windows(4).any(|w| w == b"\r\n\r\n") {
             return Ok(buf);
         }
+        if cannot_be_http(&buf) {
+            return Err(HeadError::Malformed);
+        }
         if buf.len() >= MAX_HEAD_BYTES {
             return Err(HeadError::TooLarge);
         }
     }
+}
+
+/// Whether a partial head is already invalid HTTP (a bad method or request
+/// line), as opposed to merely incomplete.
+fn cannot_be_http(partial: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    matches!(
+        httparse::Request::new(&mut headers).parse(partial),
+        Err(httparse::Error::Token | httparse::Error::Version | httparse::Error::NewLine)
+    )
 }
 
 /// The parts of a request the server looks at.
@@ -120,23 +137,34 @@ pub(crate) fn parse_head(buf: &[u8]) -> Option<Request> {
 #[derive(Debug, Clone)]
 pub(crate) struct OriginPolicy {
     allowed: HashSet<String>,
+    any_loopback_port: bool,
     require_origin: bool,
 }
 
+/// Host names of a page served on the user's own machine.
+const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
+
 impl OriginPolicy {
     /// The configured origins, plus the app's own and the loopback origins of
-    /// this server's port (a page it served itself on loopback).
-    pub(crate) fn new(configured: &[String], require_origin: bool, local: SocketAddr) -> Self {
+    /// this server's port (a page it served itself on loopback), or of any
+    /// port with `any_loopback_port`.
+    pub(crate) fn new(
+        configured: &[String],
+        require_origin: bool,
+        any_loopback_port: bool,
+        local: SocketAddr,
+    ) -> Self {
         let port = local.port();
         let mut allowed: HashSet<String> = configured.iter().map(|o| normalize(o)).collect();
         allowed.extend(APP_ORIGINS.iter().map(|o| normalize(o)));
         for scheme in ["http", "https"] {
-            for host in ["127.0.0.1", "localhost", "[::1]"] {
+            for host in LOOPBACK_HOSTS {
                 allowed.insert(format!("{scheme}://{host}:{port}"));
             }
         }
         Self {
             allowed,
+            any_loopback_port,
             require_origin,
         }
     }
@@ -146,9 +174,31 @@ impl OriginPolicy {
         match origin {
             // Non-browser clients send no Origin; browsers always do.
             None => !self.require_origin,
-            Some(origin) => self.allowed.contains(&normalize(origin)),
+            Some(origin) => {
+                let origin = normalize(origin);
+                self.allowed.contains(&origin)
+                    || (self.any_loopback_port && is_loopback_origin(&origin))
+            }
         }
     }
+}
+
+/// `http(s)://` + a loopback host + an optional port, and nothing else.
+fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    LOOPBACK_HOSTS.iter().any(|host| {
+        rest.strip_prefix(host).is_some_and(|port| {
+            port.is_empty()
+                || port.strip_prefix(':').is_some_and(|p| {
+                    !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+                })
+        })
+    })
 }
 
 /// Origins compare ASCII case-insensitively; tolerate a trailing slash in
@@ -321,7 +371,7 @@ mod tests {
     #[test]
     fn origins() {
         let local: SocketAddr = "127.0.0.1:4321".parse().unwrap();
-        let policy = OriginPolicy::new(&["https://Call.Example.com/".into()], false, local);
+        let policy = OriginPolicy::new(&["https://Call.Example.com/".into()], false, false, local);
         assert!(policy.allows(None));
         assert!(policy.allows(Some("https://call.example.com")));
         assert!(policy.allows(Some("tauri://localhost")));
@@ -332,8 +382,16 @@ mod tests {
         assert!(!policy.allows(Some("http://127.0.0.1:4322")));
         assert!(!policy.allows(Some("https://evil.example")));
         assert!(!policy.allows(Some("null")));
-        let strict = OriginPolicy::new(&[], true, local);
+        let strict = OriginPolicy::new(&[], true, false, local);
         assert!(!strict.allows(None));
+        let any_port = OriginPolicy::new(&[], false, true, local);
+        assert!(any_port.allows(Some("http://127.0.0.1:4322")));
+        assert!(any_port.allows(Some("http://localhost")));
+        assert!(any_port.allows(Some("https://[::1]:9")));
+        assert!(!any_port.allows(Some("http://127.0.0.1.evil.example")));
+        assert!(!any_port.allows(Some("http://localhost:80@evil.example")));
+        assert!(!any_port.allows(Some("http://localhost:")));
+        assert!(!any_port.allows(Some("https://evil.example")));
     }
 
     #[test]

@@ -188,6 +188,7 @@ impl Hub {
                 password,
             } => self.join_room(from, &room, &name, password),
             ClientMessage::LeaveRoom => self.leave_room(from),
+            ClientMessage::CheckRoom { room, password } => self.check_room(from, &room, password),
             ClientMessage::Offer { to, offer } => self.relay(
                 from,
                 to,
@@ -226,20 +227,39 @@ impl Hub {
         }
     }
 
-    fn join_room(
+    /// Answers [`ClientMessage::CheckRoom`]: the same checks as joining,
+    /// without joining or telling anyone.
+    fn check_room(
         &self,
         from: &PeerId,
         room: &str,
-        name: &str,
         password: Option<String>,
     ) -> Result<(), MessageError> {
-        let room = validate_name(room, self.limits.max_room_name_chars)
-            .map_err(|e| MessageError::new(ErrorCode::InvalidRoom, format!("room name {e}")))?
-            .to_owned();
-        let name = validate_name(name, self.limits.max_display_name_chars)
-            .map_err(|e| MessageError::new(ErrorCode::InvalidName, format!("display name {e}")))?
-            .to_owned();
-        // An empty password field in a form means "none".
+        let room = self.valid_room(room)?;
+        let tag = self.valid_password(password)?;
+        let mut state = self.lock();
+        self.admits(&state, &room, &tag)?;
+        let existing = state.rooms.get(&room);
+        let status = frame(&ServerMessage::RoomStatus {
+            members: existing.map_or(0, |r| r.members.len()),
+            password_required: existing.is_some_and(|r| r.password.is_some()),
+            room,
+        });
+        let mut overflowed = Vec::new();
+        deliver(&state, from, &status, &mut overflowed);
+        drop_overflowed(&mut state, overflowed);
+        Ok(())
+    }
+
+    fn valid_room(&self, room: &str) -> Result<String, MessageError> {
+        validate_name(room, self.limits.max_room_name_chars)
+            .map(str::to_owned)
+            .map_err(|e| MessageError::new(ErrorCode::InvalidRoom, format!("room name {e}")))
+    }
+
+    /// The password's tag, `None` for no password (an empty form field means
+    /// none).
+    fn valid_password(&self, password: Option<String>) -> Result<Option<[u8; 20]>, MessageError> {
         let password = password.filter(|p| !p.is_empty());
         if password
             .as_ref()
@@ -250,7 +270,61 @@ impl Hub {
                 format!("password must be at most {MAX_PASSWORD_BYTES} bytes"),
             ));
         }
-        let tag = password.map(|p| self.password_tag(&p));
+        Ok(password.map(|p| self.password_tag(&p)))
+    }
+
+    /// Whether someone with password `tag` may enter `room`: the password
+    /// matches (compared in constant time) and there is a free place.
+    fn admits(
+        &self,
+        state: &State,
+        room: &str,
+        tag: &Option<[u8; 20]>,
+    ) -> Result<(), MessageError> {
+        let Some(existing) = state.rooms.get(room) else {
+            return Ok(());
+        };
+        let matches = match (&existing.password, tag) {
+            (None, None) => true,
+            (Some(a), Some(b)) => bool::from(a[..].ct_eq(&b[..])),
+            _ => false,
+        };
+        if !matches {
+            let why = match (&existing.password, tag) {
+                (Some(_), None) => "needs a password",
+                (None, Some(_)) => "has no password",
+                _ => "has a different password",
+            };
+            return Err(MessageError::new(
+                ErrorCode::WrongPassword,
+                format!("room {} {why}", quote(room)),
+            ));
+        }
+        if existing.members.len() >= self.limits.room_capacity {
+            return Err(MessageError::new(
+                ErrorCode::RoomFull,
+                format!(
+                    "room {} is full ({} members)",
+                    quote(room),
+                    self.limits.room_capacity
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn join_room(
+        &self,
+        from: &PeerId,
+        room: &str,
+        name: &str,
+        password: Option<String>,
+    ) -> Result<(), MessageError> {
+        let room = self.valid_room(room)?;
+        let name = validate_name(name, self.limits.max_display_name_chars)
+            .map_err(|e| MessageError::new(ErrorCode::InvalidName, format!("display name {e}")))?
+            .to_owned();
+        let tag = self.valid_password(password)?;
 
         let mut state = self.lock();
         let Some(peer) = state.peers.get(from) else {
@@ -262,34 +336,7 @@ impl Hub {
                 format!("already in room {}; leave it first", quote(&current.room)),
             ));
         }
-        if let Some(existing) = state.rooms.get(&room) {
-            let matches = match (&existing.password, &tag) {
-                (None, None) => true,
-                (Some(a), Some(b)) => bool::from(a[..].ct_eq(&b[..])),
-                _ => false,
-            };
-            if !matches {
-                let why = match (&existing.password, &tag) {
-                    (Some(_), None) => "needs a password",
-                    (None, Some(_)) => "has no password",
-                    _ => "has a different password",
-                };
-                return Err(MessageError::new(
-                    ErrorCode::WrongPassword,
-                    format!("room {} {why}", quote(&room)),
-                ));
-            }
-            if existing.members.len() >= self.limits.room_capacity {
-                return Err(MessageError::new(
-                    ErrorCode::RoomFull,
-                    format!(
-                        "room {} is full ({} members)",
-                        quote(&room),
-                        self.limits.room_capacity
-                    ),
-                ));
-            }
-        }
+        self.admits(&state, &room, &tag)?;
 
         let others: Vec<PeerId> = state
             .rooms

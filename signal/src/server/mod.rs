@@ -77,6 +77,17 @@ pub struct Config {
     /// `http(s)://localhost:<port>`, `http(s)://[::1]:<port>`) are always
     /// allowed. Any other origin gets HTTP 403 at the upgrade.
     pub allowed_origins: Vec<String>,
+    /// Also allow pages served on loopback on any port
+    /// (`http(s)://127.0.0.1:*`, `localhost:*`, `[::1]:*`). Such a page runs
+    /// on the user's own machine, not on a website: the desktop app's
+    /// system-browser fallback is one, served by the app's own embedded
+    /// server on its own port. On by default.
+    pub allow_loopback_origins: bool,
+    /// When the server shuts down, tell clients the call is over
+    /// ([`crate::protocol::ServerMessage::Shutdown`] with `call_ended`), so
+    /// they don't reconnect. The app's LAN listener sets it: its shutdown
+    /// means the host stopped hosting.
+    pub shutdown_ends_calls: bool,
     /// Refuse upgrades that carry no `Origin` header. Browsers always send
     /// one; native clients usually don't, so by default they are allowed.
     pub require_origin: bool,
@@ -133,6 +144,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             allowed_origins: Vec::new(),
+            allow_loopback_origins: true,
+            shutdown_ends_calls: false,
             require_origin: false,
             #[cfg(feature = "tls")]
             tls: None,
@@ -163,6 +176,8 @@ impl fmt::Debug for Config {
         // TURN secret must never reach a log.
         f.debug_struct("Config")
             .field("allowed_origins", &self.allowed_origins)
+            .field("allow_loopback_origins", &self.allow_loopback_origins)
+            .field("shutdown_ends_calls", &self.shutdown_ends_calls)
             .field("require_origin", &self.require_origin)
             .field("tls", &self.uses_tls())
             .field("static_files", &self.static_files.is_some())
