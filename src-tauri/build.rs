@@ -11,6 +11,11 @@ fn main() {
             "reset_settings",
             "media_permission_status",
             "request_media_permission",
+            "start_hosting",
+            "hosting_info",
+            "stop_hosting",
+            "lan_calls",
+            "check_server",
         ]),
     ))
     .expect("failed to run tauri-build");

@@ -7,6 +7,7 @@ use tauri::State;
 use tauri_plugin_opener::OpenerExt;
 
 use crate::embedded::EmbeddedServer;
+use crate::lan::{HostingInfo, Lan, LanCall};
 use crate::permissions::{self, MediaKind, PermissionState};
 use crate::settings::{SettingsSnapshot, SettingsStore};
 use crate::AppError;
@@ -94,4 +95,58 @@ pub async fn request_media_permission(
     kind: MediaKind,
 ) -> Result<PermissionState, AppError> {
     permissions::request(kind, &store).await
+}
+
+/// Hosts `room` for the LAN: a listener on every interface, an mDNS
+/// advertisement, and what joiners need (addresses, invite links).
+#[tauri::command]
+pub async fn start_hosting(
+    lan: State<'_, Lan>,
+    store: State<'_, SettingsStore>,
+    room: String,
+    password: Option<String>,
+) -> Result<HostingInfo, AppError> {
+    // The loopback server holds the settings' port; hosting prefers the next.
+    let port = store.get().embedded_server.port.saturating_add(1);
+    lan.start_hosting(room, password, port).await
+}
+
+/// What is being hosted, if anything.
+#[tauri::command]
+pub async fn hosting_info(lan: State<'_, Lan>) -> Result<Option<HostingInfo>, AppError> {
+    Ok(lan.hosting().await)
+}
+
+/// Stops hosting: everyone in the call is told it ended, the LAN listener
+/// closes and the advertisement is withdrawn.
+#[tauri::command]
+pub async fn stop_hosting(lan: State<'_, Lan>) -> Result<(), AppError> {
+    lan.stop_hosting().await;
+    Ok(())
+}
+
+/// The calls advertised on the LAN right now (the join screen polls this).
+#[tauri::command]
+pub fn lan_calls(lan: State<'_, Lan>) -> Result<Vec<LanCall>, AppError> {
+    lan.calls()
+}
+
+/// Checks a server before joining it, as the page will connect (`origin`):
+/// each failure comes back as its own error kind (unreachable, tls,
+/// origin_refused, version_mismatch, room_full, wrong_password, …).
+#[tauri::command]
+pub async fn check_server(
+    url: String,
+    room: Option<String>,
+    password: Option<String>,
+    origin: Option<String>,
+) -> Result<(), AppError> {
+    use peercall_signal::client::{self, CheckOptions};
+    let options = CheckOptions {
+        origin,
+        room: room.map(|room| (room, password)),
+        ..CheckOptions::default()
+    };
+    client::check_server(&url, &options).await?;
+    Ok(())
 }

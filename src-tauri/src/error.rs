@@ -25,6 +25,18 @@ pub enum AppError {
     /// The settings file could not be written.
     #[error("could not save the settings: {0}")]
     SettingsIo(String),
+    /// The room name was refused.
+    #[error("not a valid room name: {0}")]
+    InvalidRoom(String),
+    /// The LAN listener could not bind.
+    #[error("could not start hosting: {0}")]
+    HostingStart(#[source] std::io::Error),
+    /// Looking for calls on the LAN (mDNS) could not start.
+    #[error("could not look for calls on the network: {0}")]
+    Discovery(String),
+    /// A server failed the pre-join check; `kind` says how.
+    #[error(transparent)]
+    Join(#[from] peercall_signal::client::JoinError),
 }
 
 impl AppError {
@@ -36,6 +48,10 @@ impl AppError {
             AppError::OpenBrowser(_) => "open_browser",
             AppError::InvalidSettings(_) => "invalid_settings",
             AppError::SettingsIo(_) => "settings_io",
+            AppError::InvalidRoom(_) => "invalid_room",
+            AppError::HostingStart(_) => "hosting_start",
+            AppError::Discovery(_) => "discovery",
+            AppError::Join(error) => error.kind(),
         }
     }
 }

@@ -6,8 +6,10 @@
 //! in [`commands`].
 
 mod commands;
+mod deep_link;
 mod embedded;
 mod error;
+mod lan;
 mod permissions;
 mod settings;
 mod window;
@@ -23,6 +25,7 @@ pub fn run() {
 
     let app = tauri::Builder::default()
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_deep_link::init())
         .invoke_handler(tauri::generate_handler![
             commands::server_info,
             commands::open_in_browser,
@@ -31,6 +34,11 @@ pub fn run() {
             commands::reset_settings,
             commands::media_permission_status,
             commands::request_media_permission,
+            commands::start_hosting,
+            commands::hosting_info,
+            commands::stop_hosting,
+            commands::lan_calls,
+            commands::check_server,
         ])
         .setup(|app| {
             let config_dir = match std::env::var_os(settings::CONFIG_DIR_ENV) {
@@ -49,7 +57,9 @@ pub fn run() {
                 tracing::info!(url = %info.ws_url, "embedded signaling server listening");
             }
             app.manage(server);
-            window::build_main_window(app.handle())?;
+            app.manage(lan::Lan::default());
+            let launch_link = deep_link::launch_link(app);
+            window::build_main_window(app.handle(), launch_link.as_deref())?;
             Ok(())
         })
         .build(tauri::generate_context!())
@@ -57,6 +67,9 @@ pub fn run() {
 
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
+            if let Some(lan) = handle.try_state::<lan::Lan>() {
+                tauri::async_runtime::block_on(lan.stop_hosting());
+            }
             if let Some(server) = handle.try_state::<embedded::EmbeddedServer>() {
                 tauri::async_runtime::block_on(server.stop());
             }

@@ -7,9 +7,11 @@ use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
 use crate::permissions::{self, MediaKind};
 use crate::settings::SettingsStore;
 
-/// Creates the main window.
-pub fn build_main_window(app: &AppHandle) -> tauri::Result<()> {
+/// Creates the main window; `launch_link` is an invite link the app was
+/// opened with, handed to the page.
+pub fn build_main_window(app: &AppHandle, launch_link: Option<&str>) -> tauri::Result<()> {
     let window = WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
+        .initialization_script(crate::deep_link::init_script(launch_link))
         .title("Peercall")
         .inner_size(1100.0, 760.0)
         .min_inner_size(640.0, 480.0)

@@ -1,0 +1,427 @@
+//! Hosting a call for the LAN, and finding calls hosted on it.
+//!
+//! The embedded server listens on loopback only. Hosting adds a second
+//! listener of the same server code on the LAN (all interfaces), opens the
+//! host's room there, and advertises it over mDNS/DNS-SD as
+//! `_peercall._tcp`. Stopping closes that listener, telling everyone in the
+//! call it is over, and withdraws the advertisement (mDNS goodbye), so
+//! joiners' lists drop it within seconds.
+//!
+//! Discovery browses `_peercall._tcp` for as long as the app runs and keeps
+//! the live list the join screen shows.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
+use peercall_signal::address::invite_link;
+use peercall_signal::protocol::{validate_room_name, PROTOCOL_VERSION};
+use peercall_signal::server;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::AppError;
+
+/// The DNS-SD service type Peercall calls are advertised under.
+pub const SERVICE_TYPE: &str = "_peercall._tcp.local.";
+
+/// Environment variable naming the address the LAN listener binds instead
+/// of all interfaces (tests host on 127.0.0.2).
+pub const LAN_BIND_ENV: &str = "PEERCALL_LAN_BIND";
+
+/// What the host sees while hosting.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HostingInfo {
+    /// The room everyone joins.
+    pub room: String,
+    /// The LAN listener's port (the one to allow in a firewall).
+    pub port: u16,
+    /// This computer's addresses joiners can use, most likely first.
+    pub addresses: Vec<String>,
+    /// `peercall://ADDRESS:PORT/ROOM` for each address.
+    pub invite_links: Vec<String>,
+    /// Where the host's own page connects (loopback when listening on all
+    /// interfaces).
+    pub local_ws_url: String,
+    /// Whether joiners need the password.
+    pub password_required: bool,
+    /// The name the call is advertised under.
+    pub host_name: String,
+    /// Whether the mDNS advertisement is up (if not, invite links still work).
+    pub advertised: bool,
+}
+
+/// A call found on the LAN.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LanCall {
+    /// The advertisement's unique name.
+    pub id: String,
+    /// Who hosts it (their computer's name).
+    pub host_name: String,
+    /// The room.
+    pub room: String,
+    /// Whether joining needs a password.
+    pub password_required: bool,
+    /// The host's protocol version.
+    pub version: u32,
+    /// Whether this app can join it (same protocol version).
+    pub compatible: bool,
+    /// The server to join, e.g. `ws://192.168.1.20:7778/`.
+    pub ws_url: String,
+    /// The invite link for it.
+    pub invite_link: String,
+}
+
+struct Hosting {
+    info: HostingInfo,
+    stop: oneshot::Sender<()>,
+    task: tauri::async_runtime::JoinHandle<()>,
+    advertisement: Option<(ServiceDaemon, String)>,
+}
+
+/// Hosting and discovery, managed as Tauri state.
+#[derive(Default)]
+pub struct Lan {
+    hosting: tokio::sync::Mutex<Option<Hosting>>,
+    discovery: Mutex<Option<Discovery>>,
+}
+
+impl Lan {
+    /// Starts hosting `room` (with an optional password) on a LAN listener,
+    /// preferring `preferred_port`; answers what joiners need to know.
+    pub async fn start_hosting(
+        &self,
+        room: String,
+        password: Option<String>,
+        preferred_port: u16,
+    ) -> Result<HostingInfo, AppError> {
+        validate_room_name(&room).map_err(|e| AppError::InvalidRoom(e.to_string()))?;
+        let mut hosting = self.hosting.lock().await;
+        if let Some(current) = hosting.as_ref() {
+            if current.info.room == room {
+                return Ok(current.info.clone());
+            }
+        }
+        if let Some(previous) = hosting.take() {
+            previous.stop().await;
+        }
+
+        let bind_ip = lan_bind_address();
+        let listener = bind(bind_ip, preferred_port)
+            .await
+            .map_err(AppError::HostingStart)?;
+        let port = listener
+            .local_addr()
+            .map_err(AppError::HostingStart)?
+            .port();
+        let config = server::Config {
+            // Stopping hosting ends the call for everyone in it.
+            shutdown_ends_calls: true,
+            ..server::Config::default()
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tauri::async_runtime::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(error) = server::run(listener, config, shutdown).await {
+                tracing::error!(%error, "LAN listener failed");
+            }
+        });
+
+        let addresses = reachable_addresses(bind_ip);
+        let host_name = machine_name();
+        let password_required = password.as_deref().is_some_and(|p| !p.is_empty());
+        let advertisement = advertise(&host_name, &room, password_required, bind_ip, port)
+            .map_err(|error| tracing::warn!(%error, "mDNS advertisement failed; invite links still work"))
+            .ok();
+        let local_ip = if bind_ip.is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            bind_ip
+        };
+        let info = HostingInfo {
+            invite_links: addresses
+                .iter()
+                .map(|a| invite_link(a, port, &room))
+                .collect(),
+            addresses,
+            local_ws_url: format!("ws://{}/", SocketAddr::new(local_ip, port)),
+            password_required,
+            host_name,
+            advertised: advertisement.is_some(),
+            room,
+            port,
+        };
+        tracing::info!(port, room = %info.room, addresses = ?info.addresses, "hosting on the LAN");
+        *hosting = Some(Hosting {
+            info: info.clone(),
+            stop,
+            task,
+            advertisement,
+        });
+        Ok(info)
+    }
+
+    /// What is being hosted, if anything.
+    pub async fn hosting(&self) -> Option<HostingInfo> {
+        self.hosting.lock().await.as_ref().map(|h| h.info.clone())
+    }
+
+    /// Stops hosting: withdraws the advertisement, tells everyone the call is
+    /// over and closes the LAN listener.
+    pub async fn stop_hosting(&self) {
+        if let Some(hosting) = self.hosting.lock().await.take() {
+            hosting.stop().await;
+        }
+    }
+
+    /// The calls currently advertised on the LAN, except our own.
+    pub fn calls(&self) -> Result<Vec<LanCall>, AppError> {
+        let mut discovery = self.discovery.lock().expect("discovery lock");
+        if discovery.is_none() {
+            *discovery = Some(Discovery::start().map_err(|e| AppError::Discovery(e.to_string()))?);
+        }
+        let own = self.hosting.try_lock().ok().and_then(|h| {
+            h.as_ref()
+                .and_then(|h| h.advertisement.as_ref().map(|a| a.1.clone()))
+        });
+        let calls = discovery.as_ref().expect("just started").calls();
+        Ok(calls
+            .into_iter()
+            .filter(|call| Some(&call.id) != own.as_ref())
+            .collect())
+    }
+}
+
+impl Hosting {
+    async fn stop(self) {
+        if let Some((daemon, fullname)) = self.advertisement {
+            // Goodbye packets first, so lists drop the call at once.
+            if let Ok(done) = daemon.unregister(&fullname) {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+                    while done.try_recv().is_err() {
+                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    }
+                })
+                .await;
+            }
+            let _ = daemon.shutdown();
+        }
+        drop(self.stop);
+        let _ = self.task.await;
+        tracing::info!(room = %self.info.room, "stopped hosting");
+    }
+}
+
+fn lan_bind_address() -> IpAddr {
+    std::env::var(LAN_BIND_ENV)
+        .ok()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+async fn bind(ip: IpAddr, preferred_port: u16) -> std::io::Result<TcpListener> {
+    match TcpListener::bind(SocketAddr::new(ip, preferred_port)).await {
+        Ok(listener) => Ok(listener),
+        Err(error) => {
+            tracing::info!(%error, preferred_port, "preferred hosting port unavailable, using a free one");
+            TcpListener::bind(SocketAddr::new(ip, 0)).await
+        }
+    }
+}
+
+/// The IPv4 addresses joiners can reach: the bound one, or every
+/// non-loopback interface's (private LAN ranges first).
+fn reachable_addresses(bind_ip: IpAddr) -> Vec<String> {
+    if !bind_ip.is_unspecified() {
+        return vec![bind_ip.to_string()];
+    }
+    let mut addresses: Vec<Ipv4Addr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| !i.is_loopback())
+        .filter_map(|i| match i.ip() {
+            IpAddr::V4(v4) if !v4.is_link_local() => Some(v4),
+            _ => None,
+        })
+        .collect();
+    addresses.sort_by_key(|a| (!a.is_private(), *a));
+    addresses.dedup();
+    addresses.iter().map(Ipv4Addr::to_string).collect()
+}
+
+fn machine_name() -> String {
+    let name = gethostname::gethostname().to_string_lossy().into_owned();
+    let name = name.split('.').next().unwrap_or("").trim().to_owned();
+    if name.is_empty() {
+        "Peercall".to_owned()
+    } else {
+        name
+    }
+}
+
+/// DNS labels allow letters, digits and `-`.
+fn dns_label(text: &str) -> String {
+    let label: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(40)
+        .collect();
+    if label.trim_matches('-').is_empty() {
+        "peercall".to_owned()
+    } else {
+        label
+    }
+}
+
+fn daemon_for(ip: IpAddr) -> Result<ServiceDaemon, mdns_sd::Error> {
+    let daemon = ServiceDaemon::new()?;
+    // Loopback is off by default in mdns-sd. A call hosted on a loopback
+    // address is only reachable there; discovery also looks there, which
+    // finds calls hosted on this same machine.
+    if ip.is_loopback() || ip.is_unspecified() {
+        daemon.enable_interface(IfKind::LoopbackV4)?;
+    }
+    Ok(daemon)
+}
+
+fn advertise(
+    host_name: &str,
+    room: &str,
+    password_required: bool,
+    bind_ip: IpAddr,
+    port: u16,
+) -> Result<(ServiceDaemon, String), mdns_sd::Error> {
+    let daemon = if bind_ip.is_unspecified() {
+        ServiceDaemon::new()?
+    } else {
+        daemon_for(bind_ip)?
+    };
+    let instance = format!("{} {}", dns_label(host_name), dns_label(room));
+    let mdns_host = format!("{}.local.", dns_label(host_name));
+    let version = PROTOCOL_VERSION.to_string();
+    let properties = [
+        ("host", host_name),
+        ("room", room),
+        ("password", if password_required { "1" } else { "0" }),
+        ("version", version.as_str()),
+    ];
+    let info = if bind_ip.is_unspecified() {
+        ServiceInfo::new(
+            SERVICE_TYPE,
+            &instance,
+            &mdns_host,
+            "",
+            port,
+            &properties[..],
+        )?
+        .enable_addr_auto()
+    } else {
+        ServiceInfo::new(
+            SERVICE_TYPE,
+            &instance,
+            &mdns_host,
+            bind_ip,
+            port,
+            &properties[..],
+        )?
+    };
+    let fullname = info.get_fullname().to_owned();
+    daemon.register(info)?;
+    Ok((daemon, fullname))
+}
+
+/// A running browse of `_peercall._tcp`.
+struct Discovery {
+    daemon: ServiceDaemon,
+    calls: Arc<Mutex<BTreeMap<String, LanCall>>>,
+}
+
+impl Discovery {
+    fn start() -> Result<Self, mdns_sd::Error> {
+        let daemon = daemon_for(IpAddr::V4(Ipv4Addr::UNSPECIFIED))?;
+        let events = daemon.browse(SERVICE_TYPE)?;
+        let calls = Arc::new(Mutex::new(BTreeMap::new()));
+        let seen = calls.clone();
+        std::thread::Builder::new()
+            .name("mdns-browse".into())
+            .spawn(move || {
+                while let Ok(event) = events.recv() {
+                    let mut calls = seen.lock().expect("calls lock");
+                    match event {
+                        ServiceEvent::ServiceResolved(info) => {
+                            if let Some(call) = lan_call(&info) {
+                                calls.insert(call.id.clone(), call);
+                            }
+                        }
+                        ServiceEvent::ServiceRemoved(_, fullname) => {
+                            calls.remove(&fullname);
+                        }
+                        _ => {}
+                    }
+                }
+            })
+            .map_err(|e| mdns_sd::Error::Msg(e.to_string()))?;
+        Ok(Self { daemon, calls })
+    }
+
+    fn calls(&self) -> Vec<LanCall> {
+        self.calls
+            .lock()
+            .expect("calls lock")
+            .values()
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for Discovery {
+    fn drop(&mut self) {
+        let _ = self.daemon.shutdown();
+    }
+}
+
+/// A resolved advertisement as the join screen shows it; `None` when it
+/// lacks what a call needs.
+fn lan_call(info: &ServiceInfo) -> Option<LanCall> {
+    let room = info.get_property_val_str("room")?.to_owned();
+    validate_room_name(&room).ok()?;
+    let version: u32 = info.get_property_val_str("version")?.parse().ok()?;
+    let port = info.get_port();
+    let mut addresses: Vec<&Ipv4Addr> = info.get_addresses_v4().into_iter().collect();
+    addresses.sort_by_key(|a| (!a.is_private(), **a));
+    let address = addresses.first()?.to_string();
+    Some(LanCall {
+        id: info.get_fullname().to_owned(),
+        host_name: info
+            .get_property_val_str("host")
+            .unwrap_or(info.get_hostname())
+            .to_owned(),
+        password_required: info.get_property_val_str("password") == Some("1"),
+        compatible: version == PROTOCOL_VERSION,
+        version,
+        ws_url: format!("ws://{address}:{port}/"),
+        invite_link: invite_link(&address, port, &room),
+        room,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_labels_are_safe() {
+        assert_eq!(dns_label("Jisoo's MacBook"), "Jisoo-s-MacBook");
+        assert_eq!(dns_label("회의"), "peercall");
+    }
+
+    #[test]
+    fn a_bound_address_is_the_one_offered() {
+        let ip: IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(reachable_addresses(ip), vec!["127.0.0.2".to_owned()]);
+    }
+}
