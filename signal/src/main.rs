@@ -196,6 +196,7 @@ fn config_from(args: &Args) -> anyhow::Result<Config> {
         allowed_origins: args.allow_origins.clone(),
         allow_loopback_origins: !args.strict_loopback_origins,
         shutdown_ends_calls: false,
+        hosted_room: None,
         require_origin: args.require_origin,
         tls,
         static_files,

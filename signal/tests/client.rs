@@ -260,3 +260,45 @@ async fn a_hosts_shutdown_tells_clients_the_call_ended() {
     assert_eq!(close.map(|c| u16::from(c.code)), Some(1001));
     stopping.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_hosted_room_has_its_password_before_anyone_joins() {
+    let server = TestServer::start(Config {
+        hosted_room: Some(server::HostedRoom {
+            name: "hosted".into(),
+            password: Some("s3cret".into()),
+        }),
+        ..Config::default()
+    })
+    .await;
+    // Nobody is in it yet, and still the password holds.
+    let wrong = check_server(&server.url(), &room("hosted", Some("guess")))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong, JoinError::WrongPassword);
+    let right = check_server(&server.url(), &room("hosted", Some("s3cret")))
+        .await
+        .unwrap();
+    assert_eq!(
+        right.room,
+        Some(RoomCheck {
+            members: 0,
+            password_required: true
+        })
+    );
+    let mut guest = server.client().await;
+    guest
+        .send(json!({"type": "join_room", "room": "hosted", "name": "Early", "password": "mine"}))
+        .await;
+    guest.expect_error("wrong_password").await;
+    // Only the hosted call: no other room can be opened here.
+    guest
+        .send(json!({"type": "join_room", "room": "other", "name": "Early"}))
+        .await;
+    guest.expect_error("not_permitted").await;
+    guest
+        .send(json!({"type": "join_room", "room": "hosted", "name": "Early", "password": "s3cret"}))
+        .await;
+    guest.expect("room_joined").await;
+    server.stop().await.unwrap();
+}

@@ -106,9 +106,12 @@ pub async fn start_hosting(
     room: String,
     password: Option<String>,
 ) -> Result<HostingInfo, AppError> {
+    let settings = store.get();
     // The loopback server holds the settings' port; hosting prefers the next.
-    let port = store.get().embedded_server.port.saturating_add(1);
-    lan.start_hosting(room, password, port).await
+    let port = settings.embedded_server.port.saturating_add(1);
+    let name = settings.display_name.trim().to_owned();
+    lan.start_hosting(room, password, port, Some(name).filter(|n| !n.is_empty()))
+        .await
 }
 
 /// What is being hosted, if anything.

@@ -47,7 +47,7 @@ pub struct HostingInfo {
     pub local_ws_url: String,
     /// Whether joiners need the password.
     pub password_required: bool,
-    /// The name the call is advertised under.
+    /// Who hosts, as the call is listed (the host's name).
     pub host_name: String,
     /// Whether the mDNS advertisement is up (if not, invite links still work).
     pub advertised: bool,
@@ -90,12 +90,15 @@ pub struct Lan {
 
 impl Lan {
     /// Starts hosting `room` (with an optional password) on a LAN listener,
-    /// preferring `preferred_port`; answers what joiners need to know.
+    /// preferring `preferred_port`, listed under `host_name` (the host's
+    /// display name; the computer's name without one); answers what
+    /// joiners need to know.
     pub async fn start_hosting(
         &self,
         room: String,
         password: Option<String>,
         preferred_port: u16,
+        host_name: Option<String>,
     ) -> Result<HostingInfo, AppError> {
         validate_room_name(&room).map_err(|e| AppError::InvalidRoom(e.to_string()))?;
         let mut hosting = self.hosting.lock().await;
@@ -119,6 +122,11 @@ impl Lan {
         let config = server::Config {
             // Stopping hosting ends the call for everyone in it.
             shutdown_ends_calls: true,
+            // This listener serves the host's call and nothing else.
+            hosted_room: Some(server::HostedRoom {
+                name: room.clone(),
+                password: password.clone(),
+            }),
             ..server::Config::default()
         };
         let (stop, stopped) = oneshot::channel::<()>();
@@ -132,11 +140,21 @@ impl Lan {
         });
 
         let addresses = reachable_addresses(bind_ip);
-        let host_name = machine_name();
+        let machine = machine_name();
+        let host_name = host_name.unwrap_or_else(|| machine.clone());
         let password_required = password.as_deref().is_some_and(|p| !p.is_empty());
-        let advertisement = advertise(&host_name, &room, password_required, bind_ip, port)
-            .map_err(|error| tracing::warn!(%error, "mDNS advertisement failed; invite links still work"))
-            .ok();
+        let advertisement = advertise(
+            &machine,
+            &host_name,
+            &room,
+            password_required,
+            bind_ip,
+            port,
+        )
+        .map_err(
+            |error| tracing::warn!(%error, "mDNS advertisement failed; invite links still work"),
+        )
+        .ok();
         let local_ip = if bind_ip.is_unspecified() {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         } else {
@@ -289,6 +307,7 @@ fn daemon_for(ip: IpAddr) -> Result<ServiceDaemon, mdns_sd::Error> {
 }
 
 fn advertise(
+    machine: &str,
     host_name: &str,
     room: &str,
     password_required: bool,
@@ -300,8 +319,8 @@ fn advertise(
     } else {
         daemon_for(bind_ip)?
     };
-    let instance = format!("{} {}", dns_label(host_name), dns_label(room));
-    let mdns_host = format!("{}.local.", dns_label(host_name));
+    let instance = format!("{} {}", dns_label(machine), dns_label(room));
+    let mdns_host = format!("{}.local.", dns_label(machine));
     let version = PROTOCOL_VERSION.to_string();
     let properties = [
         ("host", host_name),

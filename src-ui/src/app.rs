@@ -6,9 +6,9 @@ use yew::prelude::*;
 use crate::call::{AppEvent, CallTarget, DirectRole, Engine};
 use crate::components::{IncomingCallPrompt, SettingsNoticeBanner};
 use crate::i18n::Lang;
-use crate::pages::{CallPage, HomePage, SettingsPage};
+use crate::pages::{CallPage, HomePage, HostPage, JoinPage, SettingsPage};
 use crate::platform::Platform;
-use crate::state::{Action, AppState, IncomingCall, Page, ServerStatus, SignalStatus};
+use crate::state::{Action, AppState, IncomingCall, Page, Remote, SignalStatus};
 
 /// The app-state handle components use to read state and dispatch actions.
 pub type AppContext = UseReducerHandle<AppState>;
@@ -30,10 +30,10 @@ pub fn app() -> Html {
         let engine = (*engine).clone();
         let dispatcher = state.dispatcher();
         let can_call = platform.support.can_call();
-        use_effect_with(state.server.clone(), move |server| {
-            if let (ServerStatus::Ready(info), true) = (server, can_call) {
+        use_effect_with(state.signal_url(), move |url| {
+            if let (Some(url), true) = (url, can_call) {
                 engine.connect(
-                    &info.ws_url,
+                    url,
                     Callback::from(move |event| dispatcher.dispatch(app_action(event))),
                 );
             }
@@ -66,6 +66,23 @@ pub fn app() -> Html {
         });
     }
 
+    // An invite link clicked while the app runs (macOS delivers it as an
+    // event): open the join screen on it.
+    {
+        let state = state.clone();
+        use_effect_with((), move |_| {
+            let listener = gloo::events::EventListener::new(
+                &gloo::utils::window(),
+                "peercall-link",
+                move |_| {
+                    if let Some(link) = crate::platform::launch_link() {
+                        state.dispatch(Action::Navigate(Page::Join { link: Some(link) }));
+                    }
+                },
+            );
+            move || drop(listener)
+        });
+    }
     {
         let lang = state.lang;
         use_effect_with(lang, move |lang| {
@@ -77,9 +94,12 @@ pub fn app() -> Html {
 
     let page = match &state.page {
         Page::Home => html! { <HomePage /> },
-        Page::Call { room } => html! {
-            <CallPage key={format!("room:{room}")} target={CallTarget::Room(room.clone())} />
+        Page::Call { room, via } => html! {
+            <CallPage key={format!("room:{room}:{}", via.as_ref().map_or("", |v| v.ws_url.as_str()))}
+                target={CallTarget::Room(room.clone())} password={via.as_ref().and_then(|v| v.password.clone())} />
         },
+        Page::Host => html! { <HostPage /> },
+        Page::Join { link } => html! { <JoinPage link={link.clone()} /> },
         Page::Direct { peer, name, role } => html! {
             <CallPage key={format!("direct:{peer}")} target={CallTarget::Direct {
                 peer: peer.clone(), name: name.clone(), role: *role,
@@ -105,8 +125,10 @@ pub fn app() -> Html {
     }
 }
 
-/// `?room=CODE` opens that call directly (links from the desktop app's
-/// open-in-browser action and invites).
+/// Where the app opens: `?room=CODE` (with `&server=URL&password=…` for
+/// another server) opens that call directly (the desktop app's
+/// open-in-browser action and invites); an invite link the app was launched
+/// with, or `?join=LINK`, opens the join screen on it.
 fn initial_page() -> Page {
     let search = gloo::utils::window()
         .location()
@@ -117,9 +139,18 @@ fn initial_page() -> Page {
     if param("page").as_deref() == Some("settings") {
         return Page::Settings;
     }
+    if let Some(link) = param("join").or_else(crate::platform::launch_link) {
+        return Page::Join { link: Some(link) };
+    }
+    let via = param("server")
+        .filter(|url| peercall_signal::settings::is_signaling_url(url))
+        .map(|ws_url| Remote {
+            ws_url,
+            password: param("password").filter(|p| !p.is_empty()),
+        });
     param("room")
         .and_then(|room| crate::room_code::normalize(&room))
-        .map(|room| Page::Call { room })
+        .map(|room| Page::Call { room, via })
         .unwrap_or(Page::Home)
 }
 

@@ -114,6 +114,46 @@ pub enum PermissionState {
     Restricted,
 }
 
+/// A call this app hosts for the LAN, as the shell reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct HostingInfo {
+    /// The room everyone joins.
+    pub room: String,
+    /// The LAN listener's port.
+    pub port: u16,
+    /// This computer's addresses on the network.
+    pub addresses: Vec<String>,
+    /// `peercall://` links, one per address.
+    pub invite_links: Vec<String>,
+    /// Where the host's own page connects.
+    pub local_ws_url: String,
+    /// Whether joiners need the password.
+    pub password_required: bool,
+    /// The name the call is listed under.
+    pub host_name: String,
+    /// Whether the mDNS listing is up.
+    pub advertised: bool,
+}
+
+/// A call found on the LAN.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct LanCall {
+    /// Unique among the listed calls.
+    pub id: String,
+    /// Who hosts it.
+    pub host_name: String,
+    /// The room.
+    pub room: String,
+    /// Whether joining needs a password.
+    pub password_required: bool,
+    /// Whether this app speaks its protocol version.
+    pub compatible: bool,
+    /// The server to join.
+    pub ws_url: String,
+    /// Its invite link.
+    pub invite_link: String,
+}
+
 /// Where a tab keeps its settings.
 const SETTINGS_KEY: &str = "peercall.settings";
 
@@ -127,6 +167,18 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// Whether calls must go to the system browser: the desktop app on a
+    /// web engine without WebRTC (WebKitGTK).
+    pub fn needs_browser(&self) -> bool {
+        self.host == Host::Desktop && !self.support.can_call()
+    }
+
+    /// Whether finding calls on the LAN is impossible here (a browser tab
+    /// has no mDNS).
+    pub fn lan_unavailable(&self) -> bool {
+        self.host == Host::Browser
+    }
+
     /// Looks at the environment once, at start.
     pub fn detect() -> Self {
         let host = if tauri_internals().is_some() {
@@ -207,6 +259,69 @@ impl Platform {
         }
     }
 
+    /// Hosts `room` for the LAN (desktop only).
+    pub async fn start_hosting(
+        &self,
+        room: &str,
+        password: Option<&str>,
+    ) -> Result<HostingInfo, PlatformError> {
+        invoke(
+            "start_hosting",
+            &serde_json::json!({ "room": room, "password": password }),
+        )
+        .await
+    }
+
+    /// What this app hosts, if anything.
+    pub async fn hosting_info(&self) -> Option<HostingInfo> {
+        match self.host {
+            Host::Desktop => invoke("hosting_info", &serde_json::json!({}))
+                .await
+                .ok()
+                .flatten(),
+            Host::Browser => None,
+        }
+    }
+
+    /// Stops hosting; everyone in the call is told it ended.
+    pub async fn stop_hosting(&self) -> Result<(), PlatformError> {
+        invoke("stop_hosting", &serde_json::json!({})).await
+    }
+
+    /// The calls listed on the LAN now; `None` where this can't be known
+    /// (a browser tab has no mDNS).
+    pub async fn lan_calls(&self) -> Option<Result<Vec<LanCall>, PlatformError>> {
+        match self.host {
+            Host::Desktop => Some(invoke("lan_calls", &serde_json::json!({})).await),
+            Host::Browser => None,
+        }
+    }
+
+    /// Checks a server (and room) before joining, as a page at `origin` will
+    /// connect. A tab can't tell failures apart (browsers report every
+    /// failed WebSocket alike), so there it passes and the call itself
+    /// reports what it can.
+    pub async fn check_server(
+        &self,
+        url: &str,
+        room: &str,
+        password: Option<&str>,
+        origin: &str,
+    ) -> Result<(), PlatformError> {
+        match self.host {
+            Host::Desktop => {
+                invoke(
+                    "check_server",
+                    &serde_json::json!({
+                        "url": url, "room": room, "password": password, "origin": origin,
+                    }),
+                )
+                .await
+            }
+            Host::Browser => Ok(()),
+        }
+    }
+
     /// Opens this UI in the system browser (desktop only), landing on `query`.
     pub async fn open_in_browser(&self, query: Option<String>) -> Result<(), PlatformError> {
         match self.host {
@@ -216,6 +331,16 @@ impl Platform {
             Host::Browser => Ok(()),
         }
     }
+}
+
+/// The invite link the desktop app was opened with (a `peercall://` link
+/// clicked elsewhere), handed over by the shell before the page started.
+pub fn launch_link() -> Option<String> {
+    let window = web_sys::window()?;
+    js_sys::Reflect::get(&window, &"__peercallLaunchLink".into())
+        .ok()?
+        .as_string()
+        .filter(|link| !link.is_empty())
 }
 
 fn tauri_internals() -> Option<JsValue> {
@@ -404,6 +529,11 @@ async fn browser_permission_state(kind: MediaKind) -> PermissionState {
 /// and microphone permission).
 pub fn is_macos() -> bool {
     user_agent().contains("Mac OS X") || user_agent().contains("Macintosh")
+}
+
+/// Whether this runs on Windows (for OS-specific advice).
+pub fn is_windows() -> bool {
+    user_agent().contains("Windows")
 }
 
 fn user_agent() -> String {

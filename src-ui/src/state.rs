@@ -21,6 +21,17 @@ pub enum Page {
     Call {
         /// The room code.
         room: String,
+        /// Another server than this app's own (a LAN host, a remote
+        /// server), with the room's password.
+        via: Option<Remote>,
+    },
+    /// Hosting a call for the LAN.
+    Host,
+    /// Finding a call on the LAN, or joining one by link or address;
+    /// `link` pre-fills the address (an invite link that opened the app).
+    Join {
+        /// The address to start from.
+        link: Option<String>,
     },
     /// The settings page.
     Settings,
@@ -33,6 +44,15 @@ pub enum Page {
         /// Whether we rang them or they rang us.
         role: DirectRole,
     },
+}
+
+/// A signaling server other than the app's own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// Its WebSocket URL.
+    pub ws_url: String,
+    /// The room's password, if it has one.
+    pub password: Option<String>,
 }
 
 /// Our connection to the signaling server, as far as the UI knows.
@@ -115,6 +135,21 @@ impl AppState {
         self.name
             .clone()
             .unwrap_or_else(|| self.settings.display_name.clone())
+    }
+
+    /// The signaling server to be connected to now: the current call's,
+    /// else the app's own.
+    pub fn signal_url(&self) -> Option<String> {
+        match (&self.page, &self.server) {
+            (
+                Page::Call {
+                    via: Some(remote), ..
+                },
+                _,
+            ) => Some(remote.ws_url.clone()),
+            (_, ServerStatus::Ready(info)) => Some(info.ws_url.clone()),
+            _ => None,
+        }
     }
 
     /// The name to join calls with (empty: ask first).

@@ -254,6 +254,8 @@ pub struct AppOptions {
     /// Where the app keeps its settings; a fresh empty directory when `None`.
     /// Pass the same one again to see settings survive a restart.
     pub config_dir: Option<PathBuf>,
+    /// Command-line arguments for the app (e.g. an invite link).
+    pub args: Vec<String>,
 }
 
 /// A fresh, empty directory under the system temp dir.
@@ -301,7 +303,7 @@ impl App {
             port,
             json!({
                 "browserName": "wry",
-                "tauri:options": { "application": app },
+                "tauri:options": { "application": app, "args": options.args },
             }),
         )
         .await?;
@@ -631,7 +633,9 @@ where
 pub async fn type_into(client: &Client, css: &str, text: &str) -> Result<()> {
     let field = wait_for(client, css).await?;
     field.clear().await?;
-    field.send_keys(text).await?;
+    if !text.is_empty() {
+        field.send_keys(text).await?;
+    }
     Ok(())
 }
 

@@ -55,6 +55,7 @@ async fn launch(config_dir: &Path, capture: MockCapture) -> Result<App> {
     App::launch(AppOptions {
         env,
         config_dir: Some(config_dir.to_owned()),
+        ..AppOptions::default()
     })
     .await
 }

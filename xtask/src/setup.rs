@@ -17,10 +17,12 @@ pub enum Purpose {
     Bundle,
 }
 
-/// Debian packages to build and start the app (WebKitGTK, and Xvfb so it
-/// also starts on a machine without a display).
+/// Debian packages to build and start the app (WebKitGTK, OpenSSL for the
+/// pre-join server check's TLS, and Xvfb so it also starts on a machine
+/// without a display).
 const APT_RUN: &[&str] = &[
     "pkg-config",
+    "libssl-dev",
     "libwebkit2gtk-4.1-dev",
     "libgtk-3-dev",
     "xvfb",
@@ -28,8 +30,9 @@ const APT_RUN: &[&str] = &[
 ];
 /// …and to test it: browsers and WebDriver servers, clang for the macOS
 /// cross-check, ImageMagick for screenshots, a Korean font so the Korean UI
-/// renders in them.
+/// renders in them, iproute2 to let mDNS run on loopback in the LAN test.
 const APT_TEST: &[&str] = &[
+    "iproute2",
     "webkit2gtk-driver",
     "chromium",
     "chromium-driver",

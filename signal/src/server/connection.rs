@@ -56,6 +56,10 @@ impl Shared {
             max_display_name_chars: config.max_display_name_chars,
             max_calls_per_peer: config.max_calls_per_peer,
         });
+        let hub = match &config.hosted_room {
+            Some(hosted) => hub.hosting_only(&hosted.name, hosted.password.as_deref()),
+            None => hub,
+        };
         let origins = OriginPolicy::new(
             &config.allowed_origins,
             config.require_origin,

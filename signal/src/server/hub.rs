@@ -54,6 +54,10 @@ pub(crate) struct Hub {
     /// plaintext never sits in memory longer than a join, and comparing
     /// fixed-length tags in constant time leaks neither content nor length.
     password_key: [u8; 32],
+    /// Set when this server hosts one call only (the app's LAN listener):
+    /// every other room is refused, and this one has its password from the
+    /// start, whoever joins first.
+    only_room: Option<(String, Option<[u8; 20]>)>,
 }
 
 #[derive(Default)]
@@ -97,7 +101,17 @@ impl Hub {
             state: Mutex::new(State::default()),
             limits,
             password_key: rand::random(),
+            only_room: None,
         }
+    }
+
+    /// Serves only `room`, with `password` (see [`super::HostedRoom`]).
+    pub(crate) fn hosting_only(mut self, room: &str, password: Option<&str>) -> Self {
+        let tag = password
+            .filter(|p| !p.is_empty())
+            .map(|p| self.password_tag(p));
+        self.only_room = Some((room.to_owned(), tag));
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -242,7 +256,10 @@ impl Hub {
         let existing = state.rooms.get(&room);
         let status = frame(&ServerMessage::RoomStatus {
             members: existing.map_or(0, |r| r.members.len()),
-            password_required: existing.is_some_and(|r| r.password.is_some()),
+            password_required: existing.map_or_else(
+                || self.only_room.as_ref().is_some_and(|(_, p)| p.is_some()),
+                |r| r.password.is_some(),
+            ),
             room,
         });
         let mut overflowed = Vec::new();
@@ -252,9 +269,16 @@ impl Hub {
     }
 
     fn valid_room(&self, room: &str) -> Result<String, MessageError> {
-        validate_name(room, self.limits.max_room_name_chars)
+        let room = validate_name(room, self.limits.max_room_name_chars)
             .map(str::to_owned)
-            .map_err(|e| MessageError::new(ErrorCode::InvalidRoom, format!("room name {e}")))
+            .map_err(|e| MessageError::new(ErrorCode::InvalidRoom, format!("room name {e}")))?;
+        match &self.only_room {
+            Some((only, _)) if *only != room => Err(MessageError::new(
+                ErrorCode::NotPermitted,
+                format!("this server hosts only the call {}", quote(only)),
+            )),
+            _ => Ok(room),
+        }
     }
 
     /// The password's tag, `None` for no password (an empty form field means
@@ -281,16 +305,18 @@ impl Hub {
         room: &str,
         tag: &Option<[u8; 20]>,
     ) -> Result<(), MessageError> {
-        let Some(existing) = state.rooms.get(room) else {
-            return Ok(());
+        let (password, members) = match (state.rooms.get(room), &self.only_room) {
+            (Some(existing), _) => (existing.password, existing.members.len()),
+            (None, Some((_, password))) => (*password, 0),
+            (None, None) => return Ok(()),
         };
-        let matches = match (&existing.password, tag) {
+        let matches = match (&password, tag) {
             (None, None) => true,
             (Some(a), Some(b)) => bool::from(a[..].ct_eq(&b[..])),
             _ => false,
         };
         if !matches {
-            let why = match (&existing.password, tag) {
+            let why = match (&password, tag) {
                 (Some(_), None) => "needs a password",
                 (None, Some(_)) => "has no password",
                 _ => "has a different password",
@@ -300,7 +326,7 @@ impl Hub {
                 format!("room {} {why}", quote(room)),
             ));
         }
-        if existing.members.len() >= self.limits.room_capacity {
+        if members >= self.limits.room_capacity {
             return Err(MessageError::new(
                 ErrorCode::RoomFull,
                 format!(

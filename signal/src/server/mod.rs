@@ -88,6 +88,11 @@ pub struct Config {
     /// they don't reconnect. The app's LAN listener sets it: its shutdown
     /// means the host stopped hosting.
     pub shutdown_ends_calls: bool,
+    /// Serve this one call only: other rooms are refused, and its password
+    /// holds from the start, whoever joins first. The app's LAN listener
+    /// sets it, so a guest can't open another room on the host's computer
+    /// or beat the host to setting the password.
+    pub hosted_room: Option<HostedRoom>,
     /// Refuse upgrades that carry no `Origin` header. Browsers always send
     /// one; native clients usually don't, so by default they are allowed.
     pub require_origin: bool,
@@ -140,12 +145,22 @@ pub struct Config {
     pub outbound_queue: usize,
 }
 
+/// The one call a server hosts (see [`Config::hosted_room`]).
+#[derive(Clone)]
+pub struct HostedRoom {
+    /// The room.
+    pub name: String,
+    /// Its password; `None` or empty for none.
+    pub password: Option<String>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
             allowed_origins: Vec::new(),
             allow_loopback_origins: true,
             shutdown_ends_calls: false,
+            hosted_room: None,
             require_origin: false,
             #[cfg(feature = "tls")]
             tls: None,
@@ -178,6 +193,7 @@ impl fmt::Debug for Config {
             .field("allowed_origins", &self.allowed_origins)
             .field("allow_loopback_origins", &self.allow_loopback_origins)
             .field("shutdown_ends_calls", &self.shutdown_ends_calls)
+            .field("hosted_room", &self.hosted_room.as_ref().map(|r| &r.name))
             .field("require_origin", &self.require_origin)
             .field("tls", &self.uses_tls())
             .field("static_files", &self.static_files.is_some())

@@ -89,6 +89,12 @@ pub enum EndReason {
     RoomFull,
     /// The server refused to let us in (bad name or room).
     Refused,
+    /// The room has another password.
+    WrongPassword,
+    /// The server speaks another protocol version.
+    VersionMismatch,
+    /// The host stopped hosting the call.
+    HostEnded,
 }
 
 impl EndReason {
@@ -101,6 +107,9 @@ impl EndReason {
             Self::Unreachable => "unreachable",
             Self::RoomFull => "room_full",
             Self::Refused => "refused",
+            Self::WrongPassword => "wrong_password",
+            Self::VersionMismatch => "version_mismatch",
+            Self::HostEnded => "host_ended",
         }
     }
 }
@@ -421,8 +430,13 @@ impl Engine {
                     session.on_message(ServerMessage::HungUp { from });
                 }
             }
-            ServerMessage::Shutdown { reason } => {
+            ServerMessage::Shutdown { reason, call_ended } => {
                 gloo::console::warn!(format!("signaling server shutting down: {reason}"));
+                if call_ended {
+                    if let Some(session) = session {
+                        session.end(EndReason::HostEnded);
+                    }
+                }
             }
             other => match session {
                 Some(session) => session.on_message(other),

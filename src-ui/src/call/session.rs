@@ -68,6 +68,8 @@ pub struct CallOptions {
     pub start_muted: bool,
     /// Join with the camera off.
     pub start_camera_off: bool,
+    /// The room's password, when it has one.
+    pub password: Option<String>,
 }
 
 /// One remote participant.
@@ -240,7 +242,7 @@ impl Session {
                 self.send(ClientMessage::JoinRoom {
                     room: room.clone(),
                     name: self.options.name.clone(),
-                    password: None,
+                    password: self.options.password.clone(),
                 });
             }
             CallTarget::Direct { peer, name, role } => match (role, self.phase()) {
@@ -396,9 +398,9 @@ impl Session {
                 gloo::console::warn!(format!("signaling error {code}: {message}"));
                 match code {
                     ErrorCode::RoomFull => self.end(EndReason::RoomFull),
-                    ErrorCode::InvalidName | ErrorCode::InvalidRoom | ErrorCode::WrongPassword => {
-                        self.end(EndReason::Refused)
-                    }
+                    ErrorCode::WrongPassword => self.end(EndReason::WrongPassword),
+                    ErrorCode::VersionMismatch => self.end(EndReason::VersionMismatch),
+                    ErrorCode::InvalidName | ErrorCode::InvalidRoom => self.end(EndReason::Refused),
                     ErrorCode::UnknownPeer if self.phase() == CallPhase::Ringing => {
                         self.end(EndReason::Unreachable)
                     }

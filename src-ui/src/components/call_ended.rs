@@ -45,6 +45,18 @@ pub fn call_ended(props: &CallEndedProps) -> Html {
             tr(Text::EndedRefused).to_owned(),
             Some(Text::EndedRefusedHint),
         ),
+        EndReason::WrongPassword => (
+            tr(Text::EndedWrongPassword).to_owned(),
+            Some(Text::EndedWrongPasswordHint),
+        ),
+        EndReason::VersionMismatch => (
+            tr(Text::EndedVersionMismatch).to_owned(),
+            Some(Text::EndedVersionMismatchHint),
+        ),
+        EndReason::HostEnded => (
+            tr(Text::EndedHostEnded).to_owned(),
+            Some(Text::EndedHostEndedHint),
+        ),
     };
     let click = |cb: &Callback<()>| {
         let cb = cb.clone();
@@ -66,7 +78,7 @@ pub fn call_ended(props: &CallEndedProps) -> Html {
                     <Icon kind={IconKind::ArrowLeft} size={18} />
                     <span>{ tr(Text::BackHome) }</span>
                 </button>
-                if props.reason != EndReason::Refused {
+                if !matches!(props.reason, EndReason::Refused | EndReason::VersionMismatch | EndReason::HostEnded) {
                     <button id="call-again" class="button primary" onclick={click(&props.on_again)}>
                         <Icon kind={if props.direct { IconKind::Phone } else { IconKind::ArrowRight }} size={18} />
                         <span>{ again }</span>

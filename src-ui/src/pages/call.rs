@@ -21,6 +21,9 @@ use crate::state::{Action, Page, ServerStatus, SignalStatus};
 pub struct CallPageProps {
     /// Who the call is with.
     pub target: CallTarget,
+    /// The room's password, if it has one.
+    #[prop_or_default]
+    pub password: Option<String>,
 }
 
 /// The call screen.
@@ -42,7 +45,9 @@ pub fn call_page(props: &CallPageProps) -> Html {
         });
     }
     match *entered {
-        Some(true) => html! { <InCall target={props.target.clone()} /> },
+        Some(true) => {
+            html! { <InCall target={props.target.clone()} password={props.password.clone()} /> }
+        }
         Some(false) => {
             let on_join = {
                 let entered = entered.clone();
@@ -153,6 +158,7 @@ fn save_settings(app: &AppContext, platform: &Platform, settings: Settings) {
 #[derive(Properties, PartialEq)]
 struct InCallProps {
     target: CallTarget,
+    password: Option<String>,
 }
 
 /// The call itself.
@@ -202,6 +208,7 @@ fn in_call(props: &InCallProps) -> Html {
             preferences: MediaPreferences::from_settings(&app.settings),
             start_muted: app.settings.start_muted,
             start_camera_off: app.settings.start_camera_off,
+            password: props.password.clone(),
         };
         use_effect_with(
             (props.target.clone(), *attempt, app.settings_loaded),
@@ -324,8 +331,15 @@ fn in_call(props: &InCallProps) -> Html {
         CallTarget::Room(room) => Some(room.clone()),
         CallTarget::Direct { .. } => None,
     };
-    let invite = match (&room, &app.server) {
-        (Some(room), ServerStatus::Ready(info)) => Some(invite_link(&info.page_url, room)),
+    let invite = match (&room, &app.page, &app.server) {
+        (
+            Some(room),
+            Page::Call {
+                via: Some(remote), ..
+            },
+            _,
+        ) => Some(remote_invite(&remote.ws_url, room)),
+        (Some(room), _, ServerStatus::Ready(info)) => Some(invite_link(&info.page_url, room)),
         _ => None,
     };
     let me = app.display_name();
@@ -447,6 +461,22 @@ fn in_call(props: &InCallProps) -> Html {
                     on_close={toggle_devices} />
             }
         </div>
+    }
+}
+
+/// The link to a room on another server: a `peercall://` invite for a LAN
+/// host (plain `ws://`), the server address with the room for `wss://`.
+fn remote_invite(ws_url: &str, room: &str) -> String {
+    match ws_url.strip_prefix("ws://") {
+        Some(rest) => {
+            let authority = rest.split('/').next().unwrap_or(rest);
+            let (host, port) = authority
+                .rsplit_once(':')
+                .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+                .unwrap_or((authority, peercall_signal::settings::DEFAULT_PORT));
+            peercall_signal::address::invite_link(host.trim_matches(['[', ']']), port, room)
+        }
+        None => invite_link(ws_url, room),
     }
 }
 

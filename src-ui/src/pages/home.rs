@@ -48,7 +48,7 @@ pub fn home_page() -> Html {
                 });
             } else if let Some(room) = room {
                 remember_name(&app, &platform, app.display_name());
-                app.dispatch(Action::Navigate(Page::Call { room }));
+                app.dispatch(Action::Navigate(Page::Call { room, via: None }));
             }
         })
     };
@@ -81,6 +81,14 @@ pub fn home_page() -> Html {
         Callback::from(move |_| enter_room.emit(None))
     };
 
+    let on_host = {
+        let app = app.clone();
+        Callback::from(move |_| app.dispatch(Action::Navigate(Page::Host)))
+    };
+    let on_find = {
+        let app = app.clone();
+        Callback::from(move |_| app.dispatch(Action::Navigate(Page::Join { link: None })))
+    };
     let on_settings = {
         let app = app.clone();
         Callback::from(move |_| app.dispatch(Action::Navigate(Page::Settings)))
@@ -159,6 +167,21 @@ pub fn home_page() -> Html {
                             <p class="field-error" id="join-error" role="alert">{ tr(Text::JoinEmpty) }</p>
                         }
                     </form>
+                    <div class="network-actions" id="network-actions">
+                        <div class="network-buttons">
+                            if platform.host == Host::Desktop {
+                                <button id="host-call" class="button secondary" onclick={on_host}>
+                                    <Icon kind={IconKind::Users} size={18} />
+                                    <span>{ tr(Text::HostCall) }</span>
+                                </button>
+                            }
+                            <button id="find-calls" class="button secondary" onclick={on_find}>
+                                <Icon kind={IconKind::Globe} size={18} />
+                                <span>{ tr(Text::FindCalls) }</span>
+                            </button>
+                        </div>
+                        <p class="hint">{ tr(Text::NetworkActionsHint) }</p>
+                    </div>
                     if can_call {
                         <div class="divider" role="separator"><span>{ tr(Text::Or) }</span></div>
                         <CallById signal={app.signal.clone()} on_call={on_call_id} />

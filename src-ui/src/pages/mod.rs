@@ -2,8 +2,13 @@
 
 pub mod call;
 mod home;
+mod host;
+mod join;
+mod network;
 mod settings;
 
 pub use call::CallPage;
 pub use home::HomePage;
+pub use host::HostPage;
+pub use join::JoinPage;
 pub use settings::SettingsPage;

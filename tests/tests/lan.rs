@@ -1,0 +1,422 @@
+//! Hosting for the LAN, finding calls on it, and joining other servers,
+//! with real app instances under Xvfb, real sockets, real mDNS (on the
+//! loopback interface, multicast switched on by the test and restored) and
+//! real Chromium for the call itself (this WebKitGTK has no WebRTC, so both
+//! apps carry the call to the system browser, as they tell the user).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use fantoccini::{Client, Locator};
+use futures_util::{SinkExt, StreamExt};
+use peercall_e2e::{
+    all_media_flowing, click, recording_browser, screenshot, signaling_welcome, temp_dir,
+    type_into, wait_for, wait_for_stats, wait_until, with_browsers, App, AppOptions, SignalServer,
+};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The address the host's LAN listener binds: another loopback address, so
+/// "reachable on the LAN" is tested apart from the embedded 127.0.0.1 one.
+const HOST_IP: &str = "127.0.0.2";
+const TEST_LIMIT: Duration = Duration::from_secs(240);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Multicast on `lo` for as long as it lives (mDNS needs it; Linux leaves
+/// it off on loopback). Restores what it found.
+struct LoopbackMulticast {
+    was_on: bool,
+}
+
+impl LoopbackMulticast {
+    fn enable() -> Result<Self> {
+        let shown = Command::new("ip")
+            .args(["-o", "link", "show", "lo"])
+            .output()
+            .context("running `ip` (iproute2)")?;
+        let was_on = String::from_utf8_lossy(&shown.stdout).contains("MULTICAST");
+        if !was_on {
+            let status = Command::new("ip")
+                .args(["link", "set", "lo", "multicast", "on"])
+                .status()?;
+            ensure!(
+                status.success(),
+                "`ip link set lo multicast on` failed (needs root)"
+            );
+        }
+        Ok(Self { was_on })
+    }
+}
+
+impl Drop for LoopbackMulticast {
+    fn drop(&mut self) {
+        if !self.was_on {
+            let _ = Command::new("ip")
+                .args(["link", "set", "lo", "multicast", "off"])
+                .status();
+        }
+    }
+}
+
+/// A settings directory whose display name is `name`.
+fn named(name: &str) -> Result<PathBuf> {
+    let dir = temp_dir("lan-config");
+    std::fs::write(
+        dir.join("settings.json"),
+        json!({"version": 2, "display_name": name}).to_string(),
+    )?;
+    Ok(dir)
+}
+
+/// Launches an app whose "system browser" records the URLs it is given.
+async fn launch(
+    name: &str,
+    extra_env: &[(&str, &str)],
+    args: Vec<String>,
+) -> Result<(App, PathBuf)> {
+    let (opened, mut env) = recording_browser()?;
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let app = App::launch(AppOptions {
+        env,
+        config_dir: Some(named(name)?),
+        args,
+    })
+    .await?;
+    // Home (server ready), or the join screen when opened by a link.
+    wait_for(
+        &app.client,
+        "#server-status[data-state='ready'], #join-page",
+    )
+    .await?;
+    Ok((app, opened))
+}
+
+/// The next URL the app opened in the "system browser".
+async fn next_opened(opened: &Path, already: usize) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(opened) {
+            if let Some(line) = text.lines().nth(already) {
+                return Ok(line.to_owned());
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the app never opened the system browser"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn attr(client: &Client, css: &str, name: &str) -> Result<String> {
+    wait_for(client, css)
+        .await?
+        .attr(name)
+        .await?
+        .with_context(|| format!("{css} has no {name}"))
+}
+
+/// Whether something accepts TCP connections at `addr`.
+async fn listening(addr: SocketAddr) -> bool {
+    tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
+/// One app hosts on 127.0.0.2 with a password; another finds the call in
+/// its LAN list (mDNS from another process), is refused with the wrong
+/// password, joins with the right one, and both carry the call to the
+/// browser, where each decodes the other's video and audio. Stopping
+/// hosting ends the call for both, closes the LAN listener, and the call
+/// leaves the other app's list.
+#[tokio::test(flavor = "multi_thread")]
+async fn host_found_on_the_lan_joined_and_stopped() -> Result<()> {
+    let _multicast = LoopbackMulticast::enable()?;
+    let (host, host_opened) = launch("Hana", &[("PEERCALL_LAN_BIND", HOST_IP)], vec![]).await?;
+    let (guest, guest_opened) = launch("Minho", &[], vec![]).await?;
+    let (h, g) = (&host.client, &guest.client);
+
+    // Host: one click from home, a password, then what to share.
+    click(h, "#host-call").await?;
+    type_into(h, "#host-password", "s3cret").await?;
+    click(h, "#start-hosting").await?;
+    let room = attr(h, "#hosting", "data-room").await?;
+    let port: u16 = attr(h, "#hosting", "data-port").await?.parse()?;
+    let invite = attr(h, "#hosting", "data-invite").await?;
+    ensure!(
+        invite == format!("peercall://{HOST_IP}:{port}/{room}"),
+        "invite link {invite}"
+    );
+    ensure!(
+        attr(h, "#invite-qr", "data-text").await? == invite,
+        "the QR code encodes the invite link"
+    );
+    let addresses = wait_for(h, "#hosting-addresses").await?.text().await?;
+    ensure!(
+        addresses.contains(&format!("{HOST_IP}:{port}")),
+        "addresses shown: {addresses}"
+    );
+    wait_for(h, "#hosting-locked").await?;
+    let lan_addr: SocketAddr = format!("{HOST_IP}:{port}").parse()?;
+    let welcome = signaling_welcome(&format!("ws://{lan_addr}/")).await?;
+    ensure!(
+        welcome["type"] == "join",
+        "LAN listener answers: {welcome:?}"
+    );
+    host.capture_screen("app-hosting")?;
+
+    // Guest: the call shows up in the LAN list.
+    click(g, "#find-calls").await?;
+    let item = format!(".lan-call[data-room='{room}']");
+    wait_for(g, &item)
+        .await
+        .context("the hosted call never appeared in the other app's LAN list")?;
+    let listed = wait_for(g, &item).await?.text().await?;
+    ensure!(listed.contains("Hana"), "the list names the host: {listed}");
+    guest.capture_screen("app-join-lan")?;
+
+    // Wrong password, then the right one.
+    click(g, &format!("{item} .lan-call-main")).await?;
+    type_into(g, "#lan-password", "guess").await?;
+    click(g, "#lan-password-join").await?;
+    wait_for(g, "#join-error[data-kind='wrong_password']").await?;
+    type_into(g, "#lan-password", "s3cret").await?;
+    click(g, "#lan-password-join").await?;
+    let guest_url = next_opened(&guest_opened, 0).await?;
+    ensure!(
+        guest_url.contains(&format!("room={room}"))
+            && guest_url.contains(&format!("server=ws%3A%2F%2F{HOST_IP}%3A{port}%2F")),
+        "guest's browser page: {guest_url}"
+    );
+
+    // Host joins their own call.
+    click(h, "#enter-hosted-call").await?;
+    let host_url = next_opened(&host_opened, 0).await?;
+    wait_for(h, "#browser-outcome[data-state='opened']").await?;
+
+    let host_client = h.clone();
+    with_browsers(2, TEST_LIMIT, move |browsers| {
+        Box::pin(async move {
+            let h = &host_client;
+            let (a, b) = (&browsers[0].client, &browsers[1].client);
+            a.goto(&host_url).await?;
+            b.goto(&guest_url).await?;
+            for (client, name) in [(a, "Hana"), (b, "Minho")] {
+                wait_for(client, "#call[data-phase='joined']").await?;
+                wait_for_stats(
+                    client,
+                    &format!("{name} to decode the other's video and audio"),
+                    CONNECT_TIMEOUT,
+                    |s| all_media_flowing(s, 1),
+                )
+                .await?;
+            }
+            screenshot(b, "lan-call-guest").await?;
+
+            // Stop hosting: both are told the call ended.
+            click(h, "#stop-hosting").await?;
+            wait_for(h, "#host-form").await?;
+            for client in [a, b] {
+                wait_for(client, "#call-ended[data-reason='host_ended']").await?;
+            }
+            screenshot(b, "lan-call-host-ended").await?;
+            Ok(())
+        })
+    })
+    .await?;
+
+    ensure!(
+        !listening(lan_addr).await,
+        "the LAN listener still accepts connections after hosting stopped"
+    );
+    // The embedded loopback server is untouched.
+    ensure!(
+        listening(format!("127.0.0.1:{}", host.preferred_port).parse()?).await,
+        "stopping hosting must not stop the embedded server"
+    );
+    let started = Instant::now();
+    wait_until(
+        g,
+        "the stopped call to leave the LAN list",
+        &format!("document.querySelector(\"{item}\") === null"),
+    )
+    .await?;
+    println!(
+        "the stopped call left the list after {:?}",
+        started.elapsed()
+    );
+    guest.quit().await?;
+    host.quit().await
+}
+
+/// A server that greets with another protocol version (a future Peercall).
+async fn future_server() -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let welcome = json!({"type": "join", "id": "x", "version": 999, "ice_servers": []});
+                let _ = ws.send(Message::text(welcome.to_string())).await;
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
+/// A WebSocket client that joins `room` (with `password`) and stays.
+async fn member(ws_url: &str, room: &str, password: Option<&str>) -> Result<Member> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
+    let _welcome = ws.next().await;
+    let mut join = json!({"type": "join_room", "room": room, "name": "Member"});
+    if let Some(password) = password {
+        join["password"] = json!(password);
+    }
+    ws.send(Message::text(join.to_string())).await?;
+    loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            bail!("no room_joined");
+        };
+        let value: Value = serde_json::from_str(&text)?;
+        if value["type"] == "room_joined" {
+            break;
+        }
+    }
+    Ok(ws)
+}
+
+/// A joined member's connection; dropping it leaves.
+type Member =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Each way joining another server can fail gets its own plain message in
+/// the app; a server that works is remembered in recent servers.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_join_failure_has_its_own_message() -> Result<()> {
+    // A certificate made here, which the app has no reason to trust.
+    let certs = temp_dir("lan-tls");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+    std::fs::write(certs.join("cert.pem"), certified.cert.pem())?;
+    std::fs::write(certs.join("key.pem"), certified.key_pair.serialize_pem())?;
+    let cert = certs.join("cert.pem").display().to_string();
+    let key = certs.join("key.pem").display().to_string();
+    let tls = SignalServer::start(&["--tls-cert", &cert, "--tls-key", &key]).await?;
+    let strict = SignalServer::start(&["--strict-loopback-origins"]).await?;
+    let small = SignalServer::start(&["--room-capacity", "1"]).await?;
+    let _full = member(&small.ws_url, "busy-room", None).await?;
+    let _locked = member(&small.ws_url, "locked-room", Some("right")).await?;
+    let (future, future_task) = future_server().await?;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.local_addr()?
+    };
+
+    let (app, opened) = launch("Jisoo", &[], vec![]).await?;
+    let client = &app.client;
+    click(client, "#find-calls").await?;
+
+    let cases: Vec<(String, &str, &str, &str)> = vec![
+        ("http://example.com".into(), "x", "", "invalid_address"),
+        (format!("ws://{closed}/"), "team", "", "unreachable"),
+        (format!("wss://localhost:{}/", tls.port), "team", "", "tls"),
+        (strict.ws_url.clone(), "team", "", "origin_refused"),
+        (small.ws_url.clone(), "busy-room", "", "room_full"),
+        (
+            small.ws_url.clone(),
+            "locked-room",
+            "wrong",
+            "wrong_password",
+        ),
+        (format!("ws://{future}/"), "team", "", "version_mismatch"),
+        (small.ws_url.clone(), "", "", "room_missing"),
+    ];
+    let mut messages = Vec::new();
+    for (address, room, password, kind) in &cases {
+        type_into(client, "#join-address", address).await?;
+        type_into(client, "#join-room", room).await?;
+        type_into(client, "#join-password", password).await?;
+        click(client, "#join-submit").await?;
+        let error = wait_for(client, &format!("#join-error[data-kind='{kind}']"))
+            .await
+            .with_context(|| format!("{address} should fail with {kind}"))?;
+        let text = error.text().await?;
+        ensure!(!text.is_empty(), "{kind}: no message");
+        messages.push(text);
+    }
+    app.capture_screen("app-join-error")?;
+    let mut distinct = messages.clone();
+    distinct.sort();
+    distinct.dedup();
+    ensure!(
+        distinct.len() == messages.len(),
+        "every failure needs its own message: {messages:#?}"
+    );
+
+    // The right password gets in, and the server is remembered.
+    type_into(client, "#join-address", &small.ws_url).await?;
+    type_into(client, "#join-room", "locked-room").await?;
+    type_into(client, "#join-password", "right").await?;
+    // The room is full (capacity 1) for a real join, but the pre-join check
+    // with the right password tells "full" apart from "wrong password".
+    click(client, "#join-submit").await?;
+    wait_for(client, "#join-error[data-kind='room_full']").await?;
+    let open = SignalServer::start(&[]).await?;
+    type_into(
+        client,
+        "#join-address",
+        &format!("{}?room=team-room", open.ws_url),
+    )
+    .await?;
+    type_into(client, "#join-room", "").await?;
+    type_into(client, "#join-password", "").await?;
+    click(client, "#join-submit").await?;
+    let url = next_opened(&opened, 0).await?;
+    ensure!(url.contains("room=team-room"), "opened {url}");
+    wait_for(client, "#recent-servers").await?;
+    let stored: Value = serde_json::from_str(&std::fs::read_to_string(
+        app.config_dir.join("settings.json"),
+    )?)?;
+    ensure!(
+        stored["recent_servers"][0] == open.ws_url.as_str(),
+        "recent servers on disk: {}",
+        stored["recent_servers"]
+    );
+    future_task.abort();
+    app.quit().await
+}
+
+/// An invite link the app is started with (as a clicked `peercall://` link
+/// starts it) opens the join screen on that call and goes straight in.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invite_link_opens_the_app_in_that_call() -> Result<()> {
+    let server = SignalServer::start(&[]).await?;
+    let invite = format!("peercall://127.0.0.1:{}/linked-room", server.port);
+    let (app, opened) = launch("Dana", &[], vec![invite.clone()]).await?;
+    wait_for(&app.client, "#join-page").await?;
+    let url = next_opened(&opened, 0).await?;
+    let expected = format!("server=ws%3A%2F%2F127.0.0.1%3A{}%2F", server.port);
+    ensure!(
+        url.contains("room=linked-room") && url.contains(&expected),
+        "opened {url}"
+    );
+    let shown: String = app
+        .client
+        .find(Locator::Css("#join-address"))
+        .await?
+        .prop("value")
+        .await?
+        .unwrap_or_default();
+    ensure!(shown == invite, "the join screen shows the link: {shown}");
+    app.quit().await
+}
