@@ -170,7 +170,8 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), AddressErro
     Ok((host.to_ascii_lowercase(), port))
 }
 
-fn percent_decode(text: &str) -> Option<String> {
+/// Decodes `%XX` escapes; `None` for a malformed escape or non-UTF-8 result.
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

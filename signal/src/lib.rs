@@ -9,6 +9,8 @@
 //!   field-level validation and migration. Also serde-only and wasm-safe.
 //! - [`address`] — invite links (`peercall://HOST:PORT/ROOM`) and server
 //!   URLs as people paste them; wasm-safe.
+//! - [`lan`] — what the shell tells the UI about LAN calls (the hosted one,
+//!   the ones found); serde-only, wasm-safe.
 //! - `client` (feature `client`) — a native check of a server before joining
 //!   it, telling each failure apart (unreachable, TLS, origin, version, room
 //!   full, wrong password); the desktop shell uses it.
@@ -40,6 +42,7 @@
 pub mod address;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod lan;
 pub mod protocol;
 pub mod settings;
 

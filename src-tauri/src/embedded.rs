@@ -16,11 +16,36 @@ use crate::{commands::ServerInfo, AppError};
 /// settings (tests run several apps side by side).
 pub const PORT_ENV: &str = "PEERCALL_PORT";
 
-type Running = (
-    ServerInfo,
-    oneshot::Sender<()>,
-    tauri::async_runtime::JoinHandle<()>,
-);
+type Running = (ServerInfo, ServerTask);
+
+/// A signaling server running on the app's async runtime (the embedded one,
+/// or the LAN listener while hosting).
+pub struct ServerTask {
+    stop: oneshot::Sender<()>,
+    task: tauri::async_runtime::JoinHandle<()>,
+}
+
+impl ServerTask {
+    /// Runs `config` on `listener`; `what` names it in logs.
+    pub fn spawn(listener: TcpListener, config: server::Config, what: &'static str) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tauri::async_runtime::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(error) = server::run(listener, config, shutdown).await {
+                tracing::error!(%error, "{what} failed");
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// Shuts it down gracefully (clients are told) and waits for it.
+    pub async fn stop(self) {
+        drop(self.stop);
+        let _ = self.task.await;
+    }
+}
 
 /// The embedded server, managed as Tauri state.
 #[derive(Default)]
@@ -42,36 +67,27 @@ impl EmbeddedServer {
             static_files: Some(Arc::new(EmbeddedAssets(app))),
             ..server::Config::default()
         };
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let task = tauri::async_runtime::spawn(async move {
-            let shutdown = async {
-                let _ = stop_rx.await;
-            };
-            if let Err(error) = server::run(listener, config, shutdown).await {
-                tracing::error!(%error, "embedded signaling server failed");
-            }
-        });
+        let task = ServerTask::spawn(listener, config, "embedded signaling server");
         let info = ServerInfo {
             ws_url: format!("ws://127.0.0.1:{port}/"),
             page_url: format!("http://127.0.0.1:{port}/"),
             port,
         };
-        *self.running.lock().expect("server lock") = Some((info.clone(), stop_tx, task));
+        *self.running.lock().expect("server lock") = Some((info.clone(), task));
         Ok(info)
     }
 
     /// Its addresses, while it runs.
     pub fn info(&self) -> Option<ServerInfo> {
         let running = self.running.lock().ok()?;
-        running.as_ref().map(|(info, _, _)| info.clone())
+        running.as_ref().map(|(info, _)| info.clone())
     }
 
     /// Stops it gracefully: clients are told, then the task is awaited.
     pub async fn stop(&self) {
         let taken = self.running.lock().ok().and_then(|mut r| r.take());
-        if let Some((_, stop_tx, task)) = taken {
-            drop(stop_tx);
-            let _ = task.await;
+        if let Some((_, task)) = taken {
+            task.stop().await;
         }
     }
 }

@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex};
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use peercall_signal::address::invite_link;
+pub use peercall_signal::lan::{HostingInfo, LanCall};
 use peercall_signal::protocol::{validate_room_name, PROTOCOL_VERSION};
 use peercall_signal::server;
-use serde::Serialize;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
+use crate::embedded::ServerTask;
 use crate::AppError;
 
 /// The DNS-SD service type Peercall calls are advertised under.
@@ -31,53 +31,9 @@ pub const SERVICE_TYPE: &str = "_peercall._tcp.local.";
 /// of all interfaces (tests host on 127.0.0.2).
 pub const LAN_BIND_ENV: &str = "PEERCALL_LAN_BIND";
 
-/// What the host sees while hosting.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct HostingInfo {
-    /// The room everyone joins.
-    pub room: String,
-    /// The LAN listener's port (the one to allow in a firewall).
-    pub port: u16,
-    /// This computer's addresses joiners can use, most likely first.
-    pub addresses: Vec<String>,
-    /// `peercall://ADDRESS:PORT/ROOM` for each address.
-    pub invite_links: Vec<String>,
-    /// Where the host's own page connects (loopback when listening on all
-    /// interfaces).
-    pub local_ws_url: String,
-    /// Whether joiners need the password.
-    pub password_required: bool,
-    /// Who hosts, as the call is listed (the host's name).
-    pub host_name: String,
-    /// Whether the mDNS advertisement is up (if not, invite links still work).
-    pub advertised: bool,
-}
-
-/// A call found on the LAN.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LanCall {
-    /// The advertisement's unique name.
-    pub id: String,
-    /// Who hosts it (their computer's name).
-    pub host_name: String,
-    /// The room.
-    pub room: String,
-    /// Whether joining needs a password.
-    pub password_required: bool,
-    /// The host's protocol version.
-    pub version: u32,
-    /// Whether this app can join it (same protocol version).
-    pub compatible: bool,
-    /// The server to join, e.g. `ws://192.168.1.20:7778/`.
-    pub ws_url: String,
-    /// The invite link for it.
-    pub invite_link: String,
-}
-
 struct Hosting {
     info: HostingInfo,
-    stop: oneshot::Sender<()>,
-    task: tauri::async_runtime::JoinHandle<()>,
+    server: ServerTask,
     advertisement: Option<(ServiceDaemon, String)>,
 }
 
@@ -129,15 +85,7 @@ impl Lan {
             }),
             ..server::Config::default()
         };
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tauri::async_runtime::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(error) = server::run(listener, config, shutdown).await {
-                tracing::error!(%error, "LAN listener failed");
-            }
-        });
+        let server = ServerTask::spawn(listener, config, "LAN listener");
 
         let addresses = reachable_addresses(bind_ip);
         let machine = machine_name();
@@ -176,8 +124,7 @@ impl Lan {
         tracing::info!(port, room = %info.room, addresses = ?info.addresses, "hosting on the LAN");
         *hosting = Some(Hosting {
             info: info.clone(),
-            stop,
-            task,
+            server,
             advertisement,
         });
         Ok(info)
@@ -228,8 +175,7 @@ impl Hosting {
             }
             let _ = daemon.shutdown();
         }
-        drop(self.stop);
-        let _ = self.task.await;
+        self.server.stop().await;
         tracing::info!(room = %self.info.room, "stopped hosting");
     }
 }

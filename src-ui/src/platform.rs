@@ -4,6 +4,7 @@
 //! browser tab it derives the same answers from the page's own address, so
 //! every other module is written once for both.
 
+pub use peercall_signal::lan::{HostingInfo, LanCall};
 use peercall_signal::settings::{FieldError, Settings};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -112,46 +113,6 @@ pub enum PermissionState {
     Prompt,
     /// Refused by policy.
     Restricted,
-}
-
-/// A call this app hosts for the LAN, as the shell reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct HostingInfo {
-    /// The room everyone joins.
-    pub room: String,
-    /// The LAN listener's port.
-    pub port: u16,
-    /// This computer's addresses on the network.
-    pub addresses: Vec<String>,
-    /// `peercall://` links, one per address.
-    pub invite_links: Vec<String>,
-    /// Where the host's own page connects.
-    pub local_ws_url: String,
-    /// Whether joiners need the password.
-    pub password_required: bool,
-    /// The name the call is listed under.
-    pub host_name: String,
-    /// Whether the mDNS listing is up.
-    pub advertised: bool,
-}
-
-/// A call found on the LAN.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct LanCall {
-    /// Unique among the listed calls.
-    pub id: String,
-    /// Who hosts it.
-    pub host_name: String,
-    /// The room.
-    pub room: String,
-    /// Whether joining needs a password.
-    pub password_required: bool,
-    /// Whether this app speaks its protocol version.
-    pub compatible: bool,
-    /// The server to join.
-    pub ws_url: String,
-    /// Its invite link.
-    pub invite_link: String,
 }
 
 /// Where a tab keeps its settings.

@@ -149,12 +149,7 @@ where
         }
         Ok(Err(HeadError::Malformed)) => {
             debug!("not an HTTP request");
-            respond(
-                &mut stream,
-                &Response::text(400, "Bad Request", "bad request\n"),
-                shared,
-            )
-            .await;
+            respond(&mut stream, &Response::bad_request(), shared).await;
             return;
         }
         Ok(Err(HeadError::Closed)) => return,
@@ -168,12 +163,7 @@ where
         }
     };
     let Some(request) = http::parse_head(&head) else {
-        respond(
-            &mut stream,
-            &Response::text(400, "Bad Request", "bad request\n"),
-            shared,
-        )
-        .await;
+        respond(&mut stream, &Response::bad_request(), shared).await;
         return;
     };
 

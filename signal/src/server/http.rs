@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::static_files::{is_safe_relative_path, StaticFiles};
 use super::APP_ORIGINS;
+use crate::address::percent_decode;
 
 /// Largest request head accepted. Browsers send well under 2 KiB; cookies
 /// for another app on the same host could add some, so leave room.
@@ -223,25 +224,6 @@ pub(crate) fn static_path(target: &str) -> Option<String> {
     is_safe_relative_path(&relative).then_some(relative)
 }
 
-/// Decodes `%XX` escapes; `None` for a malformed escape or non-UTF-8 result.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// A minimal HTTP/1.1 response; always `Connection: close`.
 pub(crate) struct Response {
     status: u16,
@@ -262,6 +244,11 @@ impl Response {
             body: body.as_bytes().into(),
             head_only: false,
         }
+    }
+
+    /// 400: the request could not be parsed.
+    pub(crate) fn bad_request() -> Self {
+        Self::text(400, "Bad Request", "bad request\n")
     }
 
     /// Adds a header.

@@ -58,6 +58,7 @@ pub fn home_page() -> Html {
         Callback::from(move |_| enter_room.emit(Some(room_code::generate())))
     };
     let on_join = {
+        let app = app.clone();
         let enter_room = enter_room.clone();
         let join_input = join_input.clone();
         let join_error = join_error.clone();
@@ -67,6 +68,14 @@ pub fn home_page() -> Html {
                 .cast::<HtmlInputElement>()
                 .map(|i| i.value())
                 .unwrap_or_default();
+            // An invite to another server (a LAN host's `peercall://` link, a
+            // `ws(s)://` address) goes to the join screen, which checks it.
+            if peercall_signal::address::parse(&typed).is_ok() {
+                app.dispatch(Action::Navigate(Page::Join {
+                    link: Some(typed.trim().to_owned()),
+                }));
+                return;
+            }
             match room_code::normalize(&typed) {
                 Some(room) => {
                     join_error.set(false);

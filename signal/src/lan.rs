@@ -1,0 +1,49 @@
+//! What the desktop shell tells the UI about calls on the LAN: the call it
+//! hosts, and the calls it finds. Like [`crate::settings`], a contract
+//! between the shell (which serializes it) and the UI (which shows it), so
+//! it lives in the one crate both share. Serde-only, wasm-safe.
+
+use serde::{Deserialize, Serialize};
+
+/// What the host sees while hosting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostingInfo {
+    /// The room everyone joins.
+    pub room: String,
+    /// The LAN listener's port (the one to allow in a firewall).
+    pub port: u16,
+    /// This computer's addresses joiners can use, most likely first.
+    pub addresses: Vec<String>,
+    /// `peercall://ADDRESS:PORT/ROOM` for each address.
+    pub invite_links: Vec<String>,
+    /// Where the host's own page connects (loopback when listening on all
+    /// interfaces).
+    pub local_ws_url: String,
+    /// Whether joiners need the password.
+    pub password_required: bool,
+    /// Who hosts, as the call is listed (the host's name).
+    pub host_name: String,
+    /// Whether the mDNS advertisement is up (if not, invite links still work).
+    pub advertised: bool,
+}
+
+/// A call found on the LAN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LanCall {
+    /// The advertisement's unique name.
+    pub id: String,
+    /// Who hosts it (their computer's name).
+    pub host_name: String,
+    /// The room.
+    pub room: String,
+    /// Whether joining needs a password.
+    pub password_required: bool,
+    /// The host's protocol version.
+    pub version: u32,
+    /// Whether this app can join it (same protocol version).
+    pub compatible: bool,
+    /// The server to join, e.g. `ws://192.168.1.20:7778/`.
+    pub ws_url: String,
+    /// The invite link for it.
+    pub invite_link: String,
+}
