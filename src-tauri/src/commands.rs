@@ -136,20 +136,21 @@ pub fn lan_calls(lan: State<'_, Lan>) -> Result<Vec<LanCall>, AppError> {
 
 /// Checks a server before joining it, as the page will connect (`origin`):
 /// each failure comes back as its own error kind (unreachable, tls,
-/// origin_refused, version_mismatch, room_full, wrong_password, …).
+/// origin_refused, version_mismatch, room_full, wrong_password, …). Answers
+/// how many are in the room, when one was given.
 #[tauri::command]
 pub async fn check_server(
     url: String,
     room: Option<String>,
     password: Option<String>,
     origin: Option<String>,
-) -> Result<(), AppError> {
+) -> Result<Option<usize>, AppError> {
     use peercall_signal::client::{self, CheckOptions};
     let options = CheckOptions {
-        origin,
+        origin: origin.filter(|o| !o.is_empty()),
         room: room.map(|room| (room, password)),
         ..CheckOptions::default()
     };
-    client::check_server(&url, &options).await?;
-    Ok(())
+    let check = client::check_server(&url, &options).await?;
+    Ok(check.room.map(|room| room.members))
 }

@@ -264,6 +264,8 @@ pub enum Text {
     JoinErrRoom,
     JoinErrRoomInvalid,
     JoinErrOther,
+    InTheCall,
+    NobodyCame,
 }
 
 /// The words for `text` in `lang`.
@@ -277,6 +279,8 @@ pub fn t(lang: Lang, text: Text) -> &'static str {
 fn en(text: Text) -> &'static str {
     use Text::*;
     match text {
+        InTheCall => "In the call: {name}",
+        NobodyCame => "Nobody has joined yet. Can't they reach you?",
         EndedWrongPassword => "Wrong password for this call",
         EndedWrongPasswordHint => "Ask the host for the password, then join again.",
         EndedVersionMismatch => "This call runs another version of Peercall",
@@ -511,6 +515,8 @@ fn en(text: Text) -> &'static str {
 fn ko(text: Text) -> &'static str {
     use Text::*;
     match text {
+        InTheCall => "통화 중: {name}명",
+        NobodyCame => "아직 아무도 참여하지 않았습니다. 연결이 안 되나요?",
         EndedWrongPassword => "이 통화의 비밀번호가 틀렸습니다",
         EndedWrongPasswordHint => "호스트에게 비밀번호를 물어본 뒤 다시 참여하세요.",
         EndedVersionMismatch => "이 통화는 다른 버전의 Peercall을 사용합니다",

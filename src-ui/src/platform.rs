@@ -259,16 +259,16 @@ impl Platform {
     }
 
     /// Checks a server (and room) before joining, as a page at `origin` will
-    /// connect. A tab can't tell failures apart (browsers report every
-    /// failed WebSocket alike), so there it passes and the call itself
-    /// reports what it can.
+    /// connect; answers how many are in the room, when known. A tab can't
+    /// tell failures apart (browsers report every failed WebSocket alike),
+    /// so there it passes and the call itself reports what it can.
     pub async fn check_server(
         &self,
         url: &str,
         room: &str,
         password: Option<&str>,
         origin: &str,
-    ) -> Result<(), PlatformError> {
+    ) -> Result<Option<usize>, PlatformError> {
         match self.host {
             Host::Desktop => {
                 invoke(
@@ -279,7 +279,7 @@ impl Platform {
                 )
                 .await
             }
-            Host::Browser => Ok(()),
+            Host::Browser => Ok(None),
         }
     }
 

@@ -220,6 +220,14 @@ async fn host_found_on_the_lan_joined_and_stopped() -> Result<()> {
             }
             screenshot(b, "lan-call-guest").await?;
 
+            // The host screen counts who is in the call.
+            wait_until(
+                h,
+                "the host screen to count both people",
+                "document.querySelector('#hosting-present')?.dataset.count === '2'",
+            )
+            .await?;
+
             // Stop hosting: both are told the call ended.
             click(h, "#stop-hosting").await?;
             wait_for(h, "#host-form").await?;

@@ -166,6 +166,7 @@ pub fn bundle() -> Result<()> {
     let cargo_tauri = util::tool("cargo-tauri").context("tauri-cli is not installed")?;
     // tauri-cli finds src-tauri/tauri.conf.json from the workspace root.
     util::run(Command::new(cargo_tauri).args(["build", "--bundles", "deb,rpm"]))?;
+    check_deb_desktop_entry()?;
     step("bundle sizes");
     for kind in ["deb", "rpm"] {
         let dir = target_dir().join("release/bundle").join(kind);
@@ -181,6 +182,41 @@ pub fn bundle() -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// The .deb's desktop entry must register `peercall://` invite links and
+/// pass the clicked link to the app (`%u`), or links open nothing.
+fn check_deb_desktop_entry() -> Result<()> {
+    step("deb: invite links registered");
+    let dir = target_dir().join("release/bundle/deb");
+    let deb = std::fs::read_dir(&dir)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        .with_context(|| format!("no .deb in {}", dir.display()))?;
+    let output = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(&deb)
+        .output()
+        .context("running dpkg-deb")?;
+    let entries = Command::new("tar")
+        .args(["-xO", "--wildcards", "*.desktop"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut tar| {
+            use std::io::Write;
+            tar.stdin.take().expect("piped").write_all(&output.stdout)?;
+            tar.wait_with_output()
+        })
+        .context("reading the desktop entry")?;
+    let desktop = String::from_utf8_lossy(&entries.stdout);
+    anyhow::ensure!(
+        desktop.contains("MimeType=x-scheme-handler/peercall") && desktop.contains(" %u"),
+        "the .deb's desktop entry does not open peercall:// links:\n{desktop}"
+    );
+    println!("peercall:// links open the app (MimeType and %u present)");
     Ok(())
 }
 

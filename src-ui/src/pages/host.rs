@@ -14,6 +14,11 @@ use crate::platform::{HostingInfo, Platform};
 use crate::room_code;
 use crate::state::{Action, Page};
 
+/// How often the host screen asks how many are in the call.
+const PRESENCE_POLL_MS: u32 = 3_000;
+/// Hosting this long with nobody arriving opens the firewall advice.
+const NOBODY_CAME_MS: f64 = 60_000.0;
+
 /// Where hosting stands.
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
@@ -39,6 +44,41 @@ pub fn host_page() -> Html {
     let password = use_state(|| None::<String>);
     let outcome = use_state(|| None::<BrowserOutcome>);
     let (copy, copied) = use_copy();
+    // How many are in the call (asked of the LAN listener itself), and when
+    // this screen started watching.
+    let present = use_state(|| None::<usize>);
+    let watching_since = use_state(js_sys::Date::now);
+    let now = use_state(js_sys::Date::now);
+    {
+        let present = present.clone();
+        let now = now.clone();
+        let platform = platform.clone();
+        let hosting = match &*phase {
+            Phase::Hosting(info) => Some((info.local_ws_url.clone(), info.room.clone())),
+            _ => None,
+        };
+        let password = (*password).clone();
+        use_effect_with(hosting, move |hosting| {
+            let interval = hosting.clone().map(|(url, room)| {
+                let poll = move || {
+                    let (present, now, platform) = (present.clone(), now.clone(), platform.clone());
+                    let (url, room, password) = (url.clone(), room.clone(), password.clone());
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Ok(Some(members)) = platform
+                            .check_server(&url, &room, password.as_deref(), "")
+                            .await
+                        {
+                            present.set(Some(members));
+                        }
+                        now.set(js_sys::Date::now());
+                    });
+                };
+                poll();
+                gloo::timers::callback::Interval::new(PRESENCE_POLL_MS, poll)
+            });
+            move || drop(interval)
+        });
+    }
 
     {
         let phase = phase.clone();
@@ -149,6 +189,9 @@ pub fn host_page() -> Html {
                 let invite = invite.clone().unwrap_or_default();
                 Callback::from(move |_| copy.emit(invite.clone()))
             };
+            // Nobody but (perhaps) the host after a minute: likely a firewall.
+            let nobody_came =
+                present.is_some_and(|n| n <= 1) && *now - *watching_since > NOBODY_CAME_MS;
             let os_tip = if crate::platform::is_macos() {
                 tr(Text::FirewallMac).to_owned()
             } else if crate::platform::is_windows() {
@@ -164,6 +207,11 @@ pub fn host_page() -> Html {
                         <span class="badge ok"><span class="dot" />{ info.host_name.clone() }</span>
                         if info.password_required {
                             <span class="badge" id="hosting-locked">{ tr(Text::PasswordProtected) }</span>
+                        }
+                        if let Some(count) = *present {
+                            <span class="badge" id="hosting-present" data-count={count.to_string()}>
+                                { fill(tr(Text::InTheCall), &count.to_string()) }
+                            </span>
                         }
                     </div>
                     if info.addresses.is_empty() {
@@ -217,8 +265,9 @@ pub fn host_page() -> Html {
                         </button>
                     </div>
                     { outcome.as_ref().map(|o| o.view(&tr)).unwrap_or_default() }
-                    <details class="firewall-help" id="firewall-help">
-                        <summary>{ tr(Text::FirewallTitle) }</summary>
+                    <details class="firewall-help" id="firewall-help" open={nobody_came}
+                        data-nobody-came={nobody_came.to_string()}>
+                        <summary>{ tr(if nobody_came { Text::NobodyCame } else { Text::FirewallTitle }) }</summary>
                         <p>{ fill(tr(Text::FirewallBody), &info.port.to_string()) }</p>
                         <p>{ os_tip }</p>
                     </details>
