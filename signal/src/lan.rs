@@ -21,6 +21,10 @@ pub struct HostingInfo {
     pub local_ws_url: String,
     /// Whether joiners need the password.
     pub password_required: bool,
+    /// The password itself, for the host's own page (this goes only to the
+    /// host's UI, never on the network).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
     /// Who hosts, as the call is listed (the host's name).
     pub host_name: String,
     /// Whether the mDNS advertisement is up (if not, invite links still work).

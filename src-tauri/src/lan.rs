@@ -116,6 +116,7 @@ impl Lan {
             addresses,
             local_ws_url: format!("ws://{}/", SocketAddr::new(local_ip, port)),
             password_required,
+            password: password.filter(|p| !p.is_empty()),
             host_name,
             advertised: advertisement.is_some(),
             room,

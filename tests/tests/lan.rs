@@ -228,6 +228,17 @@ async fn host_found_on_the_lan_joined_and_stopped() -> Result<()> {
             )
             .await?;
 
+            // Leaving the host screen and coming back keeps the hosting (and
+            // its password: the count still works).
+            click(h, "#host-back").await?;
+            click(h, "#host-call").await?;
+            wait_until(
+                h,
+                "the host screen, reopened, to count both people",
+                "document.querySelector('#hosting-present')?.dataset.count === '2'",
+            )
+            .await?;
+
             // Stop hosting: both are told the call ended.
             click(h, "#stop-hosting").await?;
             wait_for(h, "#host-form").await?;

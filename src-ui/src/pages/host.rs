@@ -40,8 +40,6 @@ pub fn host_page() -> Html {
     let platform = use_context::<Platform>().expect("Platform context");
     let phase = use_state(|| Phase::Loading);
     let password_input = use_node_ref();
-    // The password given when hosting started, for the host's own join.
-    let password = use_state(|| None::<String>);
     let outcome = use_state(|| None::<BrowserOutcome>);
     let (copy, copied) = use_copy();
     // How many are in the call (asked of the LAN listener itself), and when
@@ -54,12 +52,15 @@ pub fn host_page() -> Html {
         let now = now.clone();
         let platform = platform.clone();
         let hosting = match &*phase {
-            Phase::Hosting(info) => Some((info.local_ws_url.clone(), info.room.clone())),
+            Phase::Hosting(info) => Some((
+                info.local_ws_url.clone(),
+                info.room.clone(),
+                info.password.clone(),
+            )),
             _ => None,
         };
-        let password = (*password).clone();
         use_effect_with(hosting, move |hosting| {
-            let interval = hosting.clone().map(|(url, room)| {
+            let interval = hosting.clone().map(|(url, room, password)| {
                 let poll = move || {
                     let (present, now, platform) = (present.clone(), now.clone(), platform.clone());
                     let (url, room, password) = (url.clone(), room.clone(), password.clone());
@@ -97,14 +98,12 @@ pub fn host_page() -> Html {
         let phase = phase.clone();
         let platform = platform.clone();
         let password_input = password_input.clone();
-        let password = password.clone();
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
             let typed = password_input
                 .cast::<HtmlInputElement>()
                 .map(|i| i.value())
                 .filter(|p| !p.is_empty());
-            password.set(typed.clone());
             phase.set(Phase::Starting);
             let phase = phase.clone();
             let platform = platform.clone();
@@ -172,14 +171,13 @@ pub fn host_page() -> Html {
                 let platform = platform.clone();
                 let outcome = outcome.clone();
                 let info = info.clone();
-                let password = (*password).clone();
                 Callback::from(move |_| {
                     enter_remote_call(
                         &app,
                         &platform,
                         info.room.clone(),
                         info.local_ws_url.clone(),
-                        password.clone(),
+                        info.password.clone(),
                         outcome.clone(),
                     )
                 })
