@@ -82,14 +82,7 @@ pub fn parse(input: &str) -> Result<JoinTarget, AddressError> {
     match scheme.as_str() {
         INVITE_SCHEME => {
             let path = tail.trim_start_matches('/');
-            let room = path.split(['/', '?', '#']).next().unwrap_or("");
-            let room = percent_decode(room).ok_or(AddressError::BadRoom)?;
-            let room = if room.is_empty() {
-                None
-            } else {
-                validate_room_name(&room).map_err(|_| AddressError::BadRoom)?;
-                Some(room)
-            };
+            let room = decode_room(path.split(['/', '?', '#']).next().unwrap_or(""))?;
             let port = port.unwrap_or(DEFAULT_PORT);
             Ok(JoinTarget {
                 server: format!("ws://{host}:{port}/"),
@@ -103,14 +96,10 @@ pub fn parse(input: &str) -> Result<JoinTarget, AddressError> {
             };
             let room = query
                 .split('&')
-                .filter_map(|pair| pair.strip_prefix("room="))
-                .next()
-                .map(|room| percent_decode(room).ok_or(AddressError::BadRoom))
+                .find_map(|pair| pair.strip_prefix("room="))
+                .map(decode_room)
                 .transpose()?
-                .filter(|room| !room.is_empty());
-            if let Some(room) = &room {
-                validate_room_name(room).map_err(|_| AddressError::BadRoom)?;
-            }
+                .flatten();
             let path = if path.is_empty() { "/" } else { path };
             let port = port.map(|p| format!(":{p}")).unwrap_or_default();
             Ok(JoinTarget {
@@ -137,6 +126,47 @@ pub fn invite_link(host: &str, port: u16, room: &str) -> String {
         host.to_owned()
     };
     format!("{INVITE_SCHEME}://{host}:{port}/{}", percent_encode(room))
+}
+
+/// A room from a link: percent-decoded, `None` when empty, and a valid
+/// room name otherwise.
+fn decode_room(raw: &str) -> Result<Option<String>, AddressError> {
+    let room = percent_decode(raw).ok_or(AddressError::BadRoom)?;
+    if room.is_empty() {
+        return Ok(None);
+    }
+    validate_room_name(&room).map_err(|_| AddressError::BadRoom)?;
+    Ok(Some(room))
+}
+
+/// The link to share for `room` on the server at `ws_url`: a `peercall://`
+/// invite for a plain `ws://` server (a LAN host), the server address with
+/// `?room=` for `wss://` (which invites can't express). `None` when
+/// `ws_url` is not a server address.
+///
+/// ```
+/// use peercall_signal::address::invite_for_server;
+/// assert_eq!(invite_for_server("ws://10.0.0.2:7778/", "a").as_deref(),
+///            Some("peercall://10.0.0.2:7778/a"));
+/// assert_eq!(invite_for_server("wss://call.example.com/", "a").as_deref(),
+///            Some("wss://call.example.com/?room=a"));
+/// ```
+pub fn invite_for_server(ws_url: &str, room: &str) -> Option<String> {
+    let (scheme, rest) = ws_url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let (host, port) = split_host_port(authority).ok()?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "ws" => Some(invite_link(
+            host.trim_matches(['[', ']']),
+            port.unwrap_or(DEFAULT_PORT),
+            room,
+        )),
+        "wss" => {
+            let separator = if ws_url.contains('?') { '&' } else { '?' };
+            Some(format!("{ws_url}{separator}room={}", percent_encode(room)))
+        }
+        _ => None,
+    }
 }
 
 /// `host[:port]`, with `[v6]` hosts; user-info (`a@host`) is refused as a
@@ -188,7 +218,9 @@ pub(crate) fn percent_decode(text: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn percent_encode(text: &str) -> String {
+/// Percent-encodes every byte but the unreserved ones (`A-Z a-z 0-9 - _ . ~`),
+/// so the result is safe anywhere in a URL.
+pub fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -9,8 +9,8 @@
 //!   field-level validation and migration. Also serde-only and wasm-safe.
 //! - [`address`] — invite links (`peercall://HOST:PORT/ROOM`) and server
 //!   URLs as people paste them; wasm-safe.
-//! - [`lan`] — what the shell tells the UI about LAN calls (the hosted one,
-//!   the ones found); serde-only, wasm-safe.
+//! - [`servers`] — what the shell tells the UI about servers (its embedded
+//!   one, the LAN call it hosts, the ones found); serde-only, wasm-safe.
 //! - `client` (feature `client`) — a native check of a server before joining
 //!   it, telling each failure apart (unreachable, TLS, origin, version, room
 //!   full, wrong password); the desktop shell uses it.
@@ -42,8 +42,8 @@
 pub mod address;
 #[cfg(feature = "client")]
 pub mod client;
-pub mod lan;
 pub mod protocol;
+pub mod servers;
 pub mod settings;
 
 #[cfg(feature = "server")]

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{connect_ws, header, http_request, Client, STEP};
+use common::{connect_ws, header, http_request, Client, TempDir, STEP};
 use serde_json::json;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -63,8 +63,8 @@ fn sigterm(server: &Server) {
 
 #[tokio::test]
 async fn runs_serves_and_stops_on_sigterm() {
-    let ui = std::env::temp_dir().join(format!("peercall-bin-ui-{}", std::process::id()));
-    std::fs::create_dir_all(&ui).unwrap();
+    let ui_dir = TempDir::new("bin-ui");
+    let ui = &ui_dir.0;
     std::fs::write(ui.join("index.html"), "<p>ui</p>").unwrap();
     let (mut server, url) = start(
         &[
@@ -134,7 +134,6 @@ async fn runs_serves_and_stops_on_sigterm() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "{status}");
-    std::fs::remove_dir_all(&ui).unwrap();
 }
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! The typed commands the UI calls (`invoke`). Each is declared in `build.rs`
 //! and granted explicitly in `capabilities/default.json`.
 
+use peercall_signal::servers::ServerInfo;
 use peercall_signal::settings::Settings;
-use serde::Serialize;
 use tauri::State;
 use tauri_plugin_opener::OpenerExt;
 
@@ -11,17 +11,6 @@ use crate::lan::{HostingInfo, Lan, LanCall};
 use crate::permissions::{self, MediaKind, PermissionState};
 use crate::settings::{SettingsSnapshot, SettingsStore};
 use crate::AppError;
-
-/// Where the embedded signaling server can be reached.
-#[derive(Debug, Clone, Serialize)]
-pub struct ServerInfo {
-    /// WebSocket URL the UI connects to, e.g. `ws://127.0.0.1:7777/`.
-    pub ws_url: String,
-    /// The page the server serves for the system browser, e.g. `http://127.0.0.1:7777/`.
-    pub page_url: String,
-    /// The port it listens on.
-    pub port: u16,
-}
 
 /// The embedded server's addresses.
 #[tauri::command]
@@ -130,8 +119,8 @@ pub async fn stop_hosting(lan: State<'_, Lan>) -> Result<(), AppError> {
 
 /// The calls advertised on the LAN right now (the join screen polls this).
 #[tauri::command]
-pub fn lan_calls(lan: State<'_, Lan>) -> Result<Vec<LanCall>, AppError> {
-    lan.calls()
+pub async fn lan_calls(lan: State<'_, Lan>) -> Result<Vec<LanCall>, AppError> {
+    lan.calls().await
 }
 
 /// Checks a server before joining it, as the page will connect (`origin`):

@@ -51,8 +51,8 @@ pub fn init_script(link: Option<&str>) -> String {
 /// The link, if it is a valid invite.
 fn invite(candidate: &str) -> Option<String> {
     let is_invite = candidate
-        .get(..INVITE_SCHEME.len() + 3)
-        .is_some_and(|s| s.eq_ignore_ascii_case(&format!("{INVITE_SCHEME}://")));
+        .split_once("://")
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case(INVITE_SCHEME));
     (is_invite && address::parse(candidate).is_ok()).then(|| candidate.to_owned())
 }
 
@@ -60,10 +60,10 @@ fn deliver(app: &AppHandle, link: &str) {
     let Some(window) = app.get_webview_window("main") else {
         return;
     };
-    let detail = serde_json::to_string(link).unwrap_or_default();
+    // The page reads the link from the same global as at launch.
     let _ = window.eval(format!(
-        "window.__peercallLaunchLink = {detail}; \
-         window.dispatchEvent(new CustomEvent('{LINK_EVENT}', {{ detail: {detail} }}));"
+        "{} window.dispatchEvent(new Event('{LINK_EVENT}'));",
+        init_script(Some(link))
     ));
     let _ = window.set_focus();
 }

@@ -2,7 +2,7 @@
 //! loopback, stopped (telling every client) when the app exits.
 
 use std::borrow::Cow;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use peercall_signal::server::{self, StaticFile, StaticFiles};
@@ -10,7 +10,8 @@ use tauri::AppHandle;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::{commands::ServerInfo, AppError};
+use crate::AppError;
+use peercall_signal::servers::ServerInfo;
 
 /// Environment variable to choose another preferred port than the one in
 /// settings (tests run several apps side by side).
@@ -97,12 +98,17 @@ async fn bind_loopback(preferred_port: u16) -> std::io::Result<TcpListener> {
         .ok()
         .and_then(|p| p.parse::<u16>().ok())
         .unwrap_or(preferred_port);
-    let at = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    match TcpListener::bind(at(preferred)).await {
+    bind_preferring(IpAddr::V4(Ipv4Addr::LOCALHOST), preferred).await
+}
+
+/// Binds `ip:preferred_port`, or any free port on `ip` when that one is
+/// taken (another app, or a second Peercall).
+pub async fn bind_preferring(ip: IpAddr, preferred_port: u16) -> std::io::Result<TcpListener> {
+    match TcpListener::bind(SocketAddr::new(ip, preferred_port)).await {
         Ok(listener) => Ok(listener),
         Err(error) => {
-            tracing::info!(%error, preferred, "preferred port unavailable, using a free one");
-            TcpListener::bind(at(0)).await
+            tracing::info!(%error, %ip, preferred_port, "preferred port unavailable, using a free one");
+            TcpListener::bind(SocketAddr::new(ip, 0)).await
         }
     }
 }

@@ -16,12 +16,11 @@ use std::sync::{Arc, Mutex};
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use peercall_signal::address::invite_link;
-pub use peercall_signal::lan::{HostingInfo, LanCall};
 use peercall_signal::protocol::{validate_room_name, PROTOCOL_VERSION};
 use peercall_signal::server;
-use tokio::net::TcpListener;
+pub use peercall_signal::servers::{HostingInfo, LanCall};
 
-use crate::embedded::ServerTask;
+use crate::embedded::{bind_preferring, ServerTask};
 use crate::AppError;
 
 /// The DNS-SD service type Peercall calls are advertised under.
@@ -57,6 +56,7 @@ impl Lan {
         host_name: Option<String>,
     ) -> Result<HostingInfo, AppError> {
         validate_room_name(&room).map_err(|e| AppError::InvalidRoom(e.to_string()))?;
+        let password = password.filter(|p| !p.is_empty());
         let mut hosting = self.hosting.lock().await;
         if let Some(current) = hosting.as_ref() {
             if current.info.room == room {
@@ -68,7 +68,7 @@ impl Lan {
         }
 
         let bind_ip = lan_bind_address();
-        let listener = bind(bind_ip, preferred_port)
+        let listener = bind_preferring(bind_ip, preferred_port)
             .await
             .map_err(AppError::HostingStart)?;
         let port = listener
@@ -90,7 +90,7 @@ impl Lan {
         let addresses = reachable_addresses(bind_ip);
         let machine = machine_name();
         let host_name = host_name.unwrap_or_else(|| machine.clone());
-        let password_required = password.as_deref().is_some_and(|p| !p.is_empty());
+        let password_required = password.is_some();
         let advertisement = advertise(
             &machine,
             &host_name,
@@ -103,20 +103,16 @@ impl Lan {
             |error| tracing::warn!(%error, "mDNS advertisement failed; invite links still work"),
         )
         .ok();
-        let local_ip = if bind_ip.is_unspecified() {
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        } else {
-            bind_ip
-        };
         let info = HostingInfo {
             invite_links: addresses
                 .iter()
                 .map(|a| invite_link(a, port, &room))
                 .collect(),
             addresses,
-            local_ws_url: format!("ws://{}/", SocketAddr::new(local_ip, port)),
+            // Listening everywhere, loopback reaches it.
+            local_ws_url: server::ws_url(SocketAddr::new(bind_ip, port), false),
             password_required,
-            password: password.filter(|p| !p.is_empty()),
+            password,
             host_name,
             advertised: advertisement.is_some(),
             room,
@@ -145,15 +141,16 @@ impl Lan {
     }
 
     /// The calls currently advertised on the LAN, except our own.
-    pub fn calls(&self) -> Result<Vec<LanCall>, AppError> {
+    pub async fn calls(&self) -> Result<Vec<LanCall>, AppError> {
+        let own = self.hosting.lock().await.as_ref().and_then(|h| {
+            h.advertisement
+                .as_ref()
+                .map(|(_, fullname)| fullname.clone())
+        });
         let mut discovery = self.discovery.lock().expect("discovery lock");
         if discovery.is_none() {
             *discovery = Some(Discovery::start().map_err(|e| AppError::Discovery(e.to_string()))?);
         }
-        let own = self.hosting.try_lock().ok().and_then(|h| {
-            h.as_ref()
-                .and_then(|h| h.advertisement.as_ref().map(|a| a.1.clone()))
-        });
         let calls = discovery.as_ref().expect("just started").calls();
         Ok(calls
             .into_iter()
@@ -167,12 +164,8 @@ impl Hosting {
         if let Some((daemon, fullname)) = self.advertisement {
             // Goodbye packets first, so lists drop the call at once.
             if let Ok(done) = daemon.unregister(&fullname) {
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-                    while done.try_recv().is_err() {
-                        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                    }
-                })
-                .await;
+                let sent = done.recv_async();
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(2), sent).await;
             }
             let _ = daemon.shutdown();
         }
@@ -186,16 +179,6 @@ fn lan_bind_address() -> IpAddr {
         .ok()
         .and_then(|a| a.parse().ok())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
-}
-
-async fn bind(ip: IpAddr, preferred_port: u16) -> std::io::Result<TcpListener> {
-    match TcpListener::bind(SocketAddr::new(ip, preferred_port)).await {
-        Ok(listener) => Ok(listener),
-        Err(error) => {
-            tracing::info!(%error, preferred_port, "preferred hosting port unavailable, using a free one");
-            TcpListener::bind(SocketAddr::new(ip, 0)).await
-        }
-    }
 }
 
 /// The IPv4 addresses joiners can reach: the bound one, or every
@@ -242,12 +225,12 @@ fn dns_label(text: &str) -> String {
     }
 }
 
-fn daemon_for(ip: IpAddr) -> Result<ServiceDaemon, mdns_sd::Error> {
+/// An mDNS daemon; `loopback` adds the loopback interface, off by default
+/// in mdns-sd. A call hosted on a loopback address is only reachable there;
+/// discovery also looks there, which finds calls hosted on this machine.
+fn daemon(loopback: bool) -> Result<ServiceDaemon, mdns_sd::Error> {
     let daemon = ServiceDaemon::new()?;
-    // Loopback is off by default in mdns-sd. A call hosted on a loopback
-    // address is only reachable there; discovery also looks there, which
-    // finds calls hosted on this same machine.
-    if ip.is_loopback() || ip.is_unspecified() {
+    if loopback {
         daemon.enable_interface(IfKind::LoopbackV4)?;
     }
     Ok(daemon)
@@ -261,11 +244,7 @@ fn advertise(
     bind_ip: IpAddr,
     port: u16,
 ) -> Result<(ServiceDaemon, String), mdns_sd::Error> {
-    let daemon = if bind_ip.is_unspecified() {
-        ServiceDaemon::new()?
-    } else {
-        daemon_for(bind_ip)?
-    };
+    let daemon = daemon(bind_ip.is_loopback())?;
     let instance = format!("{} {}", dns_label(machine), dns_label(room));
     let mdns_host = format!("{}.local.", dns_label(machine));
     let version = PROTOCOL_VERSION.to_string();
@@ -275,25 +254,25 @@ fn advertise(
         ("password", if password_required { "1" } else { "0" }),
         ("version", version.as_str()),
     ];
-    let info = if bind_ip.is_unspecified() {
-        ServiceInfo::new(
-            SERVICE_TYPE,
-            &instance,
-            &mdns_host,
-            "",
-            port,
-            &properties[..],
-        )?
-        .enable_addr_auto()
+    // Listening everywhere: mdns-sd fills in each interface's addresses.
+    let everywhere = bind_ip.is_unspecified();
+    let addresses: &[IpAddr] = if everywhere {
+        &[]
     } else {
-        ServiceInfo::new(
-            SERVICE_TYPE,
-            &instance,
-            &mdns_host,
-            bind_ip,
-            port,
-            &properties[..],
-        )?
+        std::slice::from_ref(&bind_ip)
+    };
+    let info = ServiceInfo::new(
+        SERVICE_TYPE,
+        &instance,
+        &mdns_host,
+        addresses,
+        port,
+        &properties[..],
+    )?;
+    let info = if everywhere {
+        info.enable_addr_auto()
+    } else {
+        info
     };
     let fullname = info.get_fullname().to_owned();
     daemon.register(info)?;
@@ -308,7 +287,7 @@ struct Discovery {
 
 impl Discovery {
     fn start() -> Result<Self, mdns_sd::Error> {
-        let daemon = daemon_for(IpAddr::V4(Ipv4Addr::UNSPECIFIED))?;
+        let daemon = daemon(true)?;
         let events = daemon.browse(SERVICE_TYPE)?;
         let calls = Arc::new(Mutex::new(BTreeMap::new()));
         let seen = calls.clone();

@@ -130,12 +130,7 @@ pub fn app() -> Html {
 /// open-in-browser action and invites); an invite link the app was launched
 /// with, or `?join=LINK`, opens the join screen on it.
 fn initial_page() -> Page {
-    let search = gloo::utils::window()
-        .location()
-        .search()
-        .unwrap_or_default();
-    let params = web_sys::UrlSearchParams::new_with_str(&search).ok();
-    let param = |name: &str| params.as_ref().and_then(|p| p.get(name));
+    let param = url_param;
     if param("page").as_deref() == Some("settings") {
         return Page::Settings;
     }

@@ -4,7 +4,7 @@
 //! browser tab it derives the same answers from the page's own address, so
 //! every other module is written once for both.
 
-pub use peercall_signal::lan::{HostingInfo, LanCall};
+pub use peercall_signal::servers::{HostingInfo, LanCall, ServerInfo};
 use peercall_signal::settings::{FieldError, Settings};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -34,17 +34,6 @@ impl WebRtcSupport {
     pub fn can_call(&self) -> bool {
         self.peer_connection && self.get_user_media
     }
-}
-
-/// Where the signaling server is, as told by the shell or derived by the tab.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct ServerInfo {
-    /// WebSocket URL to connect to.
-    pub ws_url: String,
-    /// The page URL the system browser can open.
-    pub page_url: String,
-    /// The port.
-    pub port: u16,
 }
 
 /// An error from the shell or the platform, in the shape the shell sends.
@@ -249,13 +238,10 @@ impl Platform {
         invoke("stop_hosting", &serde_json::json!({})).await
     }
 
-    /// The calls listed on the LAN now; `None` where this can't be known
-    /// (a browser tab has no mDNS).
-    pub async fn lan_calls(&self) -> Option<Result<Vec<LanCall>, PlatformError>> {
-        match self.host {
-            Host::Desktop => Some(invoke("lan_calls", &serde_json::json!({})).await),
-            Host::Browser => None,
-        }
+    /// The calls listed on the LAN now (desktop only: a browser tab has no
+    /// mDNS, see [`Platform::lan_unavailable`]).
+    pub async fn lan_calls(&self) -> Result<Vec<LanCall>, PlatformError> {
+        invoke("lan_calls", &serde_json::json!({})).await
     }
 
     /// Checks a server (and room) before joining, as a page at `origin` will
@@ -509,7 +495,7 @@ pub fn guidance_for_denied(host: Host) -> crate::i18n::Text {
     match host {
         Host::Browser => Text::GuidanceBrowser,
         Host::Desktop if is_macos() => Text::GuidanceMac,
-        Host::Desktop if user_agent().contains("Windows") => Text::GuidanceWindows,
+        Host::Desktop if is_windows() => Text::GuidanceWindows,
         Host::Desktop => Text::GuidanceLinux,
     }
 }

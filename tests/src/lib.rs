@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Map, Value};
 
@@ -465,6 +465,40 @@ pub fn recording_browser() -> Result<(PathBuf, Vec<(String, String)>)> {
         ("BROWSER".to_owned(), program.display().to_string()),
     ];
     Ok((opened, env))
+}
+
+/// The `n`th URL (from 0) the app opened in the [`recording_browser`],
+/// waiting for it.
+pub async fn opened_url(opened: &Path, n: usize) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(opened) {
+            if let Some(line) = text.lines().nth(n) {
+                return Ok(line.to_owned());
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the app never opened the system browser"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A fresh config directory holding `stored` as the app's `settings.json`.
+pub fn settings_dir(name: &str, stored: &str) -> Result<PathBuf> {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("settings.json"), stored)?;
+    Ok(dir)
+}
+
+/// The attribute `name` of the element matching `css`, once it appears.
+pub async fn attr(client: &Client, css: &str, name: &str) -> Result<String> {
+    wait_for(client, css)
+        .await?
+        .attr(name)
+        .await?
+        .with_context(|| format!("{css} has no {name}"))
 }
 
 /// Minimal HTTP GET on loopback, returning (status, content-type, body).

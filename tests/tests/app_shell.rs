@@ -1,10 +1,10 @@
 //! The real desktop app under Xvfb, driven through tauri-driver + WebKitWebDriver.
 
-use std::time::{Duration, Instant};
-
 use anyhow::{ensure, Context, Result};
 use fantoccini::Locator;
-use peercall_e2e::{http_get, recording_browser, signaling_welcome, wait_for, App, AppOptions};
+use peercall_e2e::{
+    http_get, opened_url, recording_browser, signaling_welcome, wait_for, App, AppOptions,
+};
 
 /// The home screen renders, the embedded server answers on the port the UI
 /// was told, and on this machine's WebKitGTK (no RTCPeerConnection) the app
@@ -82,19 +82,7 @@ async fn home_screen_embedded_server_and_browser_fallback() -> Result<()> {
         .await?
         .click()
         .await?;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let url = loop {
-        if let Ok(text) = std::fs::read_to_string(&opened) {
-            if let Some(line) = text.lines().next() {
-                break line.to_owned();
-            }
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "the app never opened the system browser"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let url = opened_url(&opened, 0).await?;
     let expected = format!("http://127.0.0.1:{}/?room=", app.preferred_port);
     ensure!(
         url.starts_with(&expected),

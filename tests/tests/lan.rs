@@ -5,16 +5,17 @@
 //! apps carry the call to the system browser, as they tell the user).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use fantoccini::{Client, Locator};
+use fantoccini::Locator;
 use futures_util::{SinkExt, StreamExt};
 use peercall_e2e::{
-    all_media_flowing, click, recording_browser, screenshot, signaling_welcome, temp_dir,
-    type_into, wait_for, wait_for_stats, wait_until, with_browsers, App, AppOptions, SignalServer,
+    all_media_flowing, attr, click, opened_url, recording_browser, screenshot, settings_dir,
+    signaling_welcome, temp_dir, type_into, wait_for, wait_for_stats, wait_until, with_browsers,
+    App, AppOptions, SignalServer,
 };
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -63,12 +64,10 @@ impl Drop for LoopbackMulticast {
 
 /// A settings directory whose display name is `name`.
 fn named(name: &str) -> Result<PathBuf> {
-    let dir = temp_dir("lan-config");
-    std::fs::write(
-        dir.join("settings.json"),
-        json!({"version": 2, "display_name": name}).to_string(),
-    )?;
-    Ok(dir)
+    settings_dir(
+        "lan-config",
+        &json!({"version": 2, "display_name": name}).to_string(),
+    )
 }
 
 /// Launches an app whose "system browser" records the URLs it is given.
@@ -96,31 +95,6 @@ async fn launch(
     )
     .await?;
     Ok((app, opened))
-}
-
-/// The next URL the app opened in the "system browser".
-async fn next_opened(opened: &Path, already: usize) -> Result<String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(text) = std::fs::read_to_string(opened) {
-            if let Some(line) = text.lines().nth(already) {
-                return Ok(line.to_owned());
-            }
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "the app never opened the system browser"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn attr(client: &Client, css: &str, name: &str) -> Result<String> {
-    wait_for(client, css)
-        .await?
-        .attr(name)
-        .await?
-        .with_context(|| format!("{css} has no {name}"))
 }
 
 /// Whether something accepts TCP connections at `addr`.
@@ -175,10 +149,11 @@ async fn host_found_on_the_lan_joined_and_stopped() -> Result<()> {
     // Guest: the call shows up in the LAN list.
     click(g, "#find-calls").await?;
     let item = format!(".lan-call[data-room='{room}']");
-    wait_for(g, &item)
+    let listed = wait_for(g, &item)
         .await
-        .context("the hosted call never appeared in the other app's LAN list")?;
-    let listed = wait_for(g, &item).await?.text().await?;
+        .context("the hosted call never appeared in the other app's LAN list")?
+        .text()
+        .await?;
     ensure!(listed.contains("Hana"), "the list names the host: {listed}");
     guest.capture_screen("app-join-lan")?;
 
@@ -189,7 +164,7 @@ async fn host_found_on_the_lan_joined_and_stopped() -> Result<()> {
     wait_for(g, "#join-error[data-kind='wrong_password']").await?;
     type_into(g, "#lan-password", "s3cret").await?;
     click(g, "#lan-password-join").await?;
-    let guest_url = next_opened(&guest_opened, 0).await?;
+    let guest_url = opened_url(&guest_opened, 0).await?;
     ensure!(
         guest_url.contains(&format!("room={room}"))
             && guest_url.contains(&format!("server=ws%3A%2F%2F{HOST_IP}%3A{port}%2F")),
@@ -198,7 +173,7 @@ async fn host_found_on_the_lan_joined_and_stopped() -> Result<()> {
 
     // Host joins their own call.
     click(h, "#enter-hosted-call").await?;
-    let host_url = next_opened(&host_opened, 0).await?;
+    let host_url = opened_url(&host_opened, 0).await?;
     wait_for(h, "#browser-outcome[data-state='opened']").await?;
 
     let host_client = h.clone();
@@ -400,7 +375,7 @@ async fn each_join_failure_has_its_own_message() -> Result<()> {
     type_into(client, "#join-room", "").await?;
     type_into(client, "#join-password", "").await?;
     click(client, "#join-submit").await?;
-    let url = next_opened(&opened, 0).await?;
+    let url = opened_url(&opened, 0).await?;
     ensure!(url.contains("room=team-room"), "opened {url}");
     wait_for(client, "#recent-servers").await?;
     let stored: Value = serde_json::from_str(&std::fs::read_to_string(
@@ -423,7 +398,7 @@ async fn an_invite_link_opens_the_app_in_that_call() -> Result<()> {
     let invite = format!("peercall://127.0.0.1:{}/linked-room", server.port);
     let (app, opened) = launch("Dana", &[], vec![invite.clone()]).await?;
     wait_for(&app.client, "#join-page").await?;
-    let url = next_opened(&opened, 0).await?;
+    let url = opened_url(&opened, 0).await?;
     let expected = format!("server=ws%3A%2F%2F127.0.0.1%3A{}%2F", server.port);
     ensure!(
         url.contains("room=linked-room") && url.contains(&expected),

@@ -1,11 +1,11 @@
 //! Settings, devices and permissions in the real desktop app (Xvfb,
 //! tauri-driver + WebKitWebDriver, WebKitGTK's mock capture devices).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{ensure, Context, Result};
 use fantoccini::{Client, Locator};
-use peercall_e2e::{temp_dir, wait_for, wait_until, App, AppOptions};
+use peercall_e2e::{settings_dir, temp_dir, wait_for, wait_until, App, AppOptions};
 use serde_json::Value;
 
 /// Tab: leaves a text field, which is when it commits (`change`).
@@ -37,13 +37,6 @@ fn stored(dir: &std::path::Path) -> Result<Value> {
 enum MockCapture {
     On,
     Off,
-}
-
-/// A fresh settings directory holding `stored` as the settings file.
-fn settings_dir(name: &str, stored: &str) -> Result<PathBuf> {
-    let dir = temp_dir(name);
-    std::fs::write(dir.join("settings.json"), stored)?;
-    Ok(dir)
 }
 
 /// The real app, keeping its settings in `config_dir`.

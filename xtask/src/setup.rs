@@ -64,6 +64,11 @@ pub fn run(purpose: Purpose) -> Result<()> {
         targets.extend(TARGETS_CROSS);
     }
     rust_targets(&targets)?;
+    if purpose >= Purpose::Test {
+        // A minimal rustup profile (e.g. the official Docker image) has
+        // neither, and `test` runs both.
+        rust_components(&[("rustfmt", "fmt"), ("clippy", "clippy")])?;
+    }
 
     let wasm_bindgen = wasm_bindgen_version()?;
     cargo_install("wasm-bindgen-cli", "wasm-bindgen", &wasm_bindgen, false)?;
@@ -130,6 +135,31 @@ fn rust_targets(targets: &[&str]) -> Result<()> {
     util::run(
         Command::new("rustup")
             .arg("target")
+            .arg("add")
+            .args(&missing),
+    )
+}
+
+/// Adds the rustup components (`(component, cargo subcommand)`) whose
+/// cargo subcommand doesn't run.
+fn rust_components(components: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = components
+        .iter()
+        .filter(|(_, subcommand)| output("cargo", &[subcommand, "--version"]).is_none())
+        .map(|(component, _)| *component)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !util::has("rustup") {
+        bail!(
+            "Rust components {missing:?} are missing and rustup is not installed: install rustup"
+        );
+    }
+    step(&format!("adding Rust components: {}", missing.join(" ")));
+    util::run(
+        Command::new("rustup")
+            .arg("component")
             .arg("add")
             .args(&missing),
     )

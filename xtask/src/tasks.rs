@@ -195,23 +195,16 @@ fn check_deb_desktop_entry() -> Result<()> {
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|e| e == "deb"))
         .with_context(|| format!("no .deb in {}", dir.display()))?;
-    let output = Command::new("dpkg-deb")
-        .arg("--fsys-tarfile")
-        .arg(&deb)
-        .output()
-        .context("running dpkg-deb")?;
-    let entries = Command::new("tar")
-        .args(["-xO", "--wildcards", "*.desktop"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut tar| {
-            use std::io::Write;
-            tar.stdin.take().expect("piped").write_all(&output.stdout)?;
-            tar.wait_with_output()
-        })
-        .context("reading the desktop entry")?;
-    let desktop = String::from_utf8_lossy(&entries.stdout);
+    let unpacked = target_dir().join("deb-check");
+    let _ = std::fs::remove_dir_all(&unpacked);
+    util::run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked))?;
+    let applications = unpacked.join("usr/share/applications");
+    let mut desktop = String::new();
+    for entry in std::fs::read_dir(&applications)
+        .with_context(|| format!("no desktop entries in {}", applications.display()))?
+    {
+        desktop.push_str(&std::fs::read_to_string(entry?.path())?);
+    }
     anyhow::ensure!(
         desktop.contains("MimeType=x-scheme-handler/peercall") && desktop.contains(" %u"),
         "the .deb's desktop entry does not open peercall:// links:\n{desktop}"

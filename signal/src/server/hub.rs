@@ -151,18 +151,7 @@ impl Hub {
         let mut state = self.lock();
         let mut overflowed = Vec::new();
         if let Some(peer) = state.peers.remove(id) {
-            if state.closing {
-                if let Some(membership) = &peer.room {
-                    if let Some(room) = state.rooms.get_mut(&membership.room) {
-                        room.members.retain(|m| m != id);
-                        if room.members.is_empty() {
-                            state.rooms.remove(&membership.room);
-                        }
-                    }
-                }
-            } else {
-                depart(&mut state, id, peer, &mut overflowed);
-            }
+            depart(&mut state, id, peer, &mut overflowed);
         }
         drop_overflowed(&mut state, overflowed);
     }
@@ -252,20 +241,22 @@ impl Hub {
         let room = self.valid_room(room)?;
         let tag = self.valid_password(password)?;
         let mut state = self.lock();
-        self.admits(&state, &room, &tag)?;
-        let existing = state.rooms.get(&room);
+        let (members, password_required) = self.admits(&state, &room, &tag)?;
         let status = frame(&ServerMessage::RoomStatus {
-            members: existing.map_or(0, |r| r.members.len()),
-            password_required: existing.map_or_else(
-                || self.only_room.as_ref().is_some_and(|(_, p)| p.is_some()),
-                |r| r.password.is_some(),
-            ),
+            members,
+            password_required,
             room,
         });
         let mut overflowed = Vec::new();
         deliver(&state, from, &status, &mut overflowed);
         drop_overflowed(&mut state, overflowed);
         Ok(())
+    }
+
+    fn valid_name(&self, name: &str) -> Result<String, MessageError> {
+        validate_name(name, self.limits.max_display_name_chars)
+            .map(str::to_owned)
+            .map_err(|e| MessageError::new(ErrorCode::InvalidName, format!("display name {e}")))
     }
 
     fn valid_room(&self, room: &str) -> Result<String, MessageError> {
@@ -298,17 +289,18 @@ impl Hub {
     }
 
     /// Whether someone with password `tag` may enter `room`: the password
-    /// matches (compared in constant time) and there is a free place.
+    /// matches (compared in constant time) and there is a free place. If so,
+    /// answers how many are in the room and whether it has a password.
     fn admits(
         &self,
         state: &State,
         room: &str,
         tag: &Option<[u8; 20]>,
-    ) -> Result<(), MessageError> {
+    ) -> Result<(usize, bool), MessageError> {
         let (password, members) = match (state.rooms.get(room), &self.only_room) {
             (Some(existing), _) => (existing.password, existing.members.len()),
             (None, Some((_, password))) => (*password, 0),
-            (None, None) => return Ok(()),
+            (None, None) => return Ok((0, false)),
         };
         let matches = match (&password, tag) {
             (None, None) => true,
@@ -336,7 +328,7 @@ impl Hub {
                 ),
             ));
         }
-        Ok(())
+        Ok((members, password.is_some()))
     }
 
     fn join_room(
@@ -347,9 +339,7 @@ impl Hub {
         password: Option<String>,
     ) -> Result<(), MessageError> {
         let room = self.valid_room(room)?;
-        let name = validate_name(name, self.limits.max_display_name_chars)
-            .map_err(|e| MessageError::new(ErrorCode::InvalidName, format!("display name {e}")))?
-            .to_owned();
+        let name = self.valid_name(name)?;
         let tag = self.valid_password(password)?;
 
         let mut state = self.lock();
@@ -494,15 +484,7 @@ impl Hub {
     }
 
     fn call(&self, from: &PeerId, to: &PeerId, name: Option<String>) -> Result<(), MessageError> {
-        let name = name
-            .map(|n| {
-                validate_name(&n, self.limits.max_display_name_chars)
-                    .map(str::to_owned)
-                    .map_err(|e| {
-                        MessageError::new(ErrorCode::InvalidName, format!("display name {e}"))
-                    })
-            })
-            .transpose()?;
+        let name = name.map(|n| self.valid_name(&n)).transpose()?;
         let mut state = self.lock();
         let Some(caller) = state.peers.get(from) else {
             return Ok(());
@@ -695,34 +677,43 @@ fn leave(state: &mut State, id: &PeerId, room: &str, overflowed: &mut Vec<PeerId
         debug!(room = %room, "room closed");
         return;
     }
-    let remaining = entry.members.clone();
+    // Shutting down: everyone has been told why; see `Hub::begin_shutdown`.
+    if state.closing {
+        return;
+    }
     let left = frame(&ServerMessage::PeerLeft {
         room: room.to_owned(),
         id: id.clone(),
     });
-    for member in &remaining {
+    for member in &state.rooms[room].members {
         deliver(state, member, &left, overflowed);
     }
 }
 
-/// Cleans up after a peer that is gone (already removed from `state.peers`).
+/// Cleans up after a peer that is gone (already removed from `state.peers`):
+/// its room and call partners hear of it, unless the server is shutting down.
 fn depart(state: &mut State, id: &PeerId, peer: Peer, overflowed: &mut Vec<PeerId>) {
     if let Some(membership) = &peer.room {
         leave(state, id, &membership.room, overflowed);
     }
-    let hung_up = frame(&ServerMessage::HungUp { from: id.clone() });
     let others: HashSet<&PeerId> = peer
         .partners
         .iter()
         .chain(&peer.ringing)
         .chain(&peer.rung_by)
         .collect();
-    for other_id in others {
-        if let Some(other) = state.peers.get_mut(other_id) {
+    for other_id in &others {
+        if let Some(other) = state.peers.get_mut(*other_id) {
             other.partners.remove(id);
             other.ringing.remove(id);
             other.rung_by.remove(id);
         }
+    }
+    if others.is_empty() || state.closing {
+        return;
+    }
+    let hung_up = frame(&ServerMessage::HungUp { from: id.clone() });
+    for other_id in others {
         deliver(state, other_id, &hung_up, overflowed);
     }
 }

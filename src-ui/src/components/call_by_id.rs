@@ -3,7 +3,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::components::{Icon, IconKind};
-use crate::hooks::{use_copy, use_text};
+use crate::hooks::{copy_label, use_copy, use_text};
 use crate::i18n::Text;
 use crate::state::SignalStatus;
 
@@ -57,11 +57,7 @@ pub fn call_by_id(props: &CallByIdProps) -> Html {
             }
         })
     };
-    let copy_label = match copied {
-        Some(true) => tr(Text::IdCopied),
-        Some(false) => tr(Text::CopyFailed),
-        None => tr(Text::CopyId),
-    };
+    let copy_label = tr(copy_label(copied, Text::CopyId, Text::IdCopied));
     html! {
         <section class="call-by-id" id="call-by-id" aria-labelledby="call-by-id-title">
             <h2 id="call-by-id-title">{ tr(Text::CallById) }</h2>

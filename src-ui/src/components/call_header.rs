@@ -1,7 +1,7 @@
 use yew::prelude::*;
 
 use crate::components::{Icon, IconKind};
-use crate::hooks::{use_copy, use_text};
+use crate::hooks::{copy_label, use_copy, use_text};
 use crate::i18n::Text;
 use crate::state::SignalStatus;
 
@@ -54,11 +54,7 @@ pub fn call_header(props: &CallHeaderProps) -> Html {
             </span>
         },
     };
-    let copy_label = match copied {
-        Some(true) => tr(Text::InviteCopied),
-        Some(false) => tr(Text::CopyFailed),
-        None => tr(Text::CopyInvite),
-    };
+    let copy_label = tr(copy_label(copied, Text::CopyInvite, Text::InviteCopied));
     html! {
         <header class="call-header">
             <div class="call-title">

@@ -50,4 +50,4 @@ pub use toggle::Toggle;
 pub use top_bar::TopBar;
 pub use video_tile::VideoTile;
 pub use waiting_card::WaitingCard;
-pub use webrtc_notice::WebRtcNotice;
+pub use webrtc_notice::{BrowserOutcome, WebRtcNotice};

@@ -1,7 +1,7 @@
 use yew::prelude::*;
 
 use crate::components::{Icon, IconKind};
-use crate::hooks::{use_copy, use_text};
+use crate::hooks::{copy_label, use_copy, use_text};
 use crate::i18n::Text;
 
 /// Props for [`WaitingCard`].
@@ -24,11 +24,7 @@ pub fn waiting_card(props: &WaitingCardProps) -> Html {
             }
         })
     };
-    let label = match copied {
-        Some(true) => tr(Text::InviteCopied),
-        Some(false) => tr(Text::CopyFailed),
-        None => tr(Text::CopyInvite),
-    };
+    let label = tr(copy_label(copied, Text::CopyInvite, Text::InviteCopied));
     html! {
         <div class="stage-card" id="waiting" role="status">
             <h2>{ tr(Text::WaitingAlone) }</h2>

@@ -5,6 +5,29 @@ use crate::hooks::use_text;
 use crate::i18n::Text;
 use crate::platform::WebRtcSupport;
 
+/// What happened when a call was handed to the system browser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrowserOutcome {
+    /// The browser opened on the call.
+    Opened,
+    /// It didn't.
+    Failed,
+}
+
+impl BrowserOutcome {
+    /// The line shown under the buttons.
+    pub fn view(&self, tr: &impl Fn(Text) -> &'static str) -> Html {
+        match self {
+            Self::Opened => html! {
+                <p class="notice-outcome ok" id="browser-outcome" data-state="opened" role="status">{ tr(Text::OpenedInBrowser) }</p>
+            },
+            Self::Failed => html! {
+                <p class="notice-outcome error" id="browser-outcome" data-state="failed" role="alert">{ tr(Text::OpenFailed) }</p>
+            },
+        }
+    }
+}
+
 /// Props for [`WebRtcNotice`].
 #[derive(Properties, PartialEq)]
 pub struct WebRtcNoticeProps {
@@ -14,7 +37,7 @@ pub struct WebRtcNoticeProps {
     pub on_open_browser: Callback<()>,
     /// What happened after the last click, if anything.
     #[prop_or_default]
-    pub outcome: Option<Result<(), ()>>,
+    pub outcome: Option<BrowserOutcome>,
 }
 
 /// Says plainly that this webview can't carry calls, and offers the browser.
@@ -25,15 +48,7 @@ pub fn webrtc_notice(props: &WebRtcNoticeProps) -> Html {
         let cb = props.on_open_browser.clone();
         Callback::from(move |_| cb.emit(()))
     };
-    let outcome = match props.outcome {
-        Some(Ok(())) => {
-            html! { <p class="notice-outcome ok" role="status">{ tr(Text::OpenedInBrowser) }</p> }
-        }
-        Some(Err(())) => {
-            html! { <p class="notice-outcome error" role="alert">{ tr(Text::OpenFailed) }</p> }
-        }
-        None => html! {},
-    };
+    let outcome = props.outcome.map(|o| o.view(&tr)).unwrap_or_default();
     html! {
         <section class="notice" id="webrtc-notice" aria-labelledby="webrtc-notice-title">
             <div class="notice-icon"><Icon kind={IconKind::Globe} size={22} /></div>

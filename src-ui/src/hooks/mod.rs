@@ -7,7 +7,7 @@ mod use_preview;
 mod use_shortcuts;
 mod use_text;
 
-pub use use_copy::use_copy;
+pub use use_copy::{copy_label, use_copy};
 pub use use_engine::use_engine;
 pub use use_media_devices::{device_options, use_media_devices, MediaDevice};
 pub use use_preview::use_preview;

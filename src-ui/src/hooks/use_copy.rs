@@ -2,6 +2,8 @@ use gloo::timers::callback::Timeout;
 use wasm_bindgen_futures::JsFuture;
 use yew::prelude::*;
 
+use crate::i18n::Text;
+
 /// How long "Copied" stays on screen.
 const FEEDBACK_MS: u32 = 2_500;
 
@@ -26,4 +28,14 @@ pub fn use_copy() -> (Callback<String>, Option<bool>) {
         })
     };
     (copy, *outcome)
+}
+
+/// The copy button's words for a [`use_copy`] outcome: `idle` before,
+/// `done` once copied, the failure otherwise.
+pub fn copy_label(copied: Option<bool>, idle: Text, done: Text) -> Text {
+    match copied {
+        Some(true) => done,
+        Some(false) => Text::CopyFailed,
+        None => idle,
+    }
 }

@@ -144,14 +144,20 @@ pub fn remember_name(app: &AppContext, platform: &Platform, name: String) {
 
 /// Saves settings changed from the call screen (name, devices).
 fn save_settings(app: &AppContext, platform: &Platform, settings: Settings) {
-    let app = app.clone();
-    let platform = platform.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        match platform.save_settings(&settings).await {
-            Ok(saved) => app.dispatch(Action::SettingsChanged(saved)),
-            Err(error) => gloo::console::warn!(format!("saving settings failed: {error:?}")),
-        }
-    });
+    let (app, platform) = (app.clone(), platform.clone());
+    wasm_bindgen_futures::spawn_local(
+        async move { persist_settings(&app, &platform, settings).await },
+    );
+}
+
+/// Stores `settings` and, once stored, makes them the app's; a failure is
+/// only logged (these are side effects of using the app, not a settings
+/// form with a place to show errors).
+pub async fn persist_settings(app: &AppContext, platform: &Platform, settings: Settings) {
+    match platform.save_settings(&settings).await {
+        Ok(saved) => app.dispatch(Action::SettingsChanged(saved)),
+        Err(error) => gloo::console::warn!(format!("saving settings failed: {error:?}")),
+    }
 }
 
 /// Props for [`InCall`].
@@ -338,7 +344,7 @@ fn in_call(props: &InCallProps) -> Html {
                 via: Some(remote), ..
             },
             _,
-        ) => Some(remote_invite(&remote.ws_url, room)),
+        ) => peercall_signal::address::invite_for_server(&remote.ws_url, room),
         (Some(room), _, ServerStatus::Ready(info)) => Some(invite_link(&info.page_url, room)),
         _ => None,
     };
@@ -461,22 +467,6 @@ fn in_call(props: &InCallProps) -> Html {
                     on_close={toggle_devices} />
             }
         </div>
-    }
-}
-
-/// The link to a room on another server: a `peercall://` invite for a LAN
-/// host (plain `ws://`), the server address with the room for `wss://`.
-fn remote_invite(ws_url: &str, room: &str) -> String {
-    match ws_url.strip_prefix("ws://") {
-        Some(rest) => {
-            let authority = rest.split('/').next().unwrap_or(rest);
-            let (host, port) = authority
-                .rsplit_once(':')
-                .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-                .unwrap_or((authority, peercall_signal::settings::DEFAULT_PORT));
-            peercall_signal::address::invite_link(host.trim_matches(['[', ']']), port, room)
-        }
-        None => invite_link(ws_url, room),
     }
 }
 

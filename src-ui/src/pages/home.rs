@@ -3,10 +3,13 @@ use yew::prelude::*;
 
 use crate::app::AppContext;
 use crate::call::{DirectRole, MediaPreferences};
-use crate::components::{CallById, Icon, IconKind, NameField, TopBar, VideoTile, WebRtcNotice};
+use crate::components::{
+    BrowserOutcome, CallById, Icon, IconKind, NameField, TopBar, VideoTile, WebRtcNotice,
+};
 use crate::hooks::{use_preview, use_text};
 use crate::i18n::Text;
 use crate::pages::call::remember_name;
+use crate::pages::network::open_in_browser;
 use crate::platform::{Host, Platform};
 use crate::room_code;
 use crate::state::{Action, Page, ServerStatus};
@@ -19,7 +22,7 @@ pub fn home_page() -> Html {
     let app = use_context::<AppContext>().expect("AppContext");
     let join_input = use_node_ref();
     let join_error = use_state(|| false);
-    let browser_outcome = use_state(|| None::<Result<(), ()>>);
+    let browser_outcome = use_state(|| None::<BrowserOutcome>);
     // Your camera before the call (where this engine can have one).
     let preview = use_preview(
         platform.support.can_call(),
@@ -29,23 +32,15 @@ pub fn home_page() -> Html {
 
     // Where the webview can't call (WebKitGTK), calls go to the system browser,
     // landing straight in the room; the app keeps hosting.
-    let needs_browser = !platform.support.can_call() && platform.host == Host::Desktop;
+    let needs_browser = platform.needs_browser();
     let enter_room = {
         let app = app.clone();
         let platform = platform.clone();
         let browser_outcome = browser_outcome.clone();
         Callback::from(move |room: Option<String>| {
             if needs_browser {
-                let platform = platform.clone();
-                let browser_outcome = browser_outcome.clone();
-                wasm_bindgen_futures::spawn_local(async move {
-                    let query = room.map(|r| format!("room={r}"));
-                    let result = platform.open_in_browser(query).await;
-                    if let Err(error) = &result {
-                        gloo::console::error!(format!("open_in_browser: {error:?}"));
-                    }
-                    browser_outcome.set(Some(result.map_err(|_| ())));
-                });
+                let query = room.map(|r| format!("room={r}"));
+                open_in_browser(&platform, query, browser_outcome.clone());
             } else if let Some(room) = room {
                 remember_name(&app, &platform, app.display_name());
                 app.dispatch(Action::Navigate(Page::Call { room, via: None }));

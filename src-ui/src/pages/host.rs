@@ -6,10 +6,10 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::app::AppContext;
-use crate::components::{Icon, IconKind, QrImage, TopBar};
-use crate::hooks::{use_copy, use_text};
+use crate::components::{BrowserOutcome, Icon, IconKind, QrImage, TopBar};
+use crate::hooks::{copy_label, use_copy, use_text};
 use crate::i18n::{fill, Text};
-use crate::pages::network::{enter_remote_call, BrowserOutcome};
+use crate::pages::network::enter_remote_call;
 use crate::platform::{HostingInfo, Platform};
 use crate::room_code;
 use crate::state::{Action, Page};
@@ -42,36 +42,37 @@ pub fn host_page() -> Html {
     let password_input = use_node_ref();
     let outcome = use_state(|| None::<BrowserOutcome>);
     let (copy, copied) = use_copy();
-    // How many are in the call (asked of the LAN listener itself), and when
-    // this screen started watching.
-    let present = use_state(|| None::<usize>);
-    let watching_since = use_state(js_sys::Date::now);
-    let now = use_state(js_sys::Date::now);
+    // How many are in the call (asked of the LAN listener itself), and
+    // whether nobody but (perhaps) the host came within a minute of this
+    // screen watching the hosting: likely a firewall.
+    let present = use_state_eq(|| None::<usize>);
+    let nobody_came = use_state_eq(|| false);
     {
         let present = present.clone();
-        let now = now.clone();
+        let nobody_came = nobody_came.clone();
         let platform = platform.clone();
         let hosting = match &*phase {
-            Phase::Hosting(info) => Some((
-                info.local_ws_url.clone(),
-                info.room.clone(),
-                info.password.clone(),
-            )),
+            Phase::Hosting(info) => Some(info.clone()),
             _ => None,
         };
         use_effect_with(hosting, move |hosting| {
-            let interval = hosting.clone().map(|(url, room, password)| {
+            let since = js_sys::Date::now();
+            let interval = hosting.clone().map(|info| {
                 let poll = move || {
-                    let (present, now, platform) = (present.clone(), now.clone(), platform.clone());
-                    let (url, room, password) = (url.clone(), room.clone(), password.clone());
+                    let (present, nobody_came) = (present.clone(), nobody_came.clone());
+                    let (platform, info) = (platform.clone(), info.clone());
                     wasm_bindgen_futures::spawn_local(async move {
-                        if let Ok(Some(members)) = platform
-                            .check_server(&url, &room, password.as_deref(), "")
-                            .await
-                        {
+                        let check = platform.check_server(
+                            &info.local_ws_url,
+                            &info.room,
+                            info.password.as_deref(),
+                            "",
+                        );
+                        if let Ok(Some(members)) = check.await {
                             present.set(Some(members));
+                            nobody_came
+                                .set(members <= 1 && js_sys::Date::now() - since > NOBODY_CAME_MS);
                         }
-                        now.set(js_sys::Date::now());
                     });
                 };
                 poll();
@@ -187,9 +188,7 @@ pub fn host_page() -> Html {
                 let invite = invite.clone().unwrap_or_default();
                 Callback::from(move |_| copy.emit(invite.clone()))
             };
-            // Nobody but (perhaps) the host after a minute: likely a firewall.
-            let nobody_came =
-                present.is_some_and(|n| n <= 1) && *now - *watching_since > NOBODY_CAME_MS;
+            let nobody_came = *nobody_came;
             let os_tip = if crate::platform::is_macos() {
                 tr(Text::FirewallMac).to_owned()
             } else if crate::platform::is_windows() {
@@ -239,11 +238,7 @@ pub fn host_page() -> Html {
                                     <code id="invite-link">{ invite }</code>
                                     <button class="button secondary small" id="copy-invite" onclick={on_copy}>
                                         <Icon kind={IconKind::Copy} size={16} />
-                                        <span>{ match copied {
-                                            Some(true) => tr(Text::InviteCopied),
-                                            Some(false) => tr(Text::CopyFailed),
-                                            None => tr(Text::CopyInvite),
-                                        } }</span>
+                                        <span>{ tr(copy_label(copied, Text::CopyInvite, Text::InviteCopied)) }</span>
                                     </button>
                                 </dd>
                             }

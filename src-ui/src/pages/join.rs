@@ -8,10 +8,11 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::app::AppContext;
-use crate::components::{Icon, IconKind, TopBar};
+use crate::components::{BrowserOutcome, Icon, IconKind, TopBar};
 use crate::hooks::use_text;
 use crate::i18n::{fill, Text};
-use crate::pages::network::{calling_origin, enter_remote_call, join_error_text, BrowserOutcome};
+use crate::pages::call::persist_settings;
+use crate::pages::network::{calling_origin, enter_remote_call, join_error_text};
 use crate::platform::{LanCall, Platform};
 use crate::room_code;
 use crate::state::{Action, Page};
@@ -53,7 +54,8 @@ pub fn join_page(props: &JoinPageProps) -> Html {
     let tr = use_text();
     let app = use_context::<AppContext>().expect("AppContext");
     let platform = use_context::<Platform>().expect("Platform context");
-    let lan = use_state(|| None::<Result<Vec<LanCall>, ()>>);
+    // Only a changed list redraws the page.
+    let lan = use_state_eq(|| None::<Result<Vec<LanCall>, ()>>);
     let status = use_state(|| Status::Idle);
     let outcome = use_state(|| None::<BrowserOutcome>);
     let address_input = use_node_ref();
@@ -63,24 +65,25 @@ pub fn join_page(props: &JoinPageProps) -> Html {
     let asking = use_state(|| None::<String>);
     let lan_password = use_node_ref();
 
-    // The LAN list, refreshed while this screen shows.
+    // The LAN list, refreshed while this screen shows (where there is one).
     {
         let lan = lan.clone();
         let platform = platform.clone();
         use_effect_with((), move |_| {
-            let refresh = move || {
-                let lan = lan.clone();
-                let platform = platform.clone();
-                wasm_bindgen_futures::spawn_local(async move {
-                    if let Some(result) = platform.lan_calls().await {
+            let interval = (!platform.lan_unavailable()).then(|| {
+                let refresh = move || {
+                    let lan = lan.clone();
+                    let platform = platform.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let result = platform.lan_calls().await;
                         lan.set(Some(result.map_err(|e| {
                             gloo::console::warn!(format!("lan_calls: {e:?}"));
                         })));
-                    }
-                });
-            };
-            refresh();
-            let interval = gloo::timers::callback::Interval::new(LAN_POLL_MS, refresh);
+                    });
+                };
+                refresh();
+                gloo::timers::callback::Interval::new(LAN_POLL_MS, refresh)
+            });
             move || drop(interval)
         });
     }
@@ -291,10 +294,7 @@ pub fn join_page(props: &JoinPageProps) -> Html {
     let recent = app.settings.recent_servers.clone();
     let error = match &*status {
         Status::Failed(kind) => {
-            let text = match kind.as_str() {
-                "room_missing" => Text::JoinErrRoom,
-                other => join_error_text(other),
-            };
+            let text = join_error_text(kind);
             html! { <p class="field-error" id="join-error" data-kind={kind.clone()} role="alert">{ tr(text) }</p> }
         }
         Status::Checking => html! {
@@ -382,11 +382,7 @@ fn address_error_kind(error: &AddressError) -> &'static str {
 async fn remember_server(app: &AppContext, platform: &Platform, url: &str) {
     let mut settings: Settings = app.settings.clone();
     settings.remember_server(url);
-    if settings == app.settings {
-        return;
-    }
-    match platform.save_settings(&settings).await {
-        Ok(saved) => app.dispatch(Action::SettingsChanged(saved)),
-        Err(error) => gloo::console::warn!(format!("remembering the server failed: {error:?}")),
+    if settings != app.settings {
+        persist_settings(app, platform, settings).await;
     }
 }

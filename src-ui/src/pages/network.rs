@@ -5,33 +5,12 @@
 use yew::prelude::*;
 
 use crate::app::AppContext;
+use crate::components::BrowserOutcome;
 use crate::i18n::Text;
 use crate::pages::call::remember_name;
 use crate::platform::Platform;
 use crate::state::{Action, Page, Remote, ServerStatus};
-
-/// What happened when a call was handed to the system browser.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BrowserOutcome {
-    /// The browser opened on the call.
-    Opened,
-    /// It didn't.
-    Failed,
-}
-
-impl BrowserOutcome {
-    /// The line shown under the buttons.
-    pub fn view(&self, tr: &impl Fn(Text) -> &'static str) -> Html {
-        match self {
-            Self::Opened => html! {
-                <p class="notice-outcome ok" id="browser-outcome" data-state="opened" role="status">{ tr(Text::OpenedInBrowser) }</p>
-            },
-            Self::Failed => html! {
-                <p class="notice-outcome error" id="browser-outcome" data-state="failed" role="alert">{ tr(Text::OpenFailed) }</p>
-            },
-        }
-    }
-}
+use peercall_signal::address::percent_encode as encode;
 
 /// Enters `room` on the server at `ws_url`: here, or in the system browser
 /// (reporting to `outcome`) where this web engine can't call.
@@ -52,18 +31,7 @@ pub fn enter_remote_call(
         if !name.is_empty() {
             query.push_str(&format!("&name={}", encode(&name)));
         }
-        let platform = platform.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let result = platform.open_in_browser(Some(query)).await;
-            if let Err(error) = &result {
-                gloo::console::error!(format!("open_in_browser: {error:?}"));
-            }
-            outcome.set(Some(if result.is_ok() {
-                BrowserOutcome::Opened
-            } else {
-                BrowserOutcome::Failed
-            }));
-        });
+        open_in_browser(platform, Some(query), outcome);
     } else {
         remember_name(app, platform, app.display_name());
         app.dispatch(Action::Navigate(Page::Call {
@@ -71,6 +39,27 @@ pub fn enter_remote_call(
             via: Some(Remote { ws_url, password }),
         }));
     }
+}
+
+/// Opens this UI in the system browser at `query` (the call, where this
+/// web engine can't carry it), reporting to `outcome`.
+pub fn open_in_browser(
+    platform: &Platform,
+    query: Option<String>,
+    outcome: UseStateHandle<Option<BrowserOutcome>>,
+) {
+    let platform = platform.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let result = platform.open_in_browser(query).await;
+        if let Err(error) = &result {
+            gloo::console::error!(format!("open_in_browser: {error:?}"));
+        }
+        outcome.set(Some(if result.is_ok() {
+            BrowserOutcome::Opened
+        } else {
+            BrowserOutcome::Failed
+        }));
+    });
 }
 
 /// The origin the call's page will connect from: this page, or the
@@ -98,17 +87,7 @@ pub fn join_error_text(kind: &str) -> Text {
         "timed_out" => Text::JoinErrTimeout,
         "invalid_address" => Text::JoinErrAddress,
         "invalid_room" => Text::JoinErrRoomInvalid,
+        "room_missing" => Text::JoinErrRoom,
         _ => Text::JoinErrOther,
     }
-}
-
-/// Percent-encodes everything but unreserved characters (the shell passes
-/// only those on to the browser).
-fn encode(text: &str) -> String {
-    String::from(js_sys::encode_uri_component(text))
-        .replace('!', "%21")
-        .replace('\'', "%27")
-        .replace('(', "%28")
-        .replace(')', "%29")
-        .replace('*', "%2A")
 }

@@ -1,9 +1,22 @@
-//! What the desktop shell tells the UI about calls on the LAN: the call it
-//! hosts, and the calls it finds. Like [`crate::settings`], a contract
-//! between the shell (which serializes it) and the UI (which shows it), so
-//! it lives in the one crate both share. Serde-only, wasm-safe.
+//! What the desktop shell tells the UI about signaling servers: its own
+//! embedded one, the call it hosts on the LAN, and the calls it finds there.
+//! Like [`crate::settings`], a contract between the shell (which serializes
+//! it) and the UI (which shows it), so it lives in the one crate both share.
+//! Serde-only, wasm-safe.
 
 use serde::{Deserialize, Serialize};
+
+/// Where the embedded signaling server can be reached (a browser tab
+/// derives the same from its own address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// WebSocket URL the UI connects to, e.g. `ws://127.0.0.1:7777/`.
+    pub ws_url: String,
+    /// The page the server serves for the system browser, e.g. `http://127.0.0.1:7777/`.
+    pub page_url: String,
+    /// The port it listens on.
+    pub port: u16,
+}
 
 /// What the host sees while hosting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
