@@ -19,8 +19,11 @@
 //!    joiner and [`ServerMessage::PeerJoined`] for everyone already there;
 //!    leaving (or disconnecting) sends [`ServerMessage::PeerLeft`].
 //! 3. Direct calls by id: [`ClientMessage::Call`] rings the callee
-//!    ([`ServerMessage::Ring`]), who answers with [`ClientMessage::Accept`] or
-//!    [`ClientMessage::Decline`]; either side ends it with [`ClientMessage::HangUp`].
+//!    ([`ServerMessage::Ring`], with the caller's name); while it rings the
+//!    callee's client tells the caller its own name ([`ClientMessage::Ringing`]
+//!    → [`ServerMessage::Ringing`]), and it answers with
+//!    [`ClientMessage::Accept`] or [`ClientMessage::Decline`] (again with its
+//!    name); either side ends it with [`ClientMessage::HangUp`].
 //! 4. WebRTC negotiation: offers, answers and ICE candidates are relayed to a
 //!    peer in the same room or to a direct-call partner, with `"from"` added.
 //!    SDP and candidates are opaque [`serde_json::Value`]s, forwarded untouched.
@@ -191,15 +194,30 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
     },
+    /// The callee's answer to a [`ServerMessage::Ring`] while it rings: its
+    /// display name, so the caller sees whom it is calling (names travel
+    /// with the ring both ways). Only accepted while `to` rings the sender.
+    Ringing {
+        /// The caller.
+        to: PeerId,
+        /// The callee's display name.
+        name: String,
+    },
     /// Accepts a ringing call from `to`; the two become direct-call partners.
     Accept {
         /// The caller.
         to: PeerId,
+        /// The callee's display name, shown to the caller.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// Declines a ringing call from `to`.
     Decline {
         /// The caller.
         to: PeerId,
+        /// The callee's display name, shown to the caller.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// Ends a direct call with `to`, or cancels a call still ringing.
     HangUp {
@@ -226,6 +244,7 @@ impl ClientMessage {
         "answer",
         "candidate",
         "call",
+        "ringing",
         "accept",
         "decline",
         "hang_up",
@@ -243,6 +262,7 @@ impl ClientMessage {
             Self::Answer { .. } => "answer",
             Self::Candidate { .. } => "candidate",
             Self::Call { .. } => "call",
+            Self::Ringing { .. } => "ringing",
             Self::Accept { .. } => "accept",
             Self::Decline { .. } => "decline",
             Self::HangUp { .. } => "hang_up",
@@ -389,15 +409,28 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<String>,
     },
+    /// The callee's phone is ringing, and this is its name.
+    Ringing {
+        /// The callee.
+        from: PeerId,
+        /// The callee's display name.
+        name: String,
+    },
     /// The callee accepted: the two are now direct-call partners.
     Accepted {
         /// The callee.
         from: PeerId,
+        /// The callee's display name, if it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// The callee declined.
     Declined {
         /// The callee.
         from: PeerId,
+        /// The callee's display name, if it gave one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
     /// The other side ended the call, cancelled its ring, or disconnected.
     HungUp {
@@ -451,6 +484,7 @@ impl ServerMessage {
         "answer",
         "candidate",
         "ring",
+        "ringing",
         "accepted",
         "declined",
         "hung_up",
@@ -702,8 +736,18 @@ mod tests {
                 to: "p".into(),
                 name: None,
             },
-            ClientMessage::Accept { to: "p".into() },
-            ClientMessage::Decline { to: "p".into() },
+            ClientMessage::Ringing {
+                to: "p".into(),
+                name: "n".into(),
+            },
+            ClientMessage::Accept {
+                to: "p".into(),
+                name: Some("n".into()),
+            },
+            ClientMessage::Decline {
+                to: "p".into(),
+                name: None,
+            },
             ClientMessage::HangUp { to: "p".into() },
             ClientMessage::MediaState {
                 audio_muted: true,
@@ -753,8 +797,18 @@ mod tests {
                 from: from.clone(),
                 name: Some("n".into()),
             },
-            ServerMessage::Accepted { from: from.clone() },
-            ServerMessage::Declined { from: from.clone() },
+            ServerMessage::Ringing {
+                from: from.clone(),
+                name: "n".into(),
+            },
+            ServerMessage::Accepted {
+                from: from.clone(),
+                name: Some("n".into()),
+            },
+            ServerMessage::Declined {
+                from: from.clone(),
+                name: None,
+            },
             ServerMessage::HungUp { from: from.clone() },
             ServerMessage::PeerMediaState {
                 from,

@@ -40,6 +40,11 @@ pub fn app() -> Html {
         });
     }
     {
+        // Whoever rings us sees our name.
+        let engine = (*engine).clone();
+        use_effect_with(state.display_name(), move |name| engine.set_name(name));
+    }
+    {
         let engine = (*engine).clone();
         use_effect_with(state.settings.ice_servers.clone(), move |servers| {
             engine.set_settings_ice_servers(servers.clone());

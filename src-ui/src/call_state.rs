@@ -9,6 +9,17 @@ use crate::call::{CallEvent, CallPhase, ChatLine, ConnState, LocalView, PeerView
 
 /// Most chat lines kept on screen.
 const MAX_CHAT_LINES: usize = 500;
+/// Most "… left" notices on screen at once (each goes by itself).
+const MAX_TOASTS: usize = 4;
+
+/// A short notice over the stage ("Alice left"), gone after a few seconds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Toast {
+    /// Order of arrival (its key).
+    pub seq: u64,
+    /// The name of the person who left (empty when never known).
+    pub left: String,
+}
 
 /// Everything the call page shows.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +38,12 @@ pub struct CallState {
     pub unread: u32,
     /// The device notice was dismissed.
     pub notice_dismissed: bool,
+    /// Who just left.
+    pub toasts: Vec<Toast>,
+    /// A direct call's other person, by the name they gave.
+    pub partner_name: Option<String>,
+    /// The next toast's `seq`.
+    next_toast: u64,
 }
 
 impl Default for CallState {
@@ -42,6 +59,9 @@ impl Default for CallState {
             chat_open: false,
             unread: 0,
             notice_dismissed: false,
+            toasts: Vec::new(),
+            partner_name: None,
+            next_toast: 0,
         }
     }
 }
@@ -64,6 +84,8 @@ pub enum CallAction {
     CloseChat,
     /// Hide the device notice.
     DismissNotice,
+    /// A toast has been shown long enough.
+    DismissToast(u64),
     /// A fresh start (rejoining).
     Reset,
 }
@@ -98,7 +120,22 @@ impl Reducible for CallState {
                         None => next.peers.push(view),
                     }
                 }
-                CallEvent::PeerGone(key) => next.peers.retain(|p| p.key != key),
+                CallEvent::PeerGone { key, left } => {
+                    let gone = next.peers.iter().position(|p| p.key == key);
+                    if let Some(gone) = gone.map(|i| next.peers.remove(i)) {
+                        if left && !matches!(next.phase, CallPhase::Ended(_)) {
+                            next.next_toast += 1;
+                            next.toasts.push(Toast {
+                                seq: next.next_toast,
+                                left: gone.name,
+                            });
+                            if next.toasts.len() > MAX_TOASTS {
+                                next.toasts.remove(0);
+                            }
+                        }
+                    }
+                }
+                CallEvent::PartnerName(name) => next.partner_name = Some(name),
                 CallEvent::Chat(line) => {
                     if !next.chat_open && line.from.is_some() {
                         next.unread += 1;
@@ -117,6 +154,7 @@ impl Reducible for CallState {
             }
             CallAction::CloseChat => next.chat_open = false,
             CallAction::DismissNotice => next.notice_dismissed = true,
+            CallAction::DismissToast(seq) => next.toasts.retain(|t| t.seq != seq),
             CallAction::Reset => return Rc::new(Self::default()),
         }
         Rc::new(next)

@@ -16,6 +16,9 @@ use anyhow::{bail, ensure, Context, Result};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Map, Value};
 
+mod observe;
+pub use observe::*;
+
 /// How long a test waits for something a user would see.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -553,8 +556,8 @@ pub async fn signaling_welcome(ws_url: &str) -> Result<Map<String, Value>> {
 }
 
 // ---------------------------------------------------------------------------
-// Calls (issue 4): helpers for driving the call UI and reading the engine's
-// read-only debug hook, `window.__peercall.stats()`.
+// Calls (issue 4): helpers for driving the call UI. What the browser does
+// during a call is read from outside the app, by the observer (`observe`).
 
 /// The page URL that lands straight in `room` as `name`.
 pub fn room_url(server: &SignalServer, room: &str, name: &str) -> String {
@@ -564,63 +567,6 @@ pub fn room_url(server: &SignalServer, room: &str, name: &str) -> String {
 /// The home page URL with `name` as the display name.
 pub fn home_url(server: &SignalServer, name: &str) -> String {
     format!("{}?name={name}", server.http_url)
-}
-
-/// `await window.__peercall.stats()`: the engine's view of the call, with
-/// per-peer `getStats()` figures (see `src-ui/src/call/debug.rs`).
-pub async fn call_stats(client: &Client) -> Result<Value> {
-    let value = client
-        .execute_async(
-            "const done = arguments[arguments.length - 1];
-             if (!window.__peercall) { done(null); return; }
-             window.__peercall.stats().then(done, e => done({ error: String(e) }));",
-            vec![],
-        )
-        .await
-        .context("reading window.__peercall.stats()")?;
-    if let Some(error) = value.get("error") {
-        bail!("stats() failed: {error}");
-    }
-    Ok(value)
-}
-
-/// Polls [`call_stats`] until `check` accepts it (returning it), for at most
-/// `timeout`; the error shows the last stats seen.
-pub async fn wait_for_stats(
-    client: &Client,
-    what: &str,
-    timeout: Duration,
-    check: impl Fn(&Value) -> bool,
-) -> Result<Value> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let stats = call_stats(client).await?;
-        if check(&stats) {
-            return Ok(stats);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out after {timeout:?} waiting for {what}; last stats: {stats:#}");
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// The `peers` array of a stats snapshot.
-pub fn stats_peers(stats: &Value) -> Vec<Value> {
-    stats["peers"].as_array().cloned().unwrap_or_default()
-}
-
-/// Whether the snapshot shows exactly `count` peers, all `connected`, each
-/// decoding video frames and receiving (and decoding) audio.
-pub fn all_media_flowing(stats: &Value, count: usize) -> bool {
-    let peers = stats_peers(stats);
-    peers.len() == count
-        && peers.iter().all(|p| {
-            p["state"] == "connected"
-                && p["framesDecoded"].as_f64().unwrap_or(0.0) > 0.0
-                && p["audioPacketsReceived"].as_f64().unwrap_or(0.0) > 0.0
-                && p["audioSamplesReceived"].as_f64().unwrap_or(0.0) > 0.0
-        })
 }
 
 /// Launches `n` browsers at once (closing the ones that started if any
@@ -746,16 +692,16 @@ impl Browser {
             }),
         )
         .await?;
+        // Every page this browser opens is watched from outside the app.
+        if let Err(error) = install_observer(&client).await {
+            let _ = client.close().await;
+            return Err(error);
+        }
         Ok(Self {
             client,
             _driver: driver,
         })
     }
-}
-
-/// The peer named `name` in a stats snapshot.
-pub fn stats_peer(stats: &Value, name: &str) -> Option<Value> {
-    stats_peers(stats).into_iter().find(|p| p["name"] == name)
 }
 
 /// Waits until the element matching `css` exists and its text (the DOM's

@@ -8,27 +8,24 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use fantoccini::Locator;
 use peercall_e2e::{
-    call_stats, click, room_url, stats_peer, wait_for, wait_for_stats, wait_until, with_browsers,
-    Browser, SignalServer,
+    click, connection, connection_to, connections, live_connections, live_tracks, media_flowing,
+    num, room_url, wait_for, wait_for_observed, wait_until, with_browsers, Browser, SignalServer,
 };
 use serde_json::Value;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn audio_packets(stats: &Value, name: &str) -> f64 {
-    stats_peer(stats, name)
-        .and_then(|p| p["audioPacketsReceived"].as_f64())
-        .unwrap_or(0.0)
-}
-
-fn live_audio_labels(stats: &Value) -> Vec<String> {
-    stats["local"]["tracks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|t| t["kind"] == "audio" && t["readyState"] == "live")
-        .filter_map(|t| t["label"].as_str().map(str::to_owned))
-        .collect()
+/// The live microphone track the page's one open connection sends.
+fn sent_microphone(observed: &Value) -> Option<Value> {
+    let open = live_connections(observed);
+    let [connection] = open.as_slice() else {
+        return None;
+    };
+    connection["senderTracks"]
+        .as_array()?
+        .iter()
+        .find(|t| t["kind"] == "audio" && t["readyState"] == "live")
+        .cloned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -46,16 +43,22 @@ async fn scenario(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
         client.goto(&room_url(server, "switch", name)).await?;
         wait_for(client, "#call[data-phase='joined']").await?;
     }
+    // Both see and hear each other; which connection is Bora's to Alice is
+    // read from the connections themselves.
+    let alice_before = wait_for_observed(alice, "Alice connected", CONNECT_TIMEOUT, |s| {
+        media_flowing(s, 1)
+    })
+    .await?;
     let connected = |s: &Value| {
-        stats_peer(s, "Alice").is_some_and(|p| p["state"] == "connected")
-            && audio_packets(s, "Alice") > 0.0
+        connection_to(s, &alice_before).is_some_and(|c| {
+            c["connectionState"] == "connected" && num(&c, "audioPacketsReceived") > 0.0
+        })
     };
-    let before = wait_for_stats(bora, "Bora to hear Alice", CONNECT_TIMEOUT, connected).await?;
-    let alice_before = call_stats(alice).await?;
-    let old_label = live_audio_labels(&alice_before)
-        .pop()
-        .context("Alice has a live microphone track")?;
-    let bora_key = stats_peer(&before, "Alice").context("Alice's slot")?["key"].clone();
+    let before = wait_for_observed(bora, "Bora to hear Alice", CONNECT_TIMEOUT, connected).await?;
+    let bora_call = connection_to(&before, &alice_before).context("Bora's connection to Alice")?;
+    let old = sent_microphone(&alice_before).context("Alice sends a live microphone track")?;
+    let old_label = old["label"].as_str().unwrap_or_default().to_owned();
+    let alice_call = live_connections(&alice_before)[0]["index"].clone();
 
     // Alice opens the device chooser and picks another microphone.
     click(alice, "#devices-toggle").await?;
@@ -83,35 +86,44 @@ async fn scenario(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
         .select_by_value(&choice)
         .await?;
 
-    // Her call now sends the new microphone; the old one is released.
-    let mut switched = Value::Null;
-    for _ in 0..100 {
-        switched = call_stats(alice).await?;
-        let labels = live_audio_labels(&switched);
-        if labels.len() == 1 && labels[0] != old_label {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let labels = live_audio_labels(&switched);
+    // Her call now sends the new microphone, on the same connection, and
+    // it is the only microphone open in her browser: the old one is
+    // released.
+    let switched = wait_for_observed(
+        alice,
+        "Alice's call to send the new microphone, and the old one to close",
+        Duration::from_secs(20),
+        |s| {
+            let live = live_tracks(s, "audio");
+            sent_microphone(s).is_some_and(|sent| {
+                sent["label"] != old_label.as_str()
+                    && live.len() == 1
+                    && live[0]["id"] == sent["id"]
+                    && live[0]["label"] == sent["label"]
+            })
+        },
+    )
+    .await?;
     ensure!(
-        labels.len() == 1 && labels[0] != old_label,
-        "Alice should send exactly one, new, microphone: {labels:?} (was {old_label})"
-    );
-    ensure!(
-        switched["openConnections"] == alice_before["openConnections"],
-        "no new connection for a device switch"
+        connections(&switched).len() == connections(&alice_before).len()
+            && live_connections(&switched)[0]["index"] == alice_call,
+        "a device switch made a new connection: {switched:#}"
     );
 
     // Bora keeps hearing her on the same connection.
-    let heard = audio_packets(&before, "Alice");
-    let after = wait_for_stats(bora, "Bora to keep hearing Alice", CONNECT_TIMEOUT, |s| {
-        connected(s) && audio_packets(s, "Alice") > heard + 50.0
+    let heard = num(&bora_call, "audioPacketsReceived");
+    let after = wait_for_observed(bora, "Bora to keep hearing Alice", CONNECT_TIMEOUT, |s| {
+        connected(s)
+            && connection_to(s, &alice_before)
+                .is_some_and(|c| num(&c, "audioPacketsReceived") > heard + 50.0)
     })
     .await?;
+    let index = bora_call["index"].as_u64().context("connection index")?;
     ensure!(
-        stats_peer(&after, "Alice").context("Alice's slot")?["key"] == bora_key,
-        "the same connection carries the call"
+        connection_to(&after, &alice_before).is_some_and(|c| c["index"] == bora_call["index"])
+            && connection(&after, index).is_some_and(|c| c["closed"] == false)
+            && connections(&after).len() == connections(&before).len(),
+        "the same connection should carry the call: {after:#}"
     );
     Ok(())
 }

@@ -7,24 +7,34 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 use fantoccini::Locator;
 use peercall_e2e::{
-    all_media_flowing, call_stats, click, home_url, screenshot, stats_peers, type_into, wait_for,
-    wait_for_stats, wait_for_text, wait_until, with_browsers, Browser, SignalServer,
+    click, home_url, live_connections, live_tracks, media_flowing, num, observed, screenshot,
+    type_into, wait_for, wait_for_observed, wait_for_text, wait_until, with_browsers, Browser,
+    SignalServer,
 };
 use serde_json::Value;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn frames(stats: &Value) -> f64 {
-    stats_peers(stats)
+/// Video frames decoded on the page's one open connection.
+fn frames(observed: &Value) -> f64 {
+    live_connections(observed)
         .first()
-        .and_then(|p| p["framesDecoded"].as_f64())
-        .unwrap_or(0.0)
+        .map_or(0.0, |c| num(c, "framesDecoded"))
 }
 
-fn live_local(stats: &Value, kind: &str) -> bool {
-    stats["local"]["tracks"].as_array().is_some_and(|t| {
-        t.iter()
-            .any(|t| t["kind"] == kind && t["readyState"] == "live")
+/// Whether a live camera (`video`) or microphone (`audio`) track is open
+/// anywhere in the page.
+fn live_local(observed: &Value, kind: &str) -> bool {
+    !live_tracks(observed, kind).is_empty()
+}
+
+/// Whether the page's open connection sends a live track of `kind`.
+fn sends(observed: &Value, kind: &str) -> bool {
+    live_connections(observed).iter().any(|c| {
+        c["senderTracks"].as_array().is_some_and(|t| {
+            t.iter()
+                .any(|t| t["kind"] == kind && t["readyState"] == "live")
+        })
     })
 }
 
@@ -63,21 +73,21 @@ async fn decline_accept_mute_hang_up(server: &SignalServer, browsers: &[Browser]
             "!document.querySelector('#incoming-call')",
         )
         .await?;
-        let stats = call_stats(alice).await?;
+        let seen = observed(alice).await?;
         ensure!(
-            stats["liveTracks"] == 0,
-            "a declined call left devices open: {stats:#}"
+            seen["liveTracks"] == 0 && live_connections(&seen).is_empty(),
+            "a declined call left devices (or a connection) open: {seen:#}"
         );
 
         // Alice calls again; this time Bora accepts and they see and hear each other.
         click(alice, "#call-again").await?;
         click(bora, "#accept-call").await?;
         for (client, name) in [(alice, "Alice"), (bora, "Bora")] {
-            wait_for_stats(
+            wait_for_observed(
                 client,
                 &format!("{name} to see and hear the other"),
                 CONNECT_TIMEOUT,
-                |s| all_media_flowing(s, 1),
+                |s| media_flowing(s, 1),
             )
             .await?;
         }
@@ -109,50 +119,51 @@ async fn decline_accept_mute_hang_up(server: &SignalServer, browsers: &[Browser]
             ".tile[data-peer-id][data-video-muted='true'] .tile-avatar",
         )
         .await?;
-        let stats = call_stats(alice).await?;
+        let seen = observed(alice).await?;
         ensure!(
-            !live_local(&stats, "video"),
-            "camera off but the camera is still open: {stats:#}"
+            !live_local(&seen, "video") && !sends(&seen, "video"),
+            "camera off but the camera is still open: {seen:#}"
         );
         ensure!(
-            live_local(&stats, "audio"),
-            "muting must not close the microphone: {stats:#}"
+            live_local(&seen, "audio"),
+            "muting must not close the microphone: {seen:#}"
         );
         screenshot(bora, "call-two-people-remote-muted").await?;
 
         // Keyboard: M unmutes, V turns the camera back on; video flows again.
         alice.active_element().await?.send_keys("m").await?;
         wait_for(bora, ".tile[data-peer-id][data-audio-muted='false']").await?;
-        let before = frames(&call_stats(bora).await?);
+        let before = frames(&observed(bora).await?);
         alice.active_element().await?.send_keys("v").await?;
         wait_for(bora, ".tile[data-peer-id][data-video-muted='false']").await?;
-        wait_for_stats(bora, "Alice's video to come back", CONNECT_TIMEOUT, |s| {
+        wait_for_observed(bora, "Alice's video to come back", CONNECT_TIMEOUT, |s| {
             frames(s) > before + 10.0
         })
         .await?;
+        let seen = observed(alice).await?;
         ensure!(
-            live_local(&call_stats(alice).await?, "video"),
-            "the camera did not reopen"
+            live_local(&seen, "video") && sends(&seen, "video"),
+            "the camera did not reopen (or isn't sent): {seen:#}"
         );
 
         // Hang up: every device Alice opened is released, and Bora is told.
         click(alice, "#hang-up").await?;
         wait_for(alice, "#call-ended[data-reason='left']").await?;
-        let stats = call_stats(alice).await?;
+        // Every camera and microphone track the page ever got (call,
+        // preview, clones) has ended.
+        let seen = observed(alice).await?;
         ensure!(
-            stats["openedTracks"].as_u64().unwrap_or(0) >= 2 && stats["liveTracks"] == 0,
-            "hanging up left devices open: {stats:#}"
-        );
-        ensure!(
-            stats["local"]["tracks"]
+            seen["tracks"]
                 .as_array()
-                .is_some_and(|t| !t.is_empty() && t.iter().all(|t| t["readyState"] == "ended")),
-            "the call's tracks are not all ended: {stats:#}"
+                .is_some_and(|t| { t.len() >= 2 && t.iter().all(|t| t["readyState"] == "ended") })
+                && seen["liveTracks"] == 0,
+            "hanging up left devices open: {seen:#}"
         );
         wait_for(bora, "#call-ended[data-reason='hung_up']").await?;
+        let seen = observed(bora).await?;
         ensure!(
-            call_stats(bora).await?["liveTracks"] == 0,
-            "Bora's devices stayed open after the other side hung up"
+            seen["liveTracks"] == 0,
+            "Bora's devices stayed open after the other side hung up: {seen:#}"
         );
         screenshot(bora, "call-direct-ended").await?;
 
@@ -161,31 +172,53 @@ async fn decline_accept_mute_hang_up(server: &SignalServer, browsers: &[Browser]
         wait_for_text(alice, "#incoming-call h2", "Bora is calling").await?;
         click(alice, "#accept-call").await?;
         for (client, name) in [(alice, "Alice"), (bora, "Bora")] {
-            wait_for_stats(
+            wait_for_observed(
                 client,
                 &format!("{name} connected again"),
                 CONNECT_TIMEOUT,
-                |s| all_media_flowing(s, 1),
+                |s| media_flowing(s, 1),
             )
             .await?;
         }
         click(bora, "#hang-up").await?;
         wait_for(alice, "#call-ended[data-reason='hung_up']").await?;
+        wait_for(bora, "#call-ended[data-reason='left']").await?;
+        // On both "ended" screens: every connection closed, every device
+        // released.
+        let mut ended = Vec::new();
+        for (client, name) in [(alice, "Alice"), (bora, "Bora")] {
+            let snapshot = wait_for_observed(
+                client,
+                &format!("{name}'s peer connections to close and devices to be released"),
+                Duration::from_secs(5),
+                |s| {
+                    live_connections(s).is_empty()
+                        && s["connections"].as_array().is_some_and(|c| c.len() >= 2)
+                        && s["liveTracks"] == 0
+                },
+            )
+            .await?;
+            ended.push(snapshot);
+        }
+        // Back home (where the camera preview may open the camera afresh):
+        // no connection reopened, none of the call's tracks came back.
         click(alice, "#back-home").await?;
         wait_for(alice, "#home").await?;
         ensure!(
             alice.find(Locator::Css("#call")).await.is_err(),
             "back home still shows the call"
         );
-        for (client, name) in [(alice, "Alice"), (bora, "Bora")] {
-            wait_for_stats(
-                client,
-                &format!("{name}'s peer connections to close"),
-                Duration::from_secs(5),
-                |s| s["openConnections"] == 0 && s["liveTracks"] == 0,
-            )
-            .await?;
-        }
+        let home = observed(alice).await?;
+        let call_tracks = ended[0]["tracks"].as_array().map_or(0, Vec::len);
+        let tracks = home["tracks"].as_array().cloned().unwrap_or_default();
+        ensure!(
+            live_connections(&home).is_empty()
+                && tracks.len() >= call_tracks
+                && tracks[..call_tracks]
+                    .iter()
+                    .all(|t| t["readyState"] == "ended"),
+            "back home, a connection or one of the call's devices is open: {home:#}"
+        );
     }
     Ok(())
 }

@@ -5,31 +5,40 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use peercall_e2e::{
-    close_all, room_url, screenshot, stats_peer, wait_for, wait_for_stats, wait_for_text, Browser,
-    FakeMedia, SignalServer,
+    close_all, connection_to, live_connections, num, observed, plays_from, room_url, screenshot,
+    tile_track_ids, video_flowing, wait_for, wait_for_observed, wait_for_text, Browser, FakeMedia,
+    SignalServer,
 };
 use serde_json::Value;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn num(peer: &Option<Value>, field: &str) -> f64 {
-    peer.as_ref().and_then(|p| p[field].as_f64()).unwrap_or(0.0)
+/// Whether the connection to `theirs` (another page's snapshot) is
+/// connected and decodes their video.
+fn video_from(mine: &Value, theirs: &Value) -> bool {
+    connection_to(mine, theirs).is_some_and(|c| video_flowing(&c))
 }
 
-fn connected(peer: &Option<Value>) -> bool {
-    peer.as_ref().is_some_and(|p| p["state"] == "connected")
+/// Whether the connection to `theirs` is connected and receives their
+/// audio.
+fn audio_from(mine: &Value, theirs: &Value) -> bool {
+    connection_to(mine, theirs).is_some_and(|c| {
+        c["connectionState"] == "connected" && num(&c, "audioPacketsReceived") > 0.0
+    })
 }
 
-fn video_from(stats: &Value, name: &str) -> bool {
-    let peer = stats_peer(stats, name);
-    connected(&peer) && num(&peer, "framesDecoded") > 0.0
+/// Whether the connection to `theirs` is connected.
+fn connected_to(mine: &Value, theirs: &Value) -> bool {
+    connection_to(mine, theirs).is_some_and(|c| c["connectionState"] == "connected")
 }
 
-fn audio_from(stats: &Value, name: &str) -> bool {
-    let peer = stats_peer(stats, name);
-    connected(&peer) && num(&peer, "audioPacketsReceived") > 0.0
+/// Whether the page has exactly two open connections (one per other
+/// person in the room), both connected.
+fn both_connected(observed: &Value) -> bool {
+    let open = live_connections(observed);
+    open.len() == 2 && open.iter().all(|c| c["connectionState"] == "connected")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -98,12 +107,28 @@ async fn scenario(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
         "Alice has her devices: no notice for her"
     );
 
-    // Alice sees and hears Bora's audio, and Bora and Chen as camera-off tiles.
-    wait_for_stats(
+    // Everyone is connected to both others (one connection each); which
+    // connection goes to whom is read from the connections themselves.
+    let mut pages = Vec::new();
+    for (client, name) in [(alice, "Alice"), (bora, "Bora"), (chen, "Chen")] {
+        let snapshot = wait_for_observed(
+            client,
+            &format!("{name} connected to both others"),
+            CONNECT_TIMEOUT,
+            both_connected,
+        )
+        .await?;
+        pages.push(snapshot);
+    }
+    let [alice_seen, bora_seen, chen_seen] = [&pages[0], &pages[1], &pages[2]];
+
+    // Alice hears Bora and is connected to Chen, and sees both as
+    // camera-off tiles; Bora's tile plays what arrives from Bora.
+    let seen = wait_for_observed(
         alice,
         "Alice to hear Bora and connect to Chen",
         CONNECT_TIMEOUT,
-        |s| audio_from(s, "Bora") && connected(&stats_peer(s, "Chen")),
+        |s| audio_from(s, bora_seen) && connected_to(s, chen_seen),
     )
     .await?;
     wait_for(
@@ -116,19 +141,38 @@ async fn scenario(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
         ".tile[data-peer-id][data-video-muted='true'][data-audio-muted='true'][aria-label='Chen']",
     )
     .await?;
-    // Bora (no camera) sees and hears Alice; Chen (blocked) sees and hears
-    // Alice and hears Bora.
-    wait_for_stats(bora, "Bora to see and hear Alice", CONNECT_TIMEOUT, |s| {
-        video_from(s, "Alice") && audio_from(s, "Alice") && connected(&stats_peer(s, "Chen"))
+    let from_bora = connection_to(&seen, bora_seen).context("Alice's connection to Bora")?;
+    let tracks = tile_track_ids(alice, "Bora").await?;
+    ensure!(
+        plays_from(&tracks, &from_bora),
+        "Alice's tile named Bora plays {tracks:?}, not what arrives from Bora: {from_bora:#}"
+    );
+    // Bora (no camera) sees and hears Alice and is connected to Chen;
+    // Chen (blocked) sees and hears Alice and hears Bora.
+    wait_for_observed(bora, "Bora to see and hear Alice", CONNECT_TIMEOUT, |s| {
+        video_from(s, alice_seen) && audio_from(s, alice_seen) && connected_to(s, chen_seen)
     })
     .await?;
-    wait_for_stats(
+    wait_for_observed(
         chen,
         "Chen to see and hear Alice and hear Bora",
         CONNECT_TIMEOUT,
-        |s| video_from(s, "Alice") && audio_from(s, "Alice") && audio_from(s, "Bora"),
+        |s| video_from(s, alice_seen) && audio_from(s, alice_seen) && audio_from(s, bora_seen),
     )
     .await?;
+    // Bora's browser opened no camera; Chen's opened nothing.
+    let bora_now = observed(bora).await?;
+    ensure!(
+        bora_now["tracks"]
+            .as_array()
+            .is_some_and(|t| !t.is_empty() && t.iter().all(|t| t["kind"] == "audio")),
+        "Bora has a microphone and no camera: {bora_now:#}"
+    );
+    let chen_now = observed(chen).await?;
+    ensure!(
+        chen_now["tracks"].as_array().is_some_and(Vec::is_empty),
+        "Chen's devices are blocked, yet a track was opened: {chen_now:#}"
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     screenshot(bora, "call-audio-only").await?;
     screenshot(chen, "call-receive-only").await?;

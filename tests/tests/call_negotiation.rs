@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use peercall_e2e::{
-    all_media_flowing, call_stats, room_url, stats_peers, wait_for, wait_for_stats, with_browsers,
-    Browser, SignalServer,
+    connection, connections, live_connections, media_flowing, num, observed, room_url, wait_for,
+    wait_for_observed, with_browsers, Browser, SignalServer,
 };
 use serde_json::Value;
 
@@ -23,9 +23,24 @@ async fn simultaneous_ice_restarts_never_deadlock() -> Result<()> {
     .await
 }
 
-fn peer(stats: &Value) -> Value {
-    stats_peers(stats).first().cloned().unwrap_or_default()
+/// Offers rolled back on every connection of a page: each is a collision
+/// (the other side's offer crossed ours) resolved by the polite side.
+fn rollbacks(observed: &Value) -> f64 {
+    connections(observed)
+        .iter()
+        .map(|c| num(c, "rollbacks"))
+        .sum()
 }
+
+/// At `at` (the page's `Date.now()` clock), restart ICE on every open
+/// connection of the page, as the browser's own `restartIce()`: what the
+/// app does when a connection fails.
+const RESTART_AT: &str = "
+    setTimeout(() => {
+        for (const c of window.__observedState.connections) {
+            if (c.pc.connectionState !== 'closed') c.pc.restartIce();
+        }
+    }, arguments[0] - Date.now());";
 
 async fn glare(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
     let clients = [&browsers[0].client, &browsers[1].client];
@@ -33,56 +48,65 @@ async fn glare(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
         client.goto(&room_url(server, "glare", name)).await?;
         wait_for(client, "#call[data-phase='joined']").await?;
     }
+    let mut start = Vec::new();
     for client in clients {
-        wait_for_stats(client, "media both ways", Duration::from_secs(60), |s| {
-            all_media_flowing(s, 1)
+        let snapshot = wait_for_observed(client, "media both ways", Duration::from_secs(60), |s| {
+            media_flowing(s, 1)
         })
         .await?;
+        start.push(snapshot);
     }
+    // Each side's one connection, for the whole test.
+    let call: Vec<u64> = start
+        .iter()
+        .map(|s| {
+            live_connections(s)[0]["index"]
+                .as_u64()
+                .context("connection index")
+        })
+        .collect::<Result<_>>()?;
+    let created: Vec<usize> = start.iter().map(|s| connections(s).len()).collect();
+    let rolled_back_before: f64 = start.iter().map(rollbacks).sum();
 
     let mut collisions = 0.0;
     for round in 1..=ROUNDS {
-        let before: Vec<Value> = [
-            peer(&call_stats(clients[0]).await?),
-            peer(&call_stats(clients[1]).await?),
-        ]
-        .into();
+        let mut before = Vec::new();
+        for (i, client) in clients.iter().enumerate() {
+            before.push(connection(&observed(client).await?, call[i]).context("the connection")?);
+        }
         // Both pages share this machine's clock: fire at the same instant.
         let now = clients[0].execute("return Date.now();", vec![]).await?;
         let at = now.as_f64().unwrap_or(0.0) + 600.0;
         for client in clients {
-            client
-                .execute(
-                    "setTimeout(() => window.__peercall.restartIce(), arguments[0] - Date.now());",
-                    vec![Value::from(at)],
-                )
-                .await?;
+            client.execute(RESTART_AT, vec![Value::from(at)]).await?;
         }
         for (i, client) in clients.iter().enumerate() {
             let old = &before[i];
-            wait_for_stats(
+            wait_for_observed(
                 client,
                 &format!("round {round}: the restart to complete on side {i}"),
                 Duration::from_secs(30),
                 |s| {
-                    let p = peer(s);
-                    p["key"] == old["key"]
-                        && p["state"] == "connected"
-                        && p["remoteUfrag"] != old["remoteUfrag"]
-                        && p["iceRestarts"].as_u64() > old["iceRestarts"].as_u64()
-                        && p["framesDecoded"].as_f64()
-                            > Some(old["framesDecoded"].as_f64().unwrap_or(0.0) + 15.0)
-                        && p["audioPacketsReceived"].as_f64() > old["audioPacketsReceived"].as_f64()
+                    connections(s).len() == created[i]
+                        && connection(s, call[i]).is_some_and(|c| {
+                            c["closed"] == false
+                                && c["connectionState"] == "connected"
+                                && c["signalingState"] == "stable"
+                                && c["remoteUfrag"] != old["remoteUfrag"]
+                                && c["localUfrag"] != old["localUfrag"]
+                                && num(&c, "framesDecoded") > num(old, "framesDecoded") + 15.0
+                                && num(&c, "audioPacketsReceived")
+                                    > num(old, "audioPacketsReceived")
+                        })
                 },
             )
             .await?;
         }
-        collisions = 0.0;
+        let mut rolled_back = 0.0;
         for client in clients {
-            collisions += peer(&call_stats(client).await?)["collisions"]
-                .as_f64()
-                .unwrap_or(0.0);
+            rolled_back += rollbacks(&observed(client).await?);
         }
+        collisions = rolled_back - rolled_back_before;
         println!("round {round}: {collisions} colliding offers so far, all resolved");
         if collisions > 0.0 && round >= 2 {
             break;

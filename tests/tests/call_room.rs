@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use fantoccini::Locator;
 use peercall_e2e::{
-    all_media_flowing, call_stats, click, room_url, screenshot, stats_peers, type_into, wait_for,
-    wait_for_stats, wait_for_text, wait_until, with_browsers, Browser, SignalServer,
+    click, connection, connection_to, connections, live_connections, media_flowing,
+    my_signaling_id, num, observed, plays_from, room_url, screenshot, tile_track_ids, type_into,
+    wait_for, wait_for_observed, wait_for_text, wait_until, with_browsers, Browser, SignalServer,
 };
 use serde_json::Value;
 
@@ -41,43 +42,59 @@ async fn three_people(server: &SignalServer, browsers: &[Browser]) -> Result<()>
             wait_for(&browser.client, "#call[data-phase='joined']").await?;
         }
 
-        // Everyone decodes everyone.
-        let mut all_stats = Vec::new();
+        // Everyone decodes everyone, on exactly one connection per other person.
+        let mut seen = Vec::new();
         for (browser, name) in browsers.iter().zip(names) {
-            let stats = wait_for_stats(
+            let snapshot = wait_for_observed(
                 &browser.client,
                 &format!("{name} to receive video and audio from both others"),
                 CONNECT_TIMEOUT,
-                |s| all_media_flowing(s, 2),
+                |s| media_flowing(s, 2),
             )
             .await?;
-            all_stats.push(stats);
+            seen.push(snapshot);
+        }
+        // Those connections pair up: each of a browser's two connections
+        // ends at one of the other two browsers.
+        for (i, name) in names.iter().enumerate() {
+            for (j, other) in names.iter().enumerate() {
+                if i != j {
+                    ensure!(
+                        connection_to(&seen[i], &seen[j]).is_some(),
+                        "{name} has no connection to {other}: {:#}",
+                        seen[i]
+                    );
+                }
+            }
         }
 
-        // Trickle ICE: every candidate one side sent was added by the other.
-        // (Gathering may still be finishing: wait for the counts to settle.)
+        // Trickle ICE: every candidate one browser gathered on its
+        // connection to another was added by the other's browser on its
+        // connection back. (Gathering may still be finishing: wait for the
+        // counts to settle.)
         for (i, browser) in browsers.iter().enumerate() {
             for (j, other) in browsers.iter().enumerate() {
                 if i == j {
                     continue;
                 }
-                let their_id = call_stats(&other.client).await?["myId"].clone();
-                let my_id = call_stats(&browser.client).await?["myId"].clone();
                 let deadline = std::time::Instant::now() + Duration::from_secs(15);
                 loop {
-                    let sent = peer_field(
-                        &call_stats(&browser.client).await?,
-                        &their_id,
-                        "candidatesSent",
+                    let (mine, theirs) = (
+                        observed(&browser.client).await?,
+                        observed(&other.client).await?,
                     );
-                    let added =
-                        peer_field(&call_stats(&other.client).await?, &my_id, "candidatesAdded");
-                    if sent > 0.0 && sent == added {
+                    let to_them = connection_to(&mine, &theirs);
+                    let from_me = connection_to(&theirs, &mine);
+                    let gathered = to_them
+                        .as_ref()
+                        .map_or(0.0, |c| num(c, "candidatesGathered"));
+                    let added = from_me.as_ref().map_or(0.0, |c| num(c, "candidatesAdded"));
+                    if gathered > 0.0 && gathered == added {
                         break;
                     }
                     ensure!(
                         std::time::Instant::now() < deadline,
-                        "{} sent {sent} candidates to {}, which added {added}",
+                        "{}'s browser gathered {gathered} candidates for {}, whose browser added {added}",
                         names[i],
                         names[j]
                     );
@@ -101,11 +118,22 @@ async fn three_people(server: &SignalServer, browsers: &[Browser]) -> Result<()>
                 tiles.len()
             );
             let text = client.find(Locator::Css(".stage")).await?.text().await?;
+            let mine = observed(client).await?;
             for (j, other) in names.iter().enumerate() {
                 if i != j {
                     ensure!(
                         text.contains(other),
                         "{}'s screen doesn't name {other}: {text}",
+                        names[i]
+                    );
+                    // The tile with their name plays what arrives from them.
+                    let theirs = observed(&browsers[j].client).await?;
+                    let from_them = connection_to(&mine, &theirs)
+                        .with_context(|| format!("{}'s connection from {other}", names[i]))?;
+                    let tracks = tile_track_ids(client, other).await?;
+                    ensure!(
+                        plays_from(&tracks, &from_them),
+                        "{}'s tile named {other} plays {tracks:?}, not what arrives from {other}: {from_them:#}",
                         names[i]
                     );
                 }
@@ -174,15 +202,6 @@ async fn three_people(server: &SignalServer, browsers: &[Browser]) -> Result<()>
     Ok(())
 }
 
-/// `peers[id == id][field]` of a stats snapshot, 0 when absent.
-fn peer_field(stats: &Value, id: &Value, field: &str) -> f64 {
-    stats_peers(stats)
-        .iter()
-        .find(|p| p["id"] == *id)
-        .and_then(|p| p[field].as_f64())
-        .unwrap_or(0.0)
-}
-
 /// The signaling server stops mid-call: the call goes on (frames keep being
 /// decoded on the same connections), the UI says it is reconnecting, and
 /// once the server is back both clients reconnect, find each other under
@@ -197,99 +216,137 @@ async fn call_survives_a_signaling_restart() -> Result<()> {
 }
 
 async fn signaling_restart(server: SignalServer, browsers: &[Browser]) -> Result<()> {
-    {
-        let port = server.port;
-        let (alice, bora, chen) = (
-            &browsers[0].client,
-            &browsers[1].client,
-            &browsers[2].client,
+    let port = server.port;
+    let (alice, bora, chen) = (
+        &browsers[0].client,
+        &browsers[1].client,
+        &browsers[2].client,
+    );
+    let pair = [(alice, "Alice"), (bora, "Bora")];
+    alice.goto(&room_url(&server, "restart", "Alice")).await?;
+    bora.goto(&room_url(&server, "restart", "Bora")).await?;
+    let mut before = Vec::new();
+    for (client, name) in pair {
+        let snapshot =
+            wait_for_observed(client, &format!("{name} connected"), CONNECT_TIMEOUT, |s| {
+                media_flowing(s, 1)
+            })
+            .await?;
+        before.push(snapshot);
+    }
+    // The one connection each browser has, carrying the other's media, and
+    // the ids the server gave them.
+    let mut call = Vec::new();
+    let mut old_ids = Vec::new();
+    for i in 0..2 {
+        let c = connection_to(&before[i], &before[1 - i])
+            .with_context(|| format!("{}'s connection to the other", pair[i].1))?;
+        call.push(c["index"].as_u64().context("connection index")?);
+        old_ids.push(my_signaling_id(&before[i]).context("a signaling id")?);
+    }
+    let created: Vec<usize> = before.iter().map(|s| connections(s).len()).collect();
+    // The same connection, still up, and no other connection made.
+    let same_call = |s: &Value, i: usize| {
+        connections(s).len() == created[i]
+            && connection(s, call[i])
+                .is_some_and(|c| c["closed"] == false && c["connectionState"] == "connected")
+    };
+
+    // The server goes away.
+    drop(server);
+    for client in [alice, bora] {
+        wait_for(client, "#signal-status[data-state='offline']").await?;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut offline = Vec::new();
+    for (i, (client, name)) in pair.into_iter().enumerate() {
+        let old = connection(&before[i], call[i]).context("the call's connection")?;
+        let snapshot = wait_for_observed(
+            client,
+            &format!("{name}'s media to keep flowing without the server"),
+            Duration::from_secs(20),
+            |s| {
+                same_call(s, i)
+                    && connection(s, call[i]).is_some_and(|c| {
+                        num(&c, "framesDecoded") > num(&old, "framesDecoded") + 30.0
+                            && num(&c, "audioPacketsReceived") > num(&old, "audioPacketsReceived")
+                    })
+            },
+        )
+        .await?;
+        offline.push(snapshot);
+    }
+    screenshot(alice, "call-signaling-down").await?;
+
+    // It comes back on the same address: both reconnect under new ids and
+    // re-find each other on the connection they already have.
+    let server = SignalServer::start_on(port, &[]).await?;
+    for client in [alice, bora] {
+        wait_for(client, "#signal-status[data-state='online']").await?;
+    }
+    let mut new_ids = Vec::new();
+    for (i, (client, name)) in pair.into_iter().enumerate() {
+        let old_id = old_ids[i].clone();
+        let snapshot = wait_for_observed(
+            client,
+            &format!("{name}'s browser to get a new signaling id"),
+            Duration::from_secs(20),
+            |s| my_signaling_id(s).is_some_and(|id| id != old_id),
+        )
+        .await?;
+        new_ids.push(my_signaling_id(&snapshot).context("a signaling id")?);
+    }
+    for (i, (client, name)) in pair.into_iter().enumerate() {
+        let other_id = &new_ids[1 - i];
+        // The page shows the other person, under their new id, connected.
+        wait_for(client, "#call[data-phase='joined']").await?;
+        wait_for(
+            client,
+            &format!(".tile[data-peer-id='{other_id}'][data-connection-state='connected']"),
+        )
+        .await
+        .with_context(|| format!("{name}'s page never showed the other under their new id"))?;
+        let tiles = client.find_all(Locator::Css(".tile[data-peer-id]")).await?;
+        ensure!(tiles.len() == 1, "{name} sees {} remote tiles", tiles.len());
+        // On the connection they had, which keeps decoding.
+        let old = connection(&offline[i], call[i]).context("the call's connection")?;
+        wait_for_observed(
+            client,
+            &format!("{name}'s call to go on on the same connection"),
+            Duration::from_secs(20),
+            |s| {
+                same_call(s, i)
+                    && connection(s, call[i])
+                        .is_some_and(|c| num(&c, "framesDecoded") > num(&old, "framesDecoded"))
+            },
+        )
+        .await?;
+    }
+
+    // The room works again: a newcomer connects with both, and Alice and
+    // Bora still talk over the connection they had.
+    chen.goto(&room_url(&server, "restart", "Chen")).await?;
+    let mut after = Vec::new();
+    for (client, name) in [(alice, "Alice"), (bora, "Bora"), (chen, "Chen")] {
+        let snapshot = wait_for_observed(
+            client,
+            &format!("{name} to see everyone after the restart"),
+            CONNECT_TIMEOUT,
+            |s| media_flowing(s, 2),
+        )
+        .await?;
+        after.push(snapshot);
+    }
+    for i in 0..2 {
+        let between = connection_to(&after[i], &after[1 - i])
+            .with_context(|| format!("{}'s connection to the other", pair[i].1))?;
+        ensure!(
+            between["index"].as_u64() == Some(call[i])
+                && connections(&after[i]).len() == created[i] + 1,
+            "{} reconnected to the other on a new connection: {:#}",
+            pair[i].1,
+            after[i]
         );
-        alice.goto(&room_url(&server, "restart", "Alice")).await?;
-        bora.goto(&room_url(&server, "restart", "Bora")).await?;
-        let mut before = Vec::new();
-        for (client, name) in [(alice, "Alice"), (bora, "Bora")] {
-            let stats =
-                wait_for_stats(client, &format!("{name} connected"), CONNECT_TIMEOUT, |s| {
-                    all_media_flowing(s, 1)
-                })
-                .await?;
-            before.push(stats);
-        }
-
-        // The server goes away.
-        drop(server);
-        for client in [alice, bora] {
-            wait_for(client, "#signal-status[data-state='offline']").await?;
-        }
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        for ((client, name), before) in [(alice, "Alice"), (bora, "Bora")].into_iter().zip(&before)
-        {
-            let old = &stats_peers(before)[0];
-            wait_for_stats(
-                client,
-                &format!("{name}'s media to keep flowing without the server"),
-                Duration::from_secs(20),
-                |s| {
-                    let peers = stats_peers(s);
-                    peers.len() == 1
-                        && peers[0]["key"] == old["key"]
-                        && peers[0]["state"] == "connected"
-                        && peers[0]["framesDecoded"].as_f64()
-                            > Some(old["framesDecoded"].as_f64().unwrap_or(0.0) + 30.0)
-                        && peers[0]["audioPacketsReceived"].as_f64()
-                            > old["audioPacketsReceived"].as_f64()
-                },
-            )
-            .await?;
-        }
-        screenshot(alice, "call-signaling-down").await?;
-
-        // It comes back on the same address: both reconnect and re-find each
-        // other on the connection they already have.
-        let server = SignalServer::start_on(port, &[]).await?;
-        for client in [alice, bora] {
-            wait_for(client, "#signal-status[data-state='online']").await?;
-        }
-        let ids = [
-            call_stats(alice).await?["myId"].clone(),
-            call_stats(bora).await?["myId"].clone(),
-        ];
-        for (i, (client, name)) in [(alice, "Alice"), (bora, "Bora")].into_iter().enumerate() {
-            let old = stats_peers(&before[i])[0].clone();
-            let other_id = ids[1 - i].clone();
-            ensure!(
-                other_id != old["id"],
-                "the server gave the same id after a restart"
-            );
-            wait_for_stats(
-                client,
-                &format!("{name} to know the other's new id"),
-                Duration::from_secs(20),
-                |s| {
-                    let peers = stats_peers(s);
-                    s["phase"] == "joined"
-                        && peers.len() == 1
-                        && peers[0]["key"] == old["key"]
-                        && peers[0]["id"] == other_id
-                        && peers[0]["detached"] == false
-                        && peers[0]["state"] == "connected"
-                        && peers[0]["framesDecoded"].as_f64() > old["framesDecoded"].as_f64()
-                },
-            )
-            .await?;
-        }
-
-        // The room works again: a newcomer connects with both.
-        chen.goto(&room_url(&server, "restart", "Chen")).await?;
-        for (client, name) in [(alice, "Alice"), (bora, "Bora"), (chen, "Chen")] {
-            wait_for_stats(
-                client,
-                &format!("{name} to see everyone after the restart"),
-                CONNECT_TIMEOUT,
-                |s| all_media_flowing(s, 2),
-            )
-            .await?;
-        }
     }
     Ok(())
 }
@@ -361,8 +418,8 @@ async fn lobby(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
         client.find(Locator::Css("#lobby")).await.is_err(),
         "the lobby showed again although the name is known"
     );
-    let stats = call_stats(client).await?;
-    ensure!(stats["room"] == "other-room", "joined {}", stats["room"]);
+    let room = wait_for(client, "#room-code").await?.text().await?;
+    ensure!(room == "other-room", "joined {room}");
     let tile = wait_for(client, ".tile.self .tile-name")
         .await?
         .text()
@@ -395,16 +452,17 @@ async fn full_room(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
     chen.goto(&room_url(server, "pair", "Chen")).await?;
     wait_for(chen, "#call-ended[data-reason='room_full']").await?;
     wait_for_text(chen, "#call-ended h1", "This call is full").await?;
+    let turned_away = observed(chen).await?;
     ensure!(
-        call_stats(chen).await?["liveTracks"] == 0,
-        "turned away but the camera is still open"
+        turned_away["liveTracks"] == 0 && live_connections(&turned_away).is_empty(),
+        "turned away but the camera (or a connection) is still open: {turned_away:#}"
     );
     for (client, name) in [(alice, "Alice"), (bora, "Bora")] {
-        wait_for_stats(
+        wait_for_observed(
             client,
             &format!("{name} still in the call"),
             CONNECT_TIMEOUT,
-            |s| all_media_flowing(s, 1),
+            |s| media_flowing(s, 1),
         )
         .await?;
     }

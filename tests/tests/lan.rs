@@ -13,8 +13,8 @@ use anyhow::{bail, ensure, Context, Result};
 use fantoccini::Locator;
 use futures_util::{SinkExt, StreamExt};
 use peercall_e2e::{
-    all_media_flowing, attr, click, opened_url, recording_browser, screenshot, settings_dir,
-    signaling_welcome, temp_dir, type_into, wait_for, wait_for_stats, wait_until, with_browsers,
+    attr, click, media_flowing, opened_url, recording_browser, screenshot, settings_dir,
+    signaling_welcome, temp_dir, type_into, wait_for, wait_for_observed, wait_until, with_browsers,
     App, AppOptions, SignalServer,
 };
 use serde_json::{json, Value};
@@ -185,11 +185,11 @@ async fn host_found_on_the_lan_joined_and_stopped() -> Result<()> {
             b.goto(&guest_url).await?;
             for (client, name) in [(a, "Hana"), (b, "Minho")] {
                 wait_for(client, "#call[data-phase='joined']").await?;
-                wait_for_stats(
+                wait_for_observed(
                     client,
                     &format!("{name} to decode the other's video and audio"),
                     CONNECT_TIMEOUT,
-                    |s| all_media_flowing(s, 1),
+                    |s| media_flowing(s, 1),
                 )
                 .await?;
             }

@@ -220,8 +220,9 @@ impl Hub {
                 },
             ),
             ClientMessage::Call { to, name } => self.call(from, &to, name),
-            ClientMessage::Accept { to } => self.answer_call(from, &to, true),
-            ClientMessage::Decline { to } => self.answer_call(from, &to, false),
+            ClientMessage::Ringing { to, name } => self.ringing(from, &to, &name),
+            ClientMessage::Accept { to, name } => self.answer_call(from, &to, true, name),
+            ClientMessage::Decline { to, name } => self.answer_call(from, &to, false, name),
             ClientMessage::HangUp { to } => self.hang_up(from, &to),
             ClientMessage::MediaState {
                 audio_muted,
@@ -526,26 +527,41 @@ impl Hub {
         Ok(())
     }
 
+    /// The callee tells `caller`, whose call rings it, its name.
+    fn ringing(&self, from: &PeerId, caller: &PeerId, name: &str) -> Result<(), MessageError> {
+        let name = self.valid_name(name)?;
+        let mut state = self.lock();
+        let Some(callee) = state.peers.get(from) else {
+            return Ok(());
+        };
+        if !callee.rung_by.contains(caller) {
+            return Err(no_pending_call(&state, caller));
+        }
+        let reply = ServerMessage::Ringing {
+            from: from.clone(),
+            name,
+        };
+        let mut overflowed = Vec::new();
+        deliver(&state, caller, &frame(&reply), &mut overflowed);
+        drop_overflowed(&mut state, overflowed);
+        Ok(())
+    }
+
     /// `accept` (true) or `decline` (false) a call ringing from `caller`.
     fn answer_call(
         &self,
         from: &PeerId,
         caller: &PeerId,
         accept: bool,
+        name: Option<String>,
     ) -> Result<(), MessageError> {
+        let name = name.map(|n| self.valid_name(&n)).transpose()?;
         let mut state = self.lock();
         let Some(callee) = state.peers.get(from) else {
             return Ok(());
         };
         if !callee.rung_by.contains(caller) {
-            return Err(if state.peers.contains_key(caller) {
-                MessageError::new(
-                    ErrorCode::NoPendingCall,
-                    format!("no call from {} is ringing", quote(caller.as_str())),
-                )
-            } else {
-                unknown_peer(caller)
-            });
+            return Err(no_pending_call(&state, caller));
         }
         if accept && callee.partners.len() + callee.ringing.len() >= self.limits.max_calls_per_peer
         {
@@ -563,10 +579,11 @@ impl Hub {
                 caller_peer.partners.insert(from.clone());
             }
         }
+        let from = from.clone();
         let reply = if accept {
-            ServerMessage::Accepted { from: from.clone() }
+            ServerMessage::Accepted { from, name }
         } else {
-            ServerMessage::Declined { from: from.clone() }
+            ServerMessage::Declined { from, name }
         };
         let mut overflowed = Vec::new();
         deliver(&state, caller, &frame(&reply), &mut overflowed);
@@ -765,6 +782,18 @@ fn message_kind(message: &ServerMessage) -> &'static str {
     }
 }
 
+/// `caller` rings nobody here: it is gone, or its call is not ringing.
+fn no_pending_call(state: &State, caller: &PeerId) -> MessageError {
+    if state.peers.contains_key(caller) {
+        MessageError::new(
+            ErrorCode::NoPendingCall,
+            format!("no call from {} is ringing", quote(caller.as_str())),
+        )
+    } else {
+        unknown_peer(caller)
+    }
+}
+
 fn unknown_peer(id: &PeerId) -> MessageError {
     MessageError::new(
         ErrorCode::UnknownPeer,
@@ -910,9 +939,21 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.code, ErrorCode::NotPermitted);
         assert!(matches!(b.next(), ServerMessage::Ring { .. }));
-        hub.handle(&b.id, ClientMessage::Accept { to: a.id.clone() })
-            .unwrap();
-        assert_eq!(a.next(), ServerMessage::Accepted { from: b.id.clone() });
+        hub.handle(
+            &b.id,
+            ClientMessage::Accept {
+                to: a.id.clone(),
+                name: None,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            a.next(),
+            ServerMessage::Accepted {
+                from: b.id.clone(),
+                name: None
+            }
+        );
         hub.unregister(&a.id);
         assert_eq!(b.next(), ServerMessage::HungUp { from: a.id.clone() });
         b.nothing();
@@ -921,5 +962,78 @@ mod tests {
             .peers
             .values()
             .all(|p| p.partners.is_empty() && p.ringing.is_empty() && p.rung_by.is_empty()));
+    }
+
+    /// Names travel with the ring both ways: the callee's `ringing` and its
+    /// answer reach the caller with its name, and only while the call rings.
+    #[test]
+    fn the_callee_names_itself_to_the_caller() {
+        let hub = hub();
+        let mut a = TestPeer::new(&hub, 16);
+        let mut b = TestPeer::new(&hub, 16);
+        let c = TestPeer::new(&hub, 16);
+        let ringing = |to: &PeerId| ClientMessage::Ringing {
+            to: to.clone(),
+            name: " Bora ".into(),
+        };
+        // Nobody rings B yet: B can't send A anything.
+        let error = hub.handle(&b.id, ringing(&a.id)).unwrap_err();
+        assert_eq!(error.code, ErrorCode::NoPendingCall);
+        a.nothing();
+        hub.handle(
+            &a.id,
+            ClientMessage::Call {
+                to: b.id.clone(),
+                name: Some("Alice".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            b.next(),
+            ServerMessage::Ring {
+                from: a.id.clone(),
+                name: Some("Alice".into())
+            }
+        );
+        hub.handle(&b.id, ringing(&a.id)).unwrap();
+        assert_eq!(
+            a.next(),
+            ServerMessage::Ringing {
+                from: b.id.clone(),
+                name: "Bora".into()
+            }
+        );
+        // C isn't rung by A: refused, and A hears nothing from C.
+        let error = hub.handle(&c.id, ringing(&a.id)).unwrap_err();
+        assert_eq!(error.code, ErrorCode::NoPendingCall);
+        let error = hub
+            .handle(
+                &b.id,
+                ClientMessage::Ringing {
+                    to: a.id.clone(),
+                    name: "x".repeat(1_000),
+                },
+            )
+            .unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidName);
+        hub.handle(
+            &b.id,
+            ClientMessage::Decline {
+                to: a.id.clone(),
+                name: Some("Bora".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            a.next(),
+            ServerMessage::Declined {
+                from: b.id.clone(),
+                name: Some("Bora".into())
+            }
+        );
+        // Declined: no longer ringing, so no more names.
+        let error = hub.handle(&b.id, ringing(&a.id)).unwrap_err();
+        assert_eq!(error.code, ErrorCode::NoPendingCall);
+        a.nothing();
     }
 }

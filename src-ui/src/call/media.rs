@@ -61,6 +61,16 @@ pub struct LocalMedia {
 }
 
 impl LocalMedia {
+    /// A call's stream before its devices are open: no tracks yet, and no
+    /// errors either.
+    pub fn pending() -> Self {
+        Self {
+            stream: MediaStream::new().expect("MediaStream constructor"),
+            mic_error: None,
+            camera_error: None,
+        }
+    }
+
     /// A stream with no tracks (receive-only), when nothing could be opened.
     pub fn empty(mic_error: DeviceError, camera_error: DeviceError) -> Self {
         Self {

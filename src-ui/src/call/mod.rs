@@ -8,16 +8,20 @@
 //!
 //! - [`signaling`]: the WebSocket client, typed messages, reconnect + backoff.
 //! - [`media`]: `getUserMedia`, error classification, fallbacks.
+//! - [`handoff`]: devices a preview passes on to the next screen or call.
 //! - [`peer`]: one `RTCPeerConnection` per remote participant, perfect negotiation.
+//! - [`sdp`]: what the engine reads from, or adds to, session descriptions.
 //! - [`chat`]: what peers say over the data channel.
 //! - [`session`]: a call — rooms (mesh), direct calls, surviving reconnects.
 //! - [`debug`]: the read-only `window.__peercall` hook tests and benches read.
 
 pub mod chat;
 mod debug;
+mod handoff;
 pub mod js;
 pub mod media;
 pub mod peer;
+pub mod sdp;
 mod session;
 pub mod signaling;
 
@@ -30,7 +34,8 @@ use web_sys::{MediaStream, MediaStreamTrack};
 use yew::Callback;
 
 pub use chat::ChatLine;
-pub use media::{DeviceError, MediaPreferences};
+use handoff::Handoff;
+pub use media::{DeviceError, LocalMedia, MediaPreferences};
 pub use peer::ConnState;
 pub use session::CallOptions;
 use session::Session;
@@ -159,10 +164,19 @@ pub enum CallEvent {
     Local(LocalView),
     /// A participant appeared or changed.
     Peer(PeerView),
-    /// A participant left.
-    PeerGone(u32),
+    /// A participant's tile goes away.
+    PeerGone {
+        /// Their key.
+        key: u32,
+        /// They left the call (hung up, closed the page, lost for good),
+        /// as opposed to their slot being merged into another one.
+        left: bool,
+    },
     /// A chat line (ours or theirs).
     Chat(ChatLine),
+    /// The person in a direct call told us their name (while ringing, or
+    /// with their answer).
+    PartnerName(String),
 }
 
 /// What the engine reports to the app.
@@ -201,9 +215,13 @@ pub(crate) struct EngineInner {
     session: RefCell<Option<(u64, Rc<Session>)>>,
     sessions_started: std::cell::Cell<u64>,
     on_app: RefCell<Callback<AppEvent>>,
+    /// Our display name, told to whoever rings us.
+    name: RefCell<String>,
     /// Every camera/mic track calls opened, so the debug hook can show that
     /// hanging up really released the devices.
     opened_tracks: RefCell<Vec<MediaStreamTrack>>,
+    /// Devices a preview left for the next screen.
+    handoff: Handoff,
 }
 
 /// The engine handle (cheap to clone; equal when it is the same engine).
@@ -234,7 +252,9 @@ impl Engine {
             session: RefCell::new(None),
             sessions_started: std::cell::Cell::new(0),
             on_app: RefCell::new(Callback::noop()),
+            name: RefCell::new(String::new()),
             opened_tracks: RefCell::new(Vec::new()),
+            handoff: Handoff::default(),
         }));
         debug::install(&engine);
         engine
@@ -263,6 +283,15 @@ impl Engine {
     /// ICE servers from settings, used before the server's.
     pub fn set_settings_ice_servers(&self, servers: Vec<IceServer>) {
         *self.0.settings_ice.borrow_mut() = servers;
+    }
+
+    /// Our display name, as callers see it while we ring and after we answer.
+    pub fn set_name(&self, name: &str) {
+        *self.0.name.borrow_mut() = name.trim().to_owned();
+    }
+
+    fn name(&self) -> Option<String> {
+        Some(self.0.name.borrow().clone()).filter(|n| !n.is_empty())
     }
 
     /// Our id on the server, while connected.
@@ -294,6 +323,18 @@ impl Engine {
         if current == Some(token) {
             self.end();
         }
+    }
+
+    /// A preview going off screen leaves its devices for the next screen
+    /// (see [`handoff`]): a call or preview that wants the same devices
+    /// takes them without opening them again; otherwise they stop shortly.
+    pub fn hand_over(&self, media: LocalMedia, preferences: MediaPreferences) {
+        self.0.handoff.hand_over(media, preferences);
+    }
+
+    /// The devices a preview left, if they are the ones `wanted` asks for.
+    pub fn take_handed_over(&self, wanted: &MediaPreferences) -> Option<LocalMedia> {
+        self.0.handoff.take(wanted)
     }
 
     /// Remembers tracks a call opened (see [`EngineInner::opened_tracks`]).
@@ -354,7 +395,10 @@ impl Engine {
 
     /// Declines a ring.
     pub fn decline(&self, from: &PeerId) {
-        self.send(&ClientMessage::Decline { to: from.clone() });
+        self.send(&ClientMessage::Decline {
+            to: from.clone(),
+            name: self.name(),
+        });
     }
 
     fn session(&self) -> Option<Rc<Session>> {
@@ -413,8 +457,18 @@ impl Engine {
                 let engine = self.clone();
                 let decide = move || {
                     if engine.session().is_some_and(|s| s.is_partner(&from)) {
-                        engine.send(&ClientMessage::Accept { to: from });
+                        engine.send(&ClientMessage::Accept {
+                            to: from,
+                            name: engine.name(),
+                        });
                     } else {
+                        // The caller sees whom it is calling while it rings.
+                        if let Some(me) = engine.name() {
+                            engine.send(&ClientMessage::Ringing {
+                                to: from.clone(),
+                                name: me,
+                            });
+                        }
                         engine.emit_app(AppEvent::Ring { from, name });
                     }
                 };

@@ -35,7 +35,7 @@ use web_sys::{
 };
 
 use super::chat::{PeerMessage, CHANNEL_LABEL};
-use super::js;
+use super::{js, sdp};
 
 /// After this long in `disconnected`, restart ICE rather than wait for the
 /// browser to declare the connection failed (~30 s in Chromium).
@@ -183,6 +183,8 @@ struct Inner {
     pc: RtcPeerConnection,
     channel: RtcDataChannel,
     polite: bool,
+    /// The bitrate (kbit/s) we ask the other side's video encoder to start at.
+    start_kbps: u32,
     remote_stream: MediaStream,
     local: RefCell<LocalTracks>,
     local_attached: Cell<bool>,
@@ -229,6 +231,7 @@ impl Peer {
         polite: bool,
         role: Role,
         local: LocalTracks,
+        start_kbps: u32,
         on_event: impl Fn(PeerEvent) + 'static,
     ) -> Result<Self, JsValue> {
         let config = RtcConfiguration::new();
@@ -243,6 +246,7 @@ impl Peer {
             pc,
             channel,
             polite,
+            start_kbps,
             remote_stream: MediaStream::new()?,
             local: RefCell::new(local),
             local_attached: Cell::new(false),
@@ -276,7 +280,7 @@ impl Peer {
 
     /// The remote participant's audio and video.
     pub fn remote_stream(&self) -> MediaStream {
-        self.0.remote_stream.clone()
+        Clone::clone(&self.0.remote_stream)
     }
 
     /// The connection state as shown to people.
@@ -301,7 +305,7 @@ impl Peer {
         self.0
             .pc
             .remote_description()
-            .and_then(|d| sdp_session(&d.sdp()).map(str::to_owned))
+            .and_then(|d| sdp::session_id(&d.sdp()).map(str::to_owned))
     }
 
     /// Handles inbound signaling, strictly in arrival order.
@@ -346,7 +350,7 @@ impl Peer {
             return;
         }
         if inner.pc.signaling_state() == RtcSignalingState::HaveLocalOffer {
-            if let Some(offer) = inner.pc.local_description().and_then(|d| js::to_json(&d)) {
+            if let Some((_, offer)) = local_description(inner) {
                 (inner.on_event)(PeerEvent::Offer(offer));
                 return;
             }
@@ -428,6 +432,16 @@ impl Peer {
         OPEN.with(|open| open.set(open.get().saturating_sub(1)));
         inner.restart_timer.borrow_mut().take();
         inner.frame_poll.borrow_mut().take();
+        // Events already queued (the channel's `close`, a last candidate)
+        // still fire after `close()`: detach every handler first, so none
+        // reaches a closure that is about to be dropped.
+        inner.pc.set_onnegotiationneeded(None);
+        inner.pc.set_onicecandidate(None);
+        inner.pc.set_ontrack(None);
+        inner.pc.set_onconnectionstatechange(None);
+        inner.channel.set_onopen(None);
+        inner.channel.set_onclose(None);
+        inner.channel.set_onmessage(None);
         inner.channel.close();
         inner.pc.close();
         for track in js::items::<MediaStreamTrack>(&inner.remote_stream.get_tracks()) {
@@ -440,8 +454,9 @@ impl Peer {
 
     /// Puts our tracks on the connection: reuses the transceiver of each
     /// kind when there is one (the remote offer made it), else adds one. Both
-    /// kinds are always `sendrecv`, even without a track, so turning the
-    /// camera on later is a `replaceTrack`, not a renegotiation.
+    /// kinds are always `sendrecv` on the call's one stream, even without a
+    /// track, so tracks that arrive later (devices still opening, the camera
+    /// turned back on) are a `replaceTrack`, not a renegotiation.
     fn attach_local(&self) {
         let inner = &self.0;
         if inner.closed.get() {
@@ -453,15 +468,11 @@ impl Peer {
             let track = local.get(kind);
             match transceiver(&inner.pc, kind) {
                 Some(transceiver) => {
+                    // The remote offer's transceiver, or ours: set it sending
+                    // and swap the track in. (Never `addTrack`: on a
+                    // transceiver that has sent before it would add a new
+                    // one, and a renegotiation with it.)
                     let sender = transceiver.sender();
-                    if let (Some(track), Some(stream), None) =
-                        (track, &local.stream, sender.track())
-                    {
-                        // First track on a transceiver the remote offer made:
-                        // `addTrack` claims it and sets it sending.
-                        inner.pc.add_track_0(track, stream);
-                        continue;
-                    }
                     if transceiver.direction() != RtcRtpTransceiverDirection::Sendrecv {
                         transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
                     }
@@ -509,11 +520,16 @@ fn transceiver(pc: &RtcPeerConnection, kind: &str) -> Option<RtcRtpTransceiver> 
         .find(|t| t.receiver().track().kind() == kind)
 }
 
-/// The `o=` line's session id.
-pub(super) fn sdp_session(sdp: &str) -> Option<&str> {
-    sdp.lines()
-        .find_map(|line| line.strip_prefix("o="))
-        .and_then(|origin| origin.split_whitespace().nth(1))
+/// Our current local description as it goes to the other side: its type,
+/// and its JSON with the video start bitrate we ask for
+/// ([`sdp::with_start_bitrate`]).
+fn local_description(inner: &Inner) -> Option<(web_sys::RtcSdpType, Value)> {
+    let description = inner.pc.local_description()?;
+    let mut json = js::to_json(&description)?;
+    if let Some(text) = json.get("sdp").and_then(Value::as_str) {
+        json["sdp"] = Value::from(sdp::with_start_bitrate(text, inner.start_kbps));
+    }
+    Some((description.type_(), json))
 }
 
 /// The values of an `RTCStatsReport` (a JS maplike).
@@ -578,7 +594,7 @@ async fn handle_description(inner: &Rc<Inner>, description: Value) -> Result<(),
             Peer(inner.clone()).attach_local();
         }
         js::set_local_description(pc).await?;
-        if let Some(answer) = pc.local_description().and_then(|d| js::to_json(&d)) {
+        if let Some((_, answer)) = local_description(inner) {
             (inner.on_event)(PeerEvent::Answer(answer));
         }
     }
@@ -620,14 +636,12 @@ fn install_handlers(inner: &Rc<Inner>) {
             let result = js::set_local_description(&inner.pc).await;
             if let Err(error) = result {
                 gloo::console::warn!(format!("offer failed: {}", js::describe(&error)));
-            } else if let Some(description) = inner.pc.local_description() {
-                if let Some(json) = js::to_json(&description) {
-                    let event = match description.type_() {
-                        web_sys::RtcSdpType::Answer => PeerEvent::Answer(json),
-                        _ => PeerEvent::Offer(json),
-                    };
-                    (inner.on_event)(event);
-                }
+            } else if let Some((kind, json)) = local_description(&inner) {
+                let event = match kind {
+                    web_sys::RtcSdpType::Answer => PeerEvent::Answer(json),
+                    _ => PeerEvent::Offer(json),
+                };
+                (inner.on_event)(event);
             }
             inner.making_offer.set(false);
         });

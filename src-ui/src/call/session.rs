@@ -39,12 +39,10 @@ use yew::Callback;
 
 use super::chat::{self, ChatLine, PeerMessage};
 use super::media::{self, DeviceError, LocalMedia, MediaPreferences};
-use super::peer::{
-    sdp_session, ConnState, Incoming, LocalTracks, Peer, PeerEvent, PeerStats, Role,
-};
+use super::peer::{ConnState, Incoming, LocalTracks, Peer, PeerEvent, PeerStats, Role};
 use super::{
-    js, CallEvent, CallPhase, CallTarget, DirectRole, EndReason, Engine, EngineInner, LocalView,
-    PeerView,
+    js, sdp, CallEvent, CallPhase, CallTarget, DirectRole, EndReason, Engine, EngineInner,
+    LocalView, PeerView,
 };
 
 /// How long a member that may be a reconnected participant waits to be
@@ -112,6 +110,8 @@ pub(super) struct Session {
     pending: RefCell<Vec<Pending>>,
     early: RefCell<Vec<(PeerId, ServerMessage)>>,
     chat_seq: Cell<u64>,
+    /// The direct-call partner's name, once they told it (or the ring did).
+    partner_name: RefCell<Option<String>>,
     /// When milestones were reached (`performance.now()`), for the debug hook.
     milestones: RefCell<Vec<(&'static str, f64)>>,
 }
@@ -123,6 +123,10 @@ impl Session {
         options: CallOptions,
         on_event: Callback<CallEvent>,
     ) -> Rc<Self> {
+        let partner_name = match &target {
+            CallTarget::Direct { name, .. } => name.clone().filter(|n| !n.is_empty()),
+            CallTarget::Room(_) => None,
+        };
         Rc::new(Self {
             engine,
             mic_muted: Cell::new(options.start_muted),
@@ -141,6 +145,7 @@ impl Session {
             pending: RefCell::new(Vec::new()),
             early: RefCell::new(Vec::new()),
             chat_seq: Cell::new(0),
+            partner_name: RefCell::new(partner_name),
             milestones: RefCell::new(Vec::new()),
         })
     }
@@ -198,16 +203,29 @@ impl Session {
         self.started_at
     }
 
-    /// Opens the devices, then joins as soon as the server is reachable.
+    /// Joins at once (the server connection is usually up already) while
+    /// the devices open, or are taken over from the preview the person was
+    /// looking at. Connections made before the devices are ready carry
+    /// empty senders on the call's own stream, and the tracks are swapped in
+    /// when they arrive (`replaceTrack`, no renegotiation), so opening a
+    /// camera never delays meeting the others.
     pub(super) fn start(self: &Rc<Self>) {
+        *self.media.borrow_mut() = Some(LocalMedia::pending());
         self.emit(CallEvent::Phase(CallPhase::Preparing));
         self.emit_local();
+        self.begin();
         let session = self.clone();
         wasm_bindgen_futures::spawn_local(async move {
             // Joining with the camera off doesn't open it at all (no light).
             let mut preferences = session.preferences.borrow().clone();
             preferences.want_camera = session.camera_on.get();
-            let mut local = media::acquire_with(&preferences).await;
+            let handed_over = session
+                .engine()
+                .and_then(|engine| engine.take_handed_over(&preferences));
+            let mut local = match handed_over {
+                Some(local) => local,
+                None => media::acquire_with(&preferences).await,
+            };
             if !preferences.want_camera {
                 local.camera_error = None;
             }
@@ -215,25 +233,30 @@ impl Session {
                 local.stop();
                 return;
             }
-            if let Some(engine) = session.engine() {
-                engine.opened(&local.stream);
-            }
-            if let Some(track) = local.audio_track() {
-                track.set_enabled(!session.mic_muted.get());
+            if let Some(media) = session.media.borrow_mut().as_mut() {
+                for track in js::items::<MediaStreamTrack>(&local.stream.get_tracks()) {
+                    if track.kind() == "audio" {
+                        track.set_enabled(!session.mic_muted.get());
+                    }
+                    media.stream.add_track(&track);
+                }
+                media.mic_error = local.mic_error;
+                if let Some(engine) = session.engine() {
+                    engine.opened(&media.stream);
+                }
             }
             session.camera_error.set(local.camera_error);
-            *session.media.borrow_mut() = Some(local);
             session.opening.set(false);
             session.milestone("media");
-            session.emit_local();
-            session.begin();
+            session.update_tracks();
+            session.announce_media();
         });
     }
 
     /// Joins (first time) or rejoins (after a reconnect) once both the
     /// devices and the server are ready.
     fn begin(self: &Rc<Self>) {
-        if self.opening.get() || self.ended() || self.my_id().is_none() {
+        if self.ended() || self.my_id().is_none() {
             return;
         }
         match &self.target {
@@ -260,7 +283,10 @@ impl Session {
                         name: name.clone().unwrap_or_default(),
                     };
                     self.add_slot(&member, Role::Responder);
-                    if self.send(ClientMessage::Accept { to: peer.clone() }) {
+                    if self.send(ClientMessage::Accept {
+                        to: peer.clone(),
+                        name: Some(self.options.name.clone()).filter(|n| !n.is_empty()),
+                    }) {
                         self.set_phase(CallPhase::Joined);
                     }
                 }
@@ -358,26 +384,33 @@ impl Session {
                     ServerMessage::Candidate { from, candidate }
                 })
             }
-            ServerMessage::Accepted { from } => {
+            ServerMessage::Ringing { from, name }
+                if self.phase() == CallPhase::Ringing && self.is_direct_with(&from) =>
+            {
+                self.partner_named(Some(name));
+            }
+            ServerMessage::Accepted { from, name } => {
                 if let CallTarget::Direct {
                     peer,
-                    name,
                     role: DirectRole::Caller,
+                    ..
                 } = &self.target
                 {
                     if self.phase() == CallPhase::Ringing && from == *peer {
+                        self.partner_named(name);
                         let member = Member {
                             id: from,
-                            name: name.clone().unwrap_or_default(),
+                            name: self.partner_name.borrow().clone().unwrap_or_default(),
                         };
                         self.add_slot(&member, Role::Initiator);
                         self.set_phase(CallPhase::Joined);
                     }
                 }
             }
-            ServerMessage::Declined { from }
+            ServerMessage::Declined { from, name }
                 if self.is_direct_with(&from) && self.phase() == CallPhase::Ringing =>
             {
+                self.partner_named(name);
                 self.end(EndReason::Declined);
             }
             ServerMessage::HungUp { from } if self.is_direct_with(&from) => {
@@ -408,6 +441,17 @@ impl Session {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The direct-call partner told us their name: the page shows it.
+    fn partner_named(&self, name: Option<String>) {
+        let Some(name) = name.and_then(|n| chat::clean(&n)) else {
+            return;
+        };
+        if self.partner_name.borrow().as_ref() != Some(&name) {
+            *self.partner_name.borrow_mut() = Some(name.clone());
+            self.emit(CallEvent::PartnerName(name));
         }
     }
 
@@ -544,11 +588,13 @@ impl Session {
                 session.on_peer_event(key, event);
             }
         };
+        let preferences = self.preferences.borrow().clone();
         match Peer::new(
             &engine.ice_servers(),
             polite,
             role,
             self.local_tracks(),
+            sdp::start_kbps(preferences.size, preferences.frame_rate),
             on_event,
         ) {
             Ok(peer) => {
@@ -594,7 +640,7 @@ impl Session {
                 let incoming = offer
                     .get("sdp")
                     .and_then(|s| s.as_str())
-                    .and_then(sdp_session)
+                    .and_then(sdp::session_id)
                     .map(str::to_owned);
                 peer.remote_session()
                     .is_some_and(|known| Some(known) != incoming)
@@ -661,11 +707,13 @@ impl Session {
         if connected {
             slot.detached.set(true);
         } else {
-            self.remove_slot(slot.key);
+            self.remove_slot(slot.key, true);
         }
     }
 
-    fn remove_slot(&self, key: u32) {
+    /// Drops a participant's slot and connection. `left`: they are gone
+    /// from the call (the page says so), not merely replaced by another slot.
+    fn remove_slot(&self, key: u32, left: bool) {
         let slot = {
             let mut slots = self.slots.borrow_mut();
             slots
@@ -678,7 +726,7 @@ impl Session {
             if let Some(peer) = slot.peer.borrow_mut().take() {
                 peer.close();
             }
-            self.emit(CallEvent::PeerGone(key));
+            self.emit(CallEvent::PeerGone { key, left });
         }
     }
 
@@ -707,7 +755,7 @@ impl Session {
                 }
                 if state == ConnState::Failed && slot.detached.get() {
                     // Gone from the server and from the network: they left.
-                    self.remove_slot(key);
+                    self.remove_slot(key, true);
                 } else {
                     self.emit_slot(&slot);
                 }
@@ -725,9 +773,11 @@ impl Session {
                 self.emit_slot(&slot);
             }
             PeerEvent::ChannelClosed => {
-                if slot.detached.get() {
-                    self.remove_slot(key);
-                }
+                // The channel only closes when the other side closed its
+                // connection (hung up, closed the page): they left, whether
+                // or not the server has said so yet. (A connection we
+                // replace ourselves reports nothing.)
+                self.remove_slot(key, true);
             }
             PeerEvent::Message(message) => self.on_peer_message(&slot, message),
         }
@@ -771,7 +821,7 @@ impl Session {
                 slot.video_muted.set(video_muted);
                 self.emit_slot(slot);
             }
-            PeerMessage::Bye => self.remove_slot(slot.key),
+            PeerMessage::Bye => self.remove_slot(slot.key, true),
         }
     }
 
@@ -789,7 +839,7 @@ impl Session {
             .map(|s| s.key)
             .collect();
         for key in duplicates {
-            self.remove_slot(key);
+            self.remove_slot(key, false);
         }
         // The direct-call partner changed address: ring it so the server
         // relays between us again.
@@ -835,7 +885,7 @@ impl Session {
             return LocalTracks::default();
         };
         LocalTracks {
-            stream: Some(media.stream.clone()),
+            stream: Some(Clone::clone(&media.stream)),
             audio: media.audio_track(),
             video: media.video_track().filter(|_| self.camera_on.get()),
         }
@@ -846,7 +896,7 @@ impl Session {
         let has_audio = media.as_ref().and_then(LocalMedia::audio_track).is_some();
         let has_video = media.as_ref().and_then(LocalMedia::video_track).is_some();
         LocalView {
-            stream: media.as_ref().map(|m| m.stream.clone()),
+            stream: media.as_ref().map(|m| Clone::clone(&m.stream)),
             audio_muted: self.mic_muted.get() || !has_audio,
             video_muted: !self.camera_on.get() || !has_video,
             mic_error: media.as_ref().and_then(|m| m.mic_error),

@@ -10,6 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use gloo::events::EventListener;
 use gloo::timers::callback::Timeout;
 use peercall_signal::protocol::{
     ClientMessage, IceServer, PeerId, ServerMessage, PROTOCOL_VERSION,
@@ -20,8 +21,10 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 /// First retry delay; doubles per failed attempt up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: f64 = 300.0;
-/// Longest wait between attempts, so a restarted server is found quickly.
-const MAX_BACKOFF_MS: f64 = 4_000.0;
+/// Longest wait between attempts, so a restarted server is found within
+/// about a second (one small connection attempt a second per client is
+/// nothing for a server to turn away).
+const MAX_BACKOFF_MS: f64 = 1_000.0;
 /// A socket that opened but sent no welcome within this long is retried.
 const WELCOME_TIMEOUT_MS: u32 = 8_000;
 
@@ -70,6 +73,8 @@ struct Inner {
     failures: Cell<u32>,
     retry: RefCell<Option<Timeout>>,
     on_event: Rc<dyn Fn(SignalEvent)>,
+    /// The computer's network came back: retry now, not at the next backoff.
+    on_online: RefCell<Option<EventListener>>,
 }
 
 /// The client. Dropping it closes the socket and stops retrying.
@@ -84,7 +89,21 @@ impl Signaling {
             failures: Cell::new(0),
             retry: RefCell::new(None),
             on_event: Rc::new(on_event),
+            on_online: RefCell::new(None),
         });
+        let weak = Rc::downgrade(&inner);
+        *inner.on_online.borrow_mut() = Some(EventListener::new(
+            &gloo::utils::window(),
+            "online",
+            move |_| {
+                if let Some(inner) = weak.upgrade() {
+                    if inner.retry.borrow().is_some() {
+                        inner.failures.set(0);
+                        open(&inner);
+                    }
+                }
+            },
+        ));
         open(&inner);
         Self(inner)
     }
@@ -117,6 +136,7 @@ impl Signaling {
 impl Drop for Signaling {
     fn drop(&mut self) {
         self.0.retry.borrow_mut().take();
+        self.0.on_online.borrow_mut().take();
         self.0.socket.borrow_mut().take();
     }
 }

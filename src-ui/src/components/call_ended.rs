@@ -10,7 +10,7 @@ use crate::i18n::{fill, Text};
 pub struct CallEndedProps {
     /// Why it ended.
     pub reason: EndReason,
-    /// The other person's name (direct calls).
+    /// The other person's name (direct calls; empty when they gave none).
     #[prop_or_default]
     pub name: AttrValue,
     /// Whether this was a direct call ("Call again" rather than "Rejoin").
@@ -26,13 +26,20 @@ pub struct CallEndedProps {
 #[function_component(CallEnded)]
 pub fn call_ended(props: &CallEndedProps) -> Html {
     let tr = use_text();
+    let named = |text: Text, unnamed: Text| {
+        if props.name.is_empty() {
+            tr(unnamed).to_owned()
+        } else {
+            fill(tr(text), &props.name)
+        }
+    };
     let (title, hint) = match props.reason {
         EndReason::Left => (tr(Text::EndedLeft).to_owned(), Some(Text::EndedLeftHint)),
         EndReason::Declined => (
-            fill(tr(Text::EndedDeclined), &props.name),
+            named(Text::EndedDeclined, Text::EndedDeclinedUnnamed),
             Some(Text::EndedDeclinedHint),
         ),
-        EndReason::HungUp => (fill(tr(Text::EndedHungUp), &props.name), None),
+        EndReason::HungUp => (named(Text::EndedHungUp, Text::EndedHungUpUnnamed), None),
         EndReason::Unreachable => (
             tr(Text::EndedUnreachable).to_owned(),
             Some(Text::EndedUnreachableHint),

@@ -173,12 +173,32 @@ fn play(element: HtmlVideoElement, sound_blocked: UseStateHandle<bool>) {
 /// the engine can choose outputs (`setSinkId`; WebKit cannot, and there the
 /// picker lists no speakers).
 fn set_speaker(element: &HtmlVideoElement, device: &str) {
+    // Already there (the system default, for every new element): nothing to
+    // ask; asking anyway restarts the output for nothing.
+    let current = crate::call::js::get_string(element, "sinkId").unwrap_or_default();
+    if current == device {
+        return;
+    }
     let Ok(set_sink) = js_sys::Reflect::get(element, &"setSinkId".into()) else {
         return;
     };
-    if let Ok(set_sink) = set_sink.dyn_into::<js_sys::Function>() {
-        if let Err(error) = set_sink.call1(element, &device.into()) {
-            gloo::console::warn!(format!("setSinkId failed: {error:?}"));
+    let Ok(set_sink) = set_sink.dyn_into::<js_sys::Function>() else {
+        return;
+    };
+    let promise = set_sink
+        .call1(element, &device.into())
+        .and_then(|p| p.dyn_into::<js_sys::Promise>());
+    let device = device.to_owned();
+    wasm_bindgen_futures::spawn_local(async move {
+        let result = match promise {
+            Ok(promise) => JsFuture::from(promise).await.map(drop),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            gloo::console::warn!(format!(
+                "setSinkId({device:?}) failed: {}",
+                crate::call::js::describe(&error)
+            ));
         }
-    }
+    });
 }

@@ -3,8 +3,8 @@ use web_sys::{MediaStream, MediaStreamTrack};
 use yew::prelude::*;
 
 use crate::call::js;
-
-use crate::call::media::{self, DeviceError, MediaPreferences};
+use crate::call::media::{self, DeviceError, LocalMedia, MediaPreferences};
+use crate::hooks::use_engine;
 
 /// The settings page's live preview.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,9 +27,12 @@ const MAX_REOPENS: u32 = 3;
 
 /// Opens the chosen camera and microphone while `enabled`, reopening when the
 /// choice changes or a device stops on its own (unplugged, or taken back by
-/// the engine), and releases them on unmount.
+/// the engine). On unmount (or a new choice) it hands them to the engine,
+/// so the call or preview on the next screen uses them without opening them
+/// again; the engine stops them at once if nobody takes them.
 #[hook]
 pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHandle<Preview> {
+    let engine = use_engine();
     let preview = use_state(|| Preview {
         opening: enabled,
         ..Preview::default()
@@ -56,11 +59,14 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
         use_effect_with(deps, move |(enabled, preferences, _)| {
             let busy = busy.clone();
             let cancelled = std::rc::Rc::new(std::cell::Cell::new(false));
-            let opened = std::rc::Rc::new(std::cell::RefCell::new(None::<MediaStream>));
+            let opened = std::rc::Rc::new(std::cell::RefCell::new(None::<LocalMedia>));
             let watchers = std::rc::Rc::new(std::cell::RefCell::new(Vec::<EventListener>::new()));
+            let engine = engine.clone();
+            let opened_with = preferences.clone();
             if *enabled {
                 let preview = preview.clone();
                 let preferences = preferences.clone();
+                let engine = engine.clone();
                 let cancelled = cancelled.clone();
                 let opened = opened.clone();
                 let watchers = watchers.clone();
@@ -78,13 +84,16 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
                         return;
                     }
                     *busy.borrow_mut() = true;
-                    let local = media::acquire_with(&preferences).await;
+                    let local = match engine.take_handed_over(&preferences) {
+                        Some(local) => local,
+                        None => media::acquire_with(&preferences).await,
+                    };
                     *busy.borrow_mut() = false;
                     if cancelled.get() {
                         local.stop();
                         return;
                     }
-                    *opened.borrow_mut() = Some(local.stream.clone());
+                    *opened.borrow_mut() = Some(local.clone());
                     for track in js::items::<MediaStreamTrack>(&local.stream.get_tracks()) {
                         let cancelled = cancelled.clone();
                         let reopen = reopen.clone();
@@ -102,7 +111,7 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
                         ));
                     }
                     preview.set(Preview {
-                        stream: Some(local.stream.clone()),
+                        stream: Some(Clone::clone(&local.stream)),
                         camera_error: local.camera_error,
                         mic_error: local.mic_error,
                         opening: false,
@@ -115,8 +124,8 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
             move || {
                 cancelled.set(true);
                 watchers.borrow_mut().clear();
-                if let Some(stream) = opened.borrow_mut().take() {
-                    media::stop_stream(&stream);
+                if let Some(local) = opened.borrow_mut().take() {
+                    engine.hand_over(local, opened_with);
                 }
             }
         });

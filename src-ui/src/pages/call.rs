@@ -8,8 +8,8 @@ use crate::app::AppContext;
 use crate::call::{CallOptions, CallPhase, CallTarget, DirectRole, MediaPreferences};
 use crate::call_state::{CallAction, CallState};
 use crate::components::{
-    CallEnded, CallHeader, ChatPanel, ControlBar, DeviceMenu, Icon, IconKind, MediaNotice,
-    NameField, TopBar, VideoTile, WaitingCard,
+    CallEnded, CallHeader, CallToasts, ChatPanel, ControlBar, DeviceMenu, Icon, IconKind,
+    MediaNotice, NameField, TopBar, VideoTile, WaitingCard,
 };
 use crate::hooks::{use_engine, use_preview, use_shortcuts, use_text};
 use crate::i18n::{fill, Text};
@@ -267,6 +267,10 @@ fn in_call(props: &InCallProps) -> Html {
         let call = call.clone();
         Callback::from(move |_| call.dispatch(CallAction::DismissNotice))
     };
+    let dismiss_toast = {
+        let call = call.clone();
+        Callback::from(move |seq| call.dispatch(CallAction::DismissToast(seq)))
+    };
     let go_home = {
         let app = app.clone();
         let engine = engine.clone();
@@ -299,26 +303,42 @@ fn in_call(props: &InCallProps) -> Html {
         let shortcuts = use_memo(in_call, |in_call| {
             let (in_call, call) = (*in_call, call.clone());
             let (toggle_mic, toggle_camera) = (toggle_mic.clone(), toggle_camera.clone());
-            Callback::from(move |key: String| match key.as_str() {
-                "m" if in_call => toggle_mic.emit(()),
-                "v" if in_call => toggle_camera.emit(()),
-                "c" if in_call => call.dispatch(CallAction::ToggleChat),
-                "escape" => call.dispatch(CallAction::CloseChat),
-                _ => {}
+            Callback::from(move |key: String| {
+                match key.as_str() {
+                    "m" if in_call => toggle_mic.emit(()),
+                    "v" if in_call => toggle_camera.emit(()),
+                    "c" if in_call => call.dispatch(CallAction::ToggleChat),
+                    "escape" => call.dispatch(CallAction::CloseChat),
+                    _ => return false,
+                }
+                true
             })
         });
         use_shortcuts((*shortcuts).clone());
     }
 
-    let partner_name = match &props.target {
-        CallTarget::Direct { peer, name, .. } => call
-            .peers
-            .first()
-            .map(|p| p.name.clone())
-            .filter(|n| !n.is_empty())
-            .or_else(|| name.clone().filter(|n| !n.is_empty()))
-            .unwrap_or_else(|| peer.to_string()),
-        CallTarget::Room(_) => String::new(),
+    // A direct call shows the other person by name (from their tile, what
+    // they told us while ringing, or their ring); their id is only a detail
+    // under it, and the name stays empty until someone gave one.
+    let (partner_name, partner_id) = match &props.target {
+        CallTarget::Direct { peer, name, .. } => (
+            call.peers
+                .first()
+                .map(|p| p.name.clone())
+                .filter(|n| !n.is_empty())
+                .or_else(|| call.partner_name.clone())
+                .or_else(|| name.clone().filter(|n| !n.is_empty()))
+                .unwrap_or_default(),
+            peer.to_string(),
+        ),
+        CallTarget::Room(_) => (String::new(), String::new()),
+    };
+    let named = |text: Text, unnamed: Text| {
+        if partner_name.is_empty() {
+            tr(unnamed).to_owned()
+        } else {
+            fill(tr(text), &partner_name)
+        }
     };
     let direct = matches!(props.target, CallTarget::Direct { .. });
 
@@ -397,7 +417,8 @@ fn in_call(props: &InCallProps) -> Html {
         Some(html! {
             <div class="stage-card" id="ringing" role="status">
                 <div class="prompt-avatar ringing"><crate::components::Avatar name={partner_name.clone()} size={72} /></div>
-                <h2>{ fill(tr(Text::CallingName), &partner_name) }</h2>
+                <h2 id="ringing-name">{ named(Text::CallingName, Text::CallingUnnamed) }</h2>
+                <p class="peer-id" id="ringing-id">{ fill(tr(Text::PeerIdDetail), &partner_id) }</p>
                 <p class="hint">{ tr(Text::CallingHint) }</p>
                 <button id="cancel-call" class="button danger" onclick={hang_up.reform(|_| ())}>
                     <Icon kind={IconKind::HangUp} size={18} /><span>{ tr(Text::Cancel) }</span>
@@ -424,7 +445,7 @@ fn in_call(props: &InCallProps) -> Html {
         Some(html! {
             <div class="stage-card delayed" id="preparing" role="status">
                 <span class="spinner large" />
-                <h2>{ fill(tr(Text::ConnectingTo), &partner_name) }</h2>
+                <h2>{ named(Text::ConnectingTo, Text::ConnectingUnnamed) }</h2>
             </div>
         })
     };
@@ -432,7 +453,13 @@ fn in_call(props: &InCallProps) -> Html {
     let show_notice = !call.notice_dismissed
         && !local.opening
         && (local.camera_error.is_some() || local.mic_error.is_some());
-    let title = room.clone().unwrap_or_else(|| partner_name.clone());
+    let title = room.clone().unwrap_or_else(|| {
+        if partner_name.is_empty() {
+            partner_id.clone()
+        } else {
+            partner_name.clone()
+        }
+    });
     let phase = match call.phase {
         CallPhase::Preparing => "preparing",
         CallPhase::Ringing => "ringing",
@@ -449,6 +476,7 @@ fn in_call(props: &InCallProps) -> Html {
                 <main class={classes!("stage", stage_class)} {style} data-people={(others + 1).to_string()}>
                     { for tiles }
                     { for waiting }
+                    <CallToasts toasts={call.toasts.clone()} on_dismiss={dismiss_toast} />
                     if show_notice {
                         <MediaNotice camera_error={local.camera_error} mic_error={local.mic_error} on_dismiss={dismiss_notice} />
                     }
