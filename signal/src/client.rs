@@ -93,6 +93,9 @@ pub enum JoinError {
     /// The room has another password (or needs one).
     #[error("wrong password for this call")]
     WrongPassword,
+    /// Too many wrong passwords lately: the server makes us wait.
+    #[error("too many wrong passwords: {0}")]
+    TooManyAttempts(String),
     /// The room name was refused.
     #[error("the server refused the room name: {0}")]
     InvalidRoom(String),
@@ -113,6 +116,7 @@ impl JoinError {
             Self::VersionMismatch { .. } => "version_mismatch",
             Self::RoomFull => "room_full",
             Self::WrongPassword => "wrong_password",
+            Self::TooManyAttempts(_) => "too_many_attempts",
             Self::InvalidRoom(_) => "invalid_room",
             Self::TimedOut(_) => "timed_out",
         }
@@ -207,6 +211,7 @@ async fn check(url: &str, options: &CheckOptions) -> Result<ServerCheck, JoinErr
                         return Err(match code {
                             ErrorCode::RoomFull => JoinError::RoomFull,
                             ErrorCode::WrongPassword => JoinError::WrongPassword,
+                            ErrorCode::TooManyAttempts => JoinError::TooManyAttempts(message),
                             ErrorCode::InvalidRoom => JoinError::InvalidRoom(message),
                             ErrorCode::VersionMismatch => JoinError::VersionMismatch {
                                 server: 0,

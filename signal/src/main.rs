@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
-use peercall_signal::server::{self, Config, DirFiles, StaticFiles};
+use peercall_signal::server::{self, Config, DirFiles, StaticFiles, ThrottleLimits};
 use tracing::{info, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -70,13 +70,31 @@ struct Args {
     #[arg(long, value_name = "DIR")]
     serve_ui: Option<PathBuf>,
 
-    /// Most simultaneous connections.
+    /// Most simultaneous connections (handshaking ones included).
     #[arg(long, default_value_t = Config::default().max_connections)]
     max_connections: usize,
+
+    /// Most connections one client address (IPv4, or IPv6 /64) may have in
+    /// the handshake at once.
+    #[arg(long, default_value_t = Config::default().max_handshakes_per_address)]
+    max_handshakes_per_address: usize,
+
+    /// Most connections one client address may hold at once.
+    #[arg(long, default_value_t = Config::default().max_connections_per_address)]
+    max_connections_per_address: usize,
+
+    /// Apply the per-address limits to loopback clients too (off: behind a
+    /// reverse proxy every client comes from loopback).
+    #[arg(long)]
+    limit_loopback: bool,
 
     /// Largest message accepted, in bytes (larger closes with 1009).
     #[arg(long, default_value_t = Config::default().max_message_bytes)]
     max_message_bytes: usize,
+
+    /// Most frames one message may arrive in (larger closes with 1009).
+    #[arg(long, default_value_t = Config::default().max_fragments_per_message)]
+    max_fragments_per_message: usize,
 
     /// Sustained messages per second per connection.
     #[arg(long, default_value_t = Config::default().rate_per_sec)]
@@ -85,6 +103,11 @@ struct Args {
     /// Message burst allowed above the sustained rate.
     #[arg(long, default_value_t = Config::default().rate_burst)]
     rate_burst: u32,
+
+    /// Pongs per second per connection (clients answer one ping per
+    /// --ping-interval; floods close with 1008).
+    #[arg(long, default_value_t = Config::default().max_pongs_per_sec)]
+    max_pongs_per_sec: u32,
 
     /// Most members per room.
     #[arg(long, default_value_t = Config::default().room_capacity)]
@@ -105,6 +128,15 @@ struct Args {
     /// Frames queued for a client before it counts as too slow and is dropped.
     #[arg(long, default_value_t = Config::default().outbound_queue)]
     outbound_queue: usize,
+
+    /// Bytes queued for a client before it counts as too slow and is dropped.
+    #[arg(long, value_name = "BYTES", default_value_t = Config::default().max_queued_bytes_per_connection)]
+    max_queued_bytes_per_connection: usize,
+
+    /// Bytes queued for all clients together; beyond it the slowest readers
+    /// are dropped first (closed with 1013).
+    #[arg(long, value_name = "BYTES", default_value_t = Config::default().max_queued_bytes)]
+    max_queued_bytes: usize,
 
     /// Seconds allowed for the TLS handshake and HTTP request head.
     #[arg(long, value_name = "SECS", default_value_t = Config::default().handshake_timeout.as_secs())]
@@ -204,9 +236,14 @@ fn config_from(args: &Args) -> anyhow::Result<Config> {
         turn_secret: args.turn_secret.clone().filter(|s| !s.is_empty()),
         turn_ttl: secs(args.turn_ttl),
         max_connections: args.max_connections,
+        max_handshakes_per_address: args.max_handshakes_per_address,
+        max_connections_per_address: args.max_connections_per_address,
+        limit_loopback: args.limit_loopback,
         max_message_bytes: args.max_message_bytes,
+        max_fragments_per_message: args.max_fragments_per_message,
         rate_per_sec: args.rate_per_sec,
         rate_burst: args.rate_burst,
+        max_pongs_per_sec: args.max_pongs_per_sec,
         handshake_timeout: secs(args.handshake_timeout),
         ping_interval: secs(args.ping_interval),
         idle_timeout: secs(args.idle_timeout),
@@ -216,6 +253,9 @@ fn config_from(args: &Args) -> anyhow::Result<Config> {
         max_display_name_chars: args.max_display_name_chars,
         max_calls_per_peer: args.max_calls_per_peer,
         outbound_queue: args.outbound_queue,
+        max_queued_bytes_per_connection: args.max_queued_bytes_per_connection,
+        max_queued_bytes: args.max_queued_bytes,
+        password_throttle: ThrottleLimits::default(),
     })
 }
 

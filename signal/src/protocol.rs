@@ -8,6 +8,9 @@
 //!
 //! Every message is one JSON object in one WebSocket **text** frame, tagged by a
 //! `"type"` field in `snake_case` (`{"type":"join_room",...}`).
+//! Each key appears once: a message repeating a top-level key (`"to"`
+//! twice, `"type"` twice) is refused with [`ErrorCode::DuplicateKey`] rather
+//! than read one way or the other.
 //!
 //! # Conversation
 //!
@@ -40,6 +43,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+mod parse;
+
+#[cfg(feature = "server")]
+pub(crate) use parse::quoted;
+pub use parse::MAX_ERROR_MESSAGE_CHARS;
 
 /// The protocol version this build speaks. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -284,62 +293,12 @@ impl ClientMessage {
     /// Parses a client frame, classifying failures as the server reports them:
     /// not JSON ([`ErrorCode::BadJson`]), an unknown or missing `"type"`
     /// ([`ErrorCode::UnknownType`] / [`ErrorCode::InvalidMessage`]), or a known
-    /// type with missing or mistyped fields ([`ErrorCode::InvalidMessage`]).
+    /// type with missing or mistyped fields ([`ErrorCode::InvalidMessage`],
+    /// naming the field and what it must hold), or a key given twice
+    /// ([`ErrorCode::DuplicateKey`]). Error text quotes at most a short,
+    /// escaped excerpt of the input.
     pub fn parse(text: &str) -> Result<Self, MessageError> {
-        // The common case, a valid message, in one pass.
-        if let Ok(message) = serde_json::from_str(text) {
-            return Ok(message);
-        }
-        // Otherwise parse to a Value to say what is wrong: serde's own error
-        // for an internally tagged enum cannot tell "bad JSON" from "unknown
-        // variant" from "wrong field".
-        let value: Value = serde_json::from_str(text).map_err(|e| {
-            MessageError::new(
-                ErrorCode::BadJson,
-                format!("message is not valid JSON: {e}"),
-            )
-        })?;
-        let Value::Object(object) = &value else {
-            return Err(MessageError::new(
-                ErrorCode::InvalidMessage,
-                format!(
-                    "expected a JSON object with a \"type\" field, got {}",
-                    json_kind(&value)
-                ),
-            ));
-        };
-        let kind = match object.get("type") {
-            Some(Value::String(kind)) => kind.as_str(),
-            Some(other) => {
-                return Err(MessageError::new(
-                    ErrorCode::InvalidMessage,
-                    format!("\"type\" must be a string, got {}", json_kind(other)),
-                ))
-            }
-            None => {
-                return Err(MessageError::new(
-                    ErrorCode::InvalidMessage,
-                    "message has no \"type\" field",
-                ))
-            }
-        };
-        if !Self::TYPES.contains(&kind) {
-            return Err(MessageError::new(
-                ErrorCode::UnknownType,
-                format!(
-                    "unknown message type {}; expected one of: {}",
-                    quoted(kind, 40),
-                    Self::TYPES.join(", ")
-                ),
-            ));
-        }
-        let kind = kind.to_owned();
-        serde_json::from_value(value).map_err(|e| {
-            MessageError::new(
-                ErrorCode::InvalidMessage,
-                format!("invalid \"{kind}\" message: {e}"),
-            )
-        })
+        parse::parse(text)
     }
 }
 
@@ -523,6 +482,9 @@ pub enum ErrorCode {
     UnknownType,
     /// A known type with missing or mistyped fields, or not a JSON object.
     InvalidMessage,
+    /// The message object has the same key twice (`{"to":A,…,"to":B}`):
+    /// which one counts would be a guess, so neither does.
+    DuplicateKey,
     /// The client speaks another protocol version.
     VersionMismatch,
     /// No peer has that id (it may have disconnected).
@@ -536,6 +498,9 @@ pub enum ErrorCode {
     RoomFull,
     /// The room's password differs from the one given.
     WrongPassword,
+    /// Too many wrong passwords from this address (or for this room) lately:
+    /// wait the time the message says before trying again.
+    TooManyAttempts,
     /// The room name is empty, too long or has control characters.
     InvalidRoom,
     /// The display name is empty, too long or has control characters.
@@ -560,12 +525,14 @@ impl ErrorCode {
             Self::BadJson => "bad_json",
             Self::UnknownType => "unknown_type",
             Self::InvalidMessage => "invalid_message",
+            Self::DuplicateKey => "duplicate_key",
             Self::VersionMismatch => "version_mismatch",
             Self::UnknownPeer => "unknown_peer",
             Self::NotPermitted => "not_permitted",
             Self::NoPartner => "no_partner",
             Self::RoomFull => "room_full",
             Self::WrongPassword => "wrong_password",
+            Self::TooManyAttempts => "too_many_attempts",
             Self::InvalidRoom => "invalid_room",
             Self::InvalidName => "invalid_name",
             Self::AlreadyInRoom => "already_in_room",
@@ -593,11 +560,12 @@ pub struct MessageError {
 }
 
 impl MessageError {
-    /// A refusal with `code` and `message`.
+    /// A refusal with `code` and `message`, cut to
+    /// [`MAX_ERROR_MESSAGE_CHARS`].
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
-            message: message.into(),
+            message: parse::bounded(message.into()),
         }
     }
 
@@ -679,34 +647,12 @@ fn to_json_infallible<T: Serialize>(message: &T) -> String {
     serde_json::to_string(message).expect("protocol messages always serialize")
 }
 
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// Quotes a client-supplied string for an error message, cut short at
-/// `max` characters so echoing it cannot make a reply huge.
-pub(crate) fn quoted(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(max).collect();
-        format!("{head:?}…")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
-    fn all_client_messages() -> Vec<ClientMessage> {
+    pub(super) fn all_client_messages() -> Vec<ClientMessage> {
         let to = Some(PeerId::from("p"));
         vec![
             ClientMessage::Hello { version: 1 },
@@ -955,12 +901,14 @@ mod tests {
             ErrorCode::BadJson,
             ErrorCode::UnknownType,
             ErrorCode::InvalidMessage,
+            ErrorCode::DuplicateKey,
             ErrorCode::VersionMismatch,
             ErrorCode::UnknownPeer,
             ErrorCode::NotPermitted,
             ErrorCode::NoPartner,
             ErrorCode::RoomFull,
             ErrorCode::WrongPassword,
+            ErrorCode::TooManyAttempts,
             ErrorCode::InvalidRoom,
             ErrorCode::InvalidName,
             ErrorCode::AlreadyInRoom,

@@ -8,11 +8,13 @@
 //! joiners' lists drop it within seconds.
 //!
 //! Discovery browses `_peercall._tcp` for as long as the app runs and keeps
-//! the live list the join screen shows.
+//! the live list the join screen shows, leaving out calls whose server does
+//! not answer (a host that vanished without its goodbye).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use peercall_signal::address::invite_link;
@@ -36,11 +38,19 @@ struct Hosting {
     advertisement: Option<(ServiceDaemon, String)>,
 }
 
+/// How long a listed call's server may take to accept a connection before
+/// the call is left out of the list.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
+/// How long a probe's answer is trusted (the join screen asks every second).
+const PROBE_FRESH: Duration = Duration::from_secs(3);
+
 /// Hosting and discovery, managed as Tauri state.
 #[derive(Default)]
 pub struct Lan {
     hosting: tokio::sync::Mutex<Option<Hosting>>,
     discovery: Mutex<Option<Discovery>>,
+    /// Whether each listed call's server answered lately.
+    reachable: Mutex<HashMap<SocketAddr, (Instant, bool)>>,
 }
 
 impl Lan {
@@ -147,15 +157,66 @@ impl Lan {
                 .as_ref()
                 .map(|(_, fullname)| fullname.clone())
         });
+        let calls: Vec<(LanCall, SocketAddr)> = self
+            .discovered()?
+            .into_iter()
+            .filter(|(call, _)| Some(&call.id) != own.as_ref())
+            .collect();
+        // A host that died without its mDNS goodbye (power cut, SIGKILL)
+        // stays advertised for minutes: list only calls whose server
+        // answers.
+        let mut probes = tokio::task::JoinSet::new();
+        for (index, (_, addr)) in calls.iter().enumerate() {
+            match self.known_reachability(addr) {
+                Some(answered) => {
+                    probes.spawn(async move { (index, answered) });
+                }
+                None => {
+                    let addr = *addr;
+                    probes.spawn(async move {
+                        let connect = tokio::net::TcpStream::connect(addr);
+                        let answered = matches!(
+                            tokio::time::timeout(PROBE_TIMEOUT, connect).await,
+                            Ok(Ok(_))
+                        );
+                        (index, answered)
+                    });
+                }
+            }
+        }
+        let mut answered = vec![false; calls.len()];
+        while let Some(Ok((index, ok))) = probes.join_next().await {
+            answered[index] = ok;
+        }
+        let mut reachable = self.reachable.lock().expect("reachable lock");
+        reachable.retain(|_, (at, _)| at.elapsed() < PROBE_FRESH);
+        let now = Instant::now();
+        Ok(calls
+            .into_iter()
+            .zip(answered)
+            .filter_map(|((call, addr), ok)| {
+                reachable.entry(addr).or_insert((now, ok));
+                ok.then_some(call)
+            })
+            .collect())
+    }
+
+    /// Everything discovery has seen, starting it on first use.
+    fn discovered(&self) -> Result<Vec<(LanCall, SocketAddr)>, AppError> {
         let mut discovery = self.discovery.lock().expect("discovery lock");
         if discovery.is_none() {
             *discovery = Some(Discovery::start().map_err(|e| AppError::Discovery(e.to_string()))?);
         }
-        let calls = discovery.as_ref().expect("just started").calls();
-        Ok(calls
-            .into_iter()
-            .filter(|call| Some(&call.id) != own.as_ref())
-            .collect())
+        Ok(discovery.as_ref().expect("just started").calls())
+    }
+
+    /// Whether `addr` answered a probe lately (`None`: probe it).
+    fn known_reachability(&self, addr: &SocketAddr) -> Option<bool> {
+        let reachable = self.reachable.lock().expect("reachable lock");
+        reachable
+            .get(addr)
+            .filter(|(at, _)| at.elapsed() < PROBE_FRESH)
+            .map(|(_, answered)| *answered)
     }
 }
 
@@ -279,10 +340,11 @@ fn advertise(
     Ok((daemon, fullname))
 }
 
-/// A running browse of `_peercall._tcp`.
+/// A running browse of `_peercall._tcp`: each call, with the address its
+/// server listens on.
 struct Discovery {
     daemon: ServiceDaemon,
-    calls: Arc<Mutex<BTreeMap<String, LanCall>>>,
+    calls: Arc<Mutex<BTreeMap<String, (LanCall, SocketAddr)>>>,
 }
 
 impl Discovery {
@@ -298,8 +360,8 @@ impl Discovery {
                     let mut calls = seen.lock().expect("calls lock");
                     match event {
                         ServiceEvent::ServiceResolved(info) => {
-                            if let Some(call) = lan_call(&info) {
-                                calls.insert(call.id.clone(), call);
+                            if let Some((call, addr)) = lan_call(&info) {
+                                calls.insert(call.id.clone(), (call, addr));
                             }
                         }
                         ServiceEvent::ServiceRemoved(_, fullname) => {
@@ -313,7 +375,7 @@ impl Discovery {
         Ok(Self { daemon, calls })
     }
 
-    fn calls(&self) -> Vec<LanCall> {
+    fn calls(&self) -> Vec<(LanCall, SocketAddr)> {
         self.calls
             .lock()
             .expect("calls lock")
@@ -329,17 +391,18 @@ impl Drop for Discovery {
     }
 }
 
-/// A resolved advertisement as the join screen shows it; `None` when it
-/// lacks what a call needs.
-fn lan_call(info: &ServiceInfo) -> Option<LanCall> {
+/// A resolved advertisement as the join screen shows it, and where its
+/// server listens; `None` when it lacks what a call needs.
+fn lan_call(info: &ServiceInfo) -> Option<(LanCall, SocketAddr)> {
     let room = info.get_property_val_str("room")?.to_owned();
     validate_room_name(&room).ok()?;
     let version: u32 = info.get_property_val_str("version")?.parse().ok()?;
     let port = info.get_port();
     let mut addresses: Vec<&Ipv4Addr> = info.get_addresses_v4().into_iter().collect();
     addresses.sort_by_key(|a| (!a.is_private(), **a));
-    let address = addresses.first()?.to_string();
-    Some(LanCall {
+    let ip = **addresses.first()?;
+    let address = ip.to_string();
+    let call = LanCall {
         id: info.get_fullname().to_owned(),
         host_name: info
             .get_property_val_str("host")
@@ -351,7 +414,8 @@ fn lan_call(info: &ServiceInfo) -> Option<LanCall> {
         ws_url: format!("ws://{address}:{port}/"),
         invite_link: invite_link(&address, port, &room),
         room,
-    })
+    };
+    Some((call, SocketAddr::from((ip, port))))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ mod error;
 mod lan;
 mod permissions;
 mod settings;
+mod shutdown;
 mod window;
 
 pub use error::AppError;
@@ -60,6 +61,7 @@ pub fn run() {
             app.manage(lan::Lan::default());
             let launch_link = deep_link::launch_link(app);
             window::build_main_window(app.handle(), launch_link.as_deref())?;
+            shutdown::exit_on_os_request(app.handle());
             Ok(())
         })
         .build(tauri::generate_context!())

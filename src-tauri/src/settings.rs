@@ -132,7 +132,7 @@ fn write_atomically(path: &Path, settings: &Settings) -> Result<(), AppError> {
     let tmp = path.with_extension("json.tmp");
     let mut json = serde_json::to_vec_pretty(settings).expect("settings serialize");
     json.push(b'\n');
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    let mut file = private_file(&tmp).map_err(io)?;
     file.write_all(&json).map_err(io)?;
     file.sync_all().map_err(io)?;
     drop(file);
@@ -140,15 +140,44 @@ fn write_atomically(path: &Path, settings: &Settings) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Moves a damaged file to `settings.json.corrupt-<unix time>` and returns
-/// the new path.
+/// Creates (or truncates) `path` readable and writable by this user only:
+/// settings can hold TURN credentials. (On Windows the profile directory's
+/// ACL already keeps other users out.)
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(path)?;
+    // `mode` applies only to a file it creates: make sure of a leftover too.
+    make_private(path)?;
+    Ok(file)
+}
+
+/// Takes every permission but the owner's away from `path` (Unix).
+fn make_private(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Moves a damaged file to `settings.json.corrupt-<unix time>` (private,
+/// like the settings it was) and returns the new path.
 fn set_aside(path: &Path) -> PathBuf {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let backup = path.with_extension(format!("json.corrupt-{stamp}"));
-    if let Err(error) = std::fs::rename(path, &backup) {
+    if let Err(error) = std::fs::rename(path, &backup).and_then(|()| make_private(&backup)) {
         tracing::error!(%error, "could not set the damaged settings file aside");
     }
     backup
@@ -202,6 +231,33 @@ mod tests {
         }
         assert!(!dir.join("settings.json").exists());
         assert_eq!(store.get(), Settings::default());
+    }
+
+    /// Settings can hold TURN credentials: only their owner may read them,
+    /// whatever the umask, and a file an older version wrote 0644 becomes
+    /// private on the next save.
+    #[cfg(unix)]
+    #[test]
+    fn settings_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = temp_dir("private");
+        let path = dir.join("settings.json");
+        std::fs::write(&path, b"{\"version\": 2}").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = SettingsStore::load(&dir);
+        let mut settings = store.get();
+        settings.display_name = "Jisoo".into();
+        store.update(settings).unwrap();
+        assert_eq!(mode(&path), 0o600);
+
+        std::fs::write(&path, b"{ damaged").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let Some(LoadNotice::Corrupt { backup }) = SettingsStore::load(&dir).snapshot().notice
+        else {
+            panic!("no notice for a damaged file");
+        };
+        assert_eq!(mode(Path::new(&backup)), 0o600);
     }
 
     #[test]

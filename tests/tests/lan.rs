@@ -414,3 +414,183 @@ async fn an_invite_link_opens_the_app_in_that_call() -> Result<()> {
     ensure!(shown == invite, "the join screen shows the link: {shown}");
     app.quit().await
 }
+
+/// The process id of the app running with settings in `config_dir` (the
+/// app is started by WebKitWebDriver, so the test finds it by its
+/// environment).
+fn app_pid(config_dir: &std::path::Path) -> Result<u32> {
+    let wanted = format!("PEERCALL_CONFIG_DIR={}", config_dir.display());
+    let app = peercall_e2e::app_bin()?.canonicalize()?;
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let exe = std::fs::read_link(entry.path().join("exe")).ok();
+        if exe.as_deref() != Some(app.as_path()) {
+            continue;
+        }
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == wanted.as_bytes())
+        {
+            return Ok(pid);
+        }
+    }
+    bail!("no running app with {wanted}")
+}
+
+/// An mDNS browse of Peercall calls, as another computer on the LAN sees
+/// them (loopback included, where the tests host).
+fn browse() -> Result<(
+    mdns_sd::ServiceDaemon,
+    mdns_sd::Receiver<mdns_sd::ServiceEvent>,
+)> {
+    let daemon = mdns_sd::ServiceDaemon::new()?;
+    daemon.enable_interface(mdns_sd::IfKind::LoopbackV4)?;
+    let events = daemon.browse("_peercall._tcp.local.")?;
+    Ok((daemon, events))
+}
+
+/// Waits for an mDNS event `matches` accepts, for at most `limit`.
+async fn mdns_event(
+    events: &mdns_sd::Receiver<mdns_sd::ServiceEvent>,
+    limit: Duration,
+    matches: impl Fn(&mdns_sd::ServiceEvent) -> bool,
+) -> Result<mdns_sd::ServiceEvent> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        ensure!(!left.is_zero(), "no such mDNS event within {limit:?}");
+        if let Ok(Ok(event)) = tokio::time::timeout(left, events.recv_async()).await {
+            if matches(&event) {
+                return Ok(event);
+            }
+        }
+    }
+}
+
+/// The host's app is told to quit by the OS (SIGTERM, as at logout or
+/// shutdown) while hosting: it ends the way closing the window does — the
+/// people in the call are told the host ended it (and get a proper close,
+/// not a dropped connection), and the advertisement is withdrawn at once
+/// (mDNS goodbye), not left to expire minutes later. Meanwhile another
+/// app's "Find calls" lists only calls whose server answers: an
+/// advertisement with no server behind it shows up only once a server
+/// listens there.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_told_to_quit_while_hosting_ends_the_call_cleanly() -> Result<()> {
+    const HOST: &str = "127.0.0.3";
+    let _multicast = LoopbackMulticast::enable()?;
+    let (mdns, events) = browse()?;
+
+    // An advertisement for a server that isn't there (a host that lost
+    // power without saying goodbye).
+    let ghost_port = peercall_e2e::free_port();
+    let ghost = mdns_sd::ServiceInfo::new(
+        "_peercall._tcp.local.",
+        "Ghost ghost-call",
+        "ghost.local.",
+        "127.0.0.4",
+        ghost_port,
+        &[
+            ("host", "Ghost"),
+            ("room", "ghost-call"),
+            ("password", "0"),
+            ("version", "1"),
+        ][..],
+    )?;
+    mdns.register(ghost)?;
+
+    let (host, _) = launch("Hana", &[("PEERCALL_LAN_BIND", HOST)], vec![]).await?;
+    let (guest, _) = launch("Minho", &[], vec![]).await?;
+    let (h, g) = (&host.client, &guest.client);
+    click(h, "#host-call").await?;
+    click(h, "#start-hosting").await?;
+    let room = attr(h, "#hosting", "data-room").await?;
+    let port: u16 = attr(h, "#hosting", "data-port").await?.parse()?;
+    let hosted = mdns_event(&events, Duration::from_secs(20), |e| {
+        matches!(e, mdns_sd::ServiceEvent::ServiceResolved(info)
+            if info.get_property_val_str("room") == Some(room.as_str()))
+    })
+    .await
+    .context("the hosted call was never advertised")?;
+    let mdns_sd::ServiceEvent::ServiceResolved(hosted) = hosted else {
+        unreachable!()
+    };
+    let fullname = hosted.get_fullname().to_owned();
+    let mut member = member(&format!("ws://{HOST}:{port}/"), &room, None).await?;
+
+    // The guest lists the real call, not the ghost…
+    click(g, "#find-calls").await?;
+    wait_for(g, &format!(".lan-call[data-room='{room}']")).await?;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    ensure!(
+        g.find(Locator::Css(".lan-call[data-room='ghost-call']"))
+            .await
+            .is_err(),
+        "a call whose server doesn't answer is listed"
+    );
+    // …until a server answers where the ghost says it is.
+    let ghost_server = tokio::net::TcpListener::bind(("127.0.0.4", ghost_port)).await?;
+    wait_for(g, ".lan-call[data-room='ghost-call']")
+        .await
+        .context("the advertised call never showed once its server answered")?;
+    drop(ghost_server);
+
+    // The OS asks the host's app to quit.
+    let pid = app_pid(&host.config_dir)?;
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()?;
+    ensure!(status.success(), "kill -TERM {pid} failed");
+    let started = Instant::now();
+    let mut told = None;
+    let mut closed = None;
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(10), member.next()).await
+    {
+        match message? {
+            Message::Text(text) => {
+                let value: Value = serde_json::from_str(&text)?;
+                if value["type"] == "shutdown" {
+                    told = Some(value);
+                }
+            }
+            Message::Close(frame) => {
+                closed = Some(frame);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let told = told.context("the member was never told the call ended")?;
+    ensure!(
+        told["call_ended"] == true,
+        "the member was told {told}, not that the call ended"
+    );
+    ensure!(
+        closed.is_some(),
+        "the connection dropped without a close frame"
+    );
+    mdns_event(
+        &events,
+        Duration::from_secs(10),
+        |e| matches!(e, mdns_sd::ServiceEvent::ServiceRemoved(_, name) if *name == fullname),
+    )
+    .await
+    .context("the advertisement was not withdrawn")?;
+    println!(
+        "told, closed and withdrawn {:?} after SIGTERM",
+        started.elapsed()
+    );
+    wait_until(
+        g,
+        "the call to leave the guest's list",
+        &format!("!document.querySelector(\".lan-call[data-room='{room}']\")"),
+    )
+    .await?;
+    let _ = mdns.shutdown();
+    guest.quit().await?;
+    drop(host);
+    Ok(())
+}

@@ -8,7 +8,7 @@ mod setup;
 mod tasks;
 mod util;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -20,6 +20,9 @@ commands:
            end-to-end, and the Windows/macOS cross-target checks
   bundle   build the .deb and .rpm packages and report their size
   bench    run the benchmarks (app launch and memory, signaling server)
+  fuzz [SECONDS]
+           fuzz the signaling server's parsers and hub, SECONDS each
+           (default 600)
   ui       build the UI into src-ui/dist
 ";
 
@@ -39,6 +42,16 @@ fn run() -> Result<()> {
         "test" => tasks::test(),
         "bundle" => tasks::bundle(),
         "bench" => tasks::bench(),
+        "fuzz" => {
+            setup::run(setup::Purpose::Test)?;
+            let seconds = match args.get(1) {
+                Some(s) => s
+                    .parse()
+                    .with_context(|| format!("not a number of seconds: {s}"))?,
+                None => 600,
+            };
+            tasks::fuzz(seconds, true)
+        }
         "ui" => tasks::build_ui(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

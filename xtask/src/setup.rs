@@ -43,6 +43,9 @@ const APT_TEST: &[&str] = &[
 
 /// tauri-driver, pinned to the 2.x line the WebDriver tests speak.
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
+/// cargo-fuzz, for the signaling server's fuzz targets (run on stable
+/// with `RUSTC_BOOTSTRAP=1`: no nightly toolchain can be fetched here).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// tauri-cli, only for `cargo xtask bundle`.
 const TAURI_CLI_VERSION: &str = "^2";
 
@@ -74,6 +77,7 @@ pub fn run(purpose: Purpose) -> Result<()> {
     cargo_install("wasm-bindgen-cli", "wasm-bindgen", &wasm_bindgen, false)?;
     if purpose >= Purpose::Test {
         cargo_install("tauri-driver", "tauri-driver", TAURI_DRIVER_VERSION, true)?;
+        cargo_install("cargo-fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION, true)?;
     }
     if purpose >= Purpose::Bundle {
         cargo_install("tauri-cli", "cargo-tauri", TAURI_CLI_VERSION, true)?;

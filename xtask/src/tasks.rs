@@ -129,7 +129,44 @@ pub fn test() -> Result<()> {
             )
             .env("PEERCALL_UI_DIST", root().join("src-ui/dist")),
     )?;
+    fuzz(FUZZ_SECONDS_IN_TEST, false)?;
     println!("\nall checks passed");
+    Ok(())
+}
+
+/// The signaling server's fuzz targets (`signal/fuzz/`): the protocol
+/// parser, the HTTP head parser and the hub as a state machine.
+const FUZZ_TARGETS: &[&str] = &["parse", "http_head", "hub"];
+/// How long each target runs in `cargo xtask test`: long enough to go past
+/// the corpus kept in the repository, short enough for every CI run.
+const FUZZ_SECONDS_IN_TEST: u32 = 30;
+
+/// `cargo xtask fuzz [SECONDS]`: every fuzz target for `seconds` each
+/// (bounded runs). With `grow_corpus`, inputs that reach new code are added
+/// to the corpus in the repository (`signal/fuzz/corpus/`, to be
+/// committed); otherwise they go to a scratch directory under `target/`
+/// and the repository's corpus is only read.
+pub fn fuzz(seconds: u32, grow_corpus: bool) -> Result<()> {
+    util::tool("cargo-fuzz").context("cargo-fuzz is not installed: run `cargo xtask setup`")?;
+    for target in FUZZ_TARGETS {
+        step(&format!("fuzzing {target} for {seconds} s"));
+        let kept = root().join("signal/fuzz/corpus").join(target);
+        let mut command = cargo();
+        command.args(["fuzz", "run", "--fuzz-dir", "signal/fuzz", target]);
+        if !grow_corpus {
+            let scratch = target_dir().join("fuzz-corpus").join(target);
+            std::fs::create_dir_all(&scratch)?;
+            command.arg(scratch);
+        }
+        util::run(
+            command
+                .arg(kept)
+                .args(["--", &format!("-max_total_time={seconds}"), "-timeout=10"])
+                // cargo fuzz wants nightly flags; this stable toolchain
+                // takes them when told to.
+                .env("RUSTC_BOOTSTRAP", "1"),
+        )?;
+    }
     Ok(())
 }
 

@@ -78,6 +78,11 @@ pub(crate) struct Request {
     /// The request target as sent (path and query).
     pub(crate) target: String,
     pub(crate) origin: Option<String>,
+    /// The `Host` header (at most one is accepted).
+    pub(crate) host: Option<String>,
+    /// Bytes of the head, up to and including its blank line; what follows
+    /// in the buffer is the client's next bytes (WebSocket frames).
+    pub(crate) head_len: usize,
     /// `Upgrade: websocket` was requested.
     pub(crate) upgrade_websocket: bool,
     /// `Connection` lists `upgrade`.
@@ -90,14 +95,16 @@ pub(crate) struct Request {
 pub(crate) fn parse_head(buf: &[u8]) -> Option<Request> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
-    match request.parse(buf) {
-        Ok(httparse::Status::Complete(_)) => {}
+    let head_len = match request.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
         _ => return None,
-    }
+    };
     let mut parsed = Request {
         method: request.method?.to_owned(),
         target: request.path?.to_owned(),
         origin: None,
+        host: None,
+        head_len,
         upgrade_websocket: false,
         connection_upgrade: false,
         websocket_version: None,
@@ -121,6 +128,12 @@ pub(crate) fn parse_head(buf: &[u8]) -> Option<Request> {
                 return None;
             }
             parsed.origin = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("host") {
+            // RFC 9112: a request with two Host headers gets 400.
+            if parsed.host.is_some() {
+                return None;
+            }
+            parsed.host = Some(value.to_owned());
         } else if name.eq_ignore_ascii_case("upgrade") {
             parsed.upgrade_websocket |= has_token(value, "websocket");
         } else if name.eq_ignore_ascii_case("connection") {
@@ -224,6 +237,33 @@ pub(crate) fn static_path(target: &str) -> Option<String> {
     is_safe_relative_path(&relative).then_some(relative)
 }
 
+/// The Content-Security-Policy of every response. The UI is a wasm app
+/// loaded by a module script (`boot.js`, so no inline script): scripts from
+/// this origin, with WebAssembly compilation (`'wasm-unsafe-eval'`, not
+/// `'unsafe-eval'`); its own styles, plus `style` attributes (a meter's
+/// width); the QR code as a `data:` image; WebSockets to any signaling
+/// server the person picks. Never framed, no plugins, no `<base>`, no forms
+/// posting elsewhere.
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; \
+     script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; style-src-attr 'unsafe-inline'; \
+     img-src 'self' data: blob:; \
+     media-src 'self' blob: mediastream:; \
+     connect-src 'self' ws: wss:; \
+     object-src 'none'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
+/// Headers every response carries: the policy above, no MIME sniffing, no
+/// framing (also for browsers that predate `frame-ancestors`), and no
+/// referrer (an invite link's room must not leak to anyone the page links
+/// to).
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+];
+
 /// A minimal HTTP/1.1 response; always `Connection: close`.
 pub(crate) struct Response {
     status: u16,
@@ -260,14 +300,15 @@ impl Response {
     /// Writes the response and flushes.
     pub(crate) async fn write_to<S: AsyncWrite + Unpin>(&self, stream: &mut S) -> io::Result<()> {
         let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, self.reason);
-        for (name, value) in &self.headers {
+        let headers = self.headers.iter().map(|(n, v)| (*n, v.as_str()));
+        for (name, value) in headers.chain(SECURITY_HEADERS.iter().copied()) {
             head.push_str(name);
             head.push_str(": ");
             head.push_str(value);
             head.push_str("\r\n");
         }
         head.push_str(&format!(
-            "Content-Length: {}\r\nCache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n",
+            "Content-Length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
             self.body.len()
         ));
         stream.write_all(head.as_bytes()).await?;
@@ -334,7 +375,13 @@ mod tests {
         );
         assert_eq!(request.websocket_version.as_deref(), Some("13"));
         assert_eq!(request.origin.as_deref(), Some("http://a"));
+        assert_eq!(request.host.as_deref(), Some("a"));
+        assert_eq!(request.head_len, head.len());
         assert!(parse_head(b"garbage\r\n\r\n").is_none());
+        assert!(parse_head(b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n").is_none());
+        let early = b"GET / HTTP/1.1\r\n\r\n\x81\x80";
+        let request = parse_head(early).unwrap();
+        assert_eq!((request.head_len, request.host), (early.len() - 2, None));
         assert!(parse_head(b"GET / HTTP/1.1\r\nOrigin: a\r\nOrigin: b\r\n\r\n").is_none());
     }
 

@@ -12,17 +12,18 @@
 //! ([`Utf8Bytes`] is reference-counted) when one message goes to many peers.
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::{debug, warn};
 
+use super::throttle::{AddressKey, Throttle, ThrottleLimits};
 use crate::protocol::{
     validate_name, ClientMessage, ErrorCode, Member, MessageError, PeerId, ServerMessage,
     MAX_PASSWORD_BYTES, PROTOCOL_VERSION,
@@ -35,7 +36,8 @@ const ID_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
 const ID_LEN: usize = 14;
 
 /// The queue end the hub pushes a peer's outbound frames into.
-pub(crate) type Outbox = mpsc::Sender<Utf8Bytes>;
+pub(crate) use super::budget::Outbox;
+use super::budget::{Eviction, Refused};
 
 /// The limits the hub enforces.
 #[derive(Debug, Clone)]
@@ -60,10 +62,11 @@ pub(crate) struct Hub {
     only_room: Option<(String, Option<[u8; 20]>)>,
 }
 
-#[derive(Default)]
 struct State {
     peers: HashMap<PeerId, Peer>,
     rooms: HashMap<String, Room>,
+    /// Wrong room passwords, per address and per room.
+    guesses: Throttle,
     /// Set on server shutdown: everyone is leaving at once and has been told
     /// why, so departures are no longer announced to the others.
     closing: bool,
@@ -71,6 +74,8 @@ struct State {
 
 struct Peer {
     outbox: Outbox,
+    /// Where it connects from, as the password throttle counts it.
+    address: AddressKey,
     room: Option<Membership>,
     /// Established direct calls (symmetric).
     partners: HashSet<PeerId>,
@@ -78,9 +83,12 @@ struct Peer {
     ringing: HashSet<PeerId>,
     /// Callers ringing this peer.
     rung_by: HashSet<PeerId>,
-    /// The last peer this one sent an offer/answer to or received one from:
-    /// where a relay without `to` goes.
+    /// The last peer this one sent an offer or answer to: where a relay
+    /// without `to` goes (the demo dialect's implicit partner).
     negotiating: Option<PeerId>,
+    /// The last peer whose offer this one received: where its `to`-less
+    /// answer goes (and only its answer).
+    offered_by: Option<PeerId>,
 }
 
 struct Membership {
@@ -98,7 +106,12 @@ impl Hub {
     /// An empty hub.
     pub(crate) fn new(limits: HubLimits) -> Self {
         Self {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                peers: HashMap::new(),
+                rooms: HashMap::new(),
+                guesses: Throttle::new(ThrottleLimits::default()),
+                closing: false,
+            }),
             limits,
             password_key: rand::random(),
             only_room: None,
@@ -114,14 +127,22 @@ impl Hub {
         self
     }
 
+    /// Throttles wrong room passwords with `limits` (see [`super::throttle`]).
+    pub(crate) fn with_password_throttle(self, limits: ThrottleLimits) -> Self {
+        self.lock().guesses = Throttle::new(limits);
+        self
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // No code path panics while holding the lock; if one ever did, keep
         // serving everyone else rather than cascading the panic to every task.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds a peer whose frames go to `outbox`; returns its new random id.
-    pub(crate) fn register(&self, outbox: Outbox) -> PeerId {
+    /// Adds a peer connected from `address`, whose frames go to `outbox`;
+    /// returns its new random id.
+    pub(crate) fn register(&self, outbox: impl Into<Outbox>, address: IpAddr) -> PeerId {
+        let outbox = outbox.into();
         let mut state = self.lock();
         let id = loop {
             let id = random_peer_id();
@@ -134,11 +155,13 @@ impl Hub {
             id.clone(),
             Peer {
                 outbox,
+                address: AddressKey::from(address),
                 room: None,
                 partners: HashSet::new(),
                 ringing: HashSet::new(),
                 rung_by: HashSet::new(),
                 negotiating: None,
+                offered_by: None,
             },
         );
         id
@@ -161,6 +184,57 @@ impl Hub {
     /// `peer_left` / `hung_up` for peers that are only leaving because of it.
     pub(crate) fn begin_shutdown(&self) {
         self.lock().closing = true;
+    }
+
+    /// Whether the state is consistent: rooms and memberships agree, no
+    /// room is empty, over its cap or lists someone twice, calls and rings
+    /// are recorded on both sides. For the tests and the fuzzer.
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        let state = self.lock();
+        for (name, room) in &state.rooms {
+            let unique: HashSet<&PeerId> = room.members.iter().collect();
+            if room.members.is_empty()
+                || unique.len() != room.members.len()
+                || room.members.len() > self.limits.room_capacity
+            {
+                return Err(format!("room {name}: members {:?}", room.members));
+            }
+            for id in &room.members {
+                let inside = state.peers.get(id).and_then(|p| p.room.as_ref());
+                if inside.map(|m| m.room.as_str()) != Some(name.as_str()) {
+                    return Err(format!("{id} listed in {name} but not a member"));
+                }
+            }
+        }
+        for (id, peer) in &state.peers {
+            if let Some(membership) = &peer.room {
+                let listed = state
+                    .rooms
+                    .get(&membership.room)
+                    .is_some_and(|r| r.members.contains(id));
+                if !listed {
+                    return Err(format!("{id} in {} but not listed", membership.room));
+                }
+            }
+            let other = |p: &PeerId| state.peers.get(p);
+            let one_sided = peer
+                .partners
+                .iter()
+                .any(|p| !other(p).is_some_and(|o| o.partners.contains(id)))
+                || peer
+                    .ringing
+                    .iter()
+                    .any(|p| !other(p).is_some_and(|o| o.rung_by.contains(id)))
+                || peer
+                    .rung_by
+                    .iter()
+                    .any(|p| !other(p).is_some_and(|o| o.ringing.contains(id)));
+            if one_sided {
+                return Err(format!("{id}'s calls are recorded on one side only"));
+            }
+        }
+        Ok(())
     }
 
     /// Number of connected peers.
@@ -242,7 +316,7 @@ impl Hub {
         let room = self.valid_room(room)?;
         let tag = self.valid_password(password)?;
         let mut state = self.lock();
-        let (members, password_required) = self.admits(&state, &room, &tag)?;
+        let (members, password_required) = self.admits(&mut state, from, &room, &tag)?;
         let status = frame(&ServerMessage::RoomStatus {
             members,
             password_required,
@@ -289,12 +363,15 @@ impl Hub {
         Ok(password.map(|p| self.password_tag(&p)))
     }
 
-    /// Whether someone with password `tag` may enter `room`: the password
-    /// matches (compared in constant time) and there is a free place. If so,
-    /// answers how many are in the room and whether it has a password.
+    /// Whether `from`, with password `tag`, may enter `room`: it is not
+    /// throttled for guessing, the password matches (compared in constant
+    /// time) and there is a free place. If so, answers how many are in the
+    /// room and whether it has a password. Wrong passwords count towards
+    /// the throttle, a right one clears the address's record.
     fn admits(
         &self,
-        state: &State,
+        state: &mut State,
+        from: &PeerId,
         room: &str,
         tag: &Option<[u8; 20]>,
     ) -> Result<(usize, bool), MessageError> {
@@ -308,6 +385,23 @@ impl Hub {
             (Some(a), Some(b)) => bool::from(a[..].ct_eq(&b[..])),
             _ => false,
         };
+        // Only a room with a password can be guessed at.
+        let address = state.peers.get(from).map(|p| p.address);
+        if let (Some(_), Some(address)) = (password, address) {
+            let now = Instant::now();
+            if let Err(locked) = state.guesses.check(now, address, room) {
+                let secs = locked.retry_after.as_secs_f64().ceil().max(1.0);
+                return Err(MessageError::new(
+                    ErrorCode::TooManyAttempts,
+                    format!("too many wrong passwords; try again in {secs:.0} s"),
+                ));
+            }
+            if matches {
+                state.guesses.succeeded(address);
+            } else {
+                state.guesses.failed(now, address, room);
+            }
+        }
         if !matches {
             let why = match (&password, tag) {
                 (Some(_), None) => "needs a password",
@@ -353,7 +447,7 @@ impl Hub {
                 format!("already in room {}; leave it first", quote(&current.room)),
             ));
         }
-        self.admits(&state, &room, &tag)?;
+        self.admits(&mut state, from, &room, &tag)?;
 
         let others: Vec<PeerId> = state
             .rooms
@@ -423,7 +517,7 @@ impl Hub {
     }
 
     /// Relays an offer/answer/candidate; `negotiation` (offer/answer) makes
-    /// sender and recipient each other's partner for `to`-less relays.
+    /// the recipient the sender's partner for its `to`-less relays.
     fn relay(
         &self,
         from: &PeerId,
@@ -438,7 +532,13 @@ impl Hub {
             return Ok(());
         };
         let explicit = to.is_some();
-        let Some(target) = to.or_else(|| sender.negotiating.clone()) else {
+        let implicit = match message {
+            ServerMessage::Answer { .. } => {
+                sender.offered_by.clone().or(sender.negotiating.clone())
+            }
+            _ => sender.negotiating.clone(),
+        };
+        let Some(target) = to.or(implicit) else {
             return Err(MessageError::new(
                 ErrorCode::NoPartner,
                 format!(
@@ -471,11 +571,17 @@ impl Hub {
             return Err(not_reachable(&target));
         }
         if negotiation {
+            // Only the sender's own offer or answer decides where its
+            // `to`-less messages go: receiving an offer must not, or anyone
+            // who may signal a peer could redirect its candidates with one
+            // offer. Receiving one only says where a `to`-less answer goes.
             if let Some(sender) = state.peers.get_mut(from) {
                 sender.negotiating = Some(target.clone());
             }
-            if let Some(recipient) = state.peers.get_mut(&target) {
-                recipient.negotiating = Some(from.clone());
+            if matches!(message, ServerMessage::Offer { .. }) {
+                if let Some(recipient) = state.peers.get_mut(&target) {
+                    recipient.offered_by = Some(from.clone());
+                }
             }
         }
         let mut overflowed = Vec::new();
@@ -599,8 +705,14 @@ impl Hub {
         if !state.peers.contains_key(to) {
             return Err(unknown_peer(to));
         }
+        // All three, not the first that matches: two people may ring each
+        // other at once, and hanging up ends both rings (found by the hub
+        // fuzzer: a short-circuit left the other ring behind on one side).
         let ended = state.peers.get_mut(from).is_some_and(|me| {
-            me.partners.remove(to) || me.ringing.remove(to) || me.rung_by.remove(to)
+            let partner = me.partners.remove(to);
+            let ringing = me.ringing.remove(to);
+            let rung = me.rung_by.remove(to);
+            partner || ringing || rung
         });
         if !ended {
             return Err(MessageError::new(
@@ -736,16 +848,45 @@ fn depart(state: &mut State, id: &PeerId, peer: Peer, overflowed: &mut Vec<PeerI
 }
 
 /// Queues `text` for `to` without waiting. A full queue means the client is
-/// not reading: remember it, to be dropped once this operation is done.
+/// not reading: it is evicted, and remembered, to be dropped once this
+/// operation is done. With the server-wide budget spent, the slowest
+/// consumers (the most bytes waiting) are evicted until the frame fits; see
+/// [`super::budget`].
 fn deliver(state: &State, to: &PeerId, text: &Utf8Bytes, overflowed: &mut Vec<PeerId>) {
     let Some(peer) = state.peers.get(to) else {
         return;
     };
-    match peer.outbox.try_send(text.clone()) {
-        Ok(()) => {}
-        Err(TrySendError::Full(_)) => overflowed.push(to.clone()),
-        // Its connection task is already ending and will unregister it.
-        Err(TrySendError::Closed(_)) => {}
+    loop {
+        match peer.outbox.try_send(text) {
+            Ok(()) => return,
+            Err(Refused::Full) => {
+                warn!(peer = %to, "outbound queue full; dropping slow client");
+                overflowed.push(to.clone());
+                return;
+            }
+            // Its connection task is already ending and will unregister it.
+            Err(Refused::Closed) => return,
+            Err(Refused::OverBudget) => {}
+        }
+        let slowest = state
+            .peers
+            .iter()
+            .map(|(id, p)| (p.outbox.queued_bytes(), id, p))
+            .filter(|(queued, ..)| *queued > 0)
+            .max_by_key(|(queued, ..)| *queued);
+        // Evicting frees budget, and a frame always fits an empty one, so
+        // this ends; `None` only if another thread is mid-way taking frames
+        // out: then this one frame is lost.
+        let Some((queued, id, slowest)) = slowest else {
+            warn!(peer = %to, "queued-bytes budget spent; frame dropped");
+            return;
+        };
+        warn!(peer = %id, queued, "queued-bytes budget spent; dropping the slowest client");
+        slowest.outbox.evict(Eviction::ServerBusy);
+        overflowed.push(id.clone());
+        if id == to {
+            return;
+        }
     }
 }
 
@@ -753,10 +894,9 @@ fn deliver(state: &State, to: &PeerId, text: &Utf8Bytes, overflowed: &mut Vec<Pe
 /// which may overflow more, hence the work list.
 fn drop_overflowed(state: &mut State, mut overflowed: Vec<PeerId>) {
     while let Some(id) = overflowed.pop() {
-        // Removing the peer drops its queue's sender: its connection task
-        // sees the queue end and closes the connection.
+        // It was evicted: its connection task throws its queue away and
+        // closes the connection.
         if let Some(peer) = state.peers.remove(&id) {
-            warn!(peer = %id, "outbound queue full; dropping slow client");
             depart(state, &id, peer, &mut overflowed);
         }
     }
@@ -827,6 +967,7 @@ fn quote(text: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+    use tokio::sync::mpsc;
 
     fn hub() -> Hub {
         Hub::new(HubLimits {
@@ -846,7 +987,7 @@ mod tests {
         fn new(hub: &Hub, capacity: usize) -> Self {
             let (tx, rx) = mpsc::channel(capacity);
             Self {
-                id: hub.register(tx),
+                id: hub.register(tx, IpAddr::from([127, 0, 0, 1])),
                 rx,
             }
         }
@@ -1035,5 +1176,37 @@ mod tests {
         let error = hub.handle(&b.id, ringing(&a.id)).unwrap_err();
         assert_eq!(error.code, ErrorCode::NoPendingCall);
         a.nothing();
+        hub.check_invariants().unwrap();
+    }
+
+    /// Two people ring each other at once, then one hangs up: both rings
+    /// end, on both sides.
+    #[test]
+    fn hanging_up_crossed_rings_ends_both() {
+        let hub = hub();
+        let mut a = TestPeer::new(&hub, 16);
+        let mut b = TestPeer::new(&hub, 16);
+        for (from, to) in [(&a.id, &b.id), (&b.id, &a.id)] {
+            hub.handle(
+                from,
+                ClientMessage::Call {
+                    to: to.clone(),
+                    name: None,
+                },
+            )
+            .unwrap();
+        }
+        hub.handle(&a.id, ClientMessage::HangUp { to: b.id.clone() })
+            .unwrap();
+        hub.check_invariants().unwrap();
+        let state = hub.lock();
+        assert!(state
+            .peers
+            .values()
+            .all(|p| p.partners.is_empty() && p.ringing.is_empty() && p.rung_by.is_empty()));
+        drop(state);
+        assert!(matches!(a.next(), ServerMessage::Ring { .. }));
+        assert!(matches!(b.next(), ServerMessage::Ring { .. }));
+        assert_eq!(b.next(), ServerMessage::HungUp { from: a.id.clone() });
     }
 }

@@ -3,25 +3,37 @@
 //!
 //! Shaped like `mini-redis`: [`run`] takes a bound listener, a [`Config`] and a
 //! shutdown future. An accept loop, bounded by a semaphore of
-//! [`Config::max_connections`] permits, spawns one task per connection. Each
+//! [`Config::max_connections`] permits and by per-address caps on
+//! connections and handshakes, spawns one task per connection. Each
 //! connection task reads the HTTP request head itself and either serves a
 //! static file ([`StaticFiles`]) or upgrades to a WebSocket after the origin
 //! check, then `select!`s over the socket, its outbound queue, a heartbeat and
 //! the shutdown signal. Shared state (peers, rooms, calls) lives in one hub
 //! behind a synchronous mutex that is never held across an `.await`; every
-//! peer owns a bounded queue of outbound frames, and a peer whose queue
-//! overflows is dropped rather than allowed to slow anyone else down.
+//! peer owns a queue of outbound frames bounded in frames and bytes, within
+//! a server-wide byte budget, and a peer whose queue overflows (or, with the
+//! budget spent, the slowest reader) is dropped rather than allowed to slow
+//! anyone else down or pin memory.
 //!
 //! On shutdown every connected client gets a `{"type":"shutdown",...}` message
 //! and a close frame with code 1001, and [`run`] returns once every connection
 //! task has finished.
 
+mod budget;
 mod connection;
+mod frames;
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod hub;
+mod listener;
+mod per_address;
 mod rate;
+mod session;
 mod static_files;
 mod stream;
+mod throttle;
 #[cfg(feature = "tls")]
 mod tls;
 mod turn;
@@ -29,22 +41,25 @@ mod turn;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, Semaphore};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tracing::{debug, error, info, warn};
+use tracing::info;
 
 use crate::protocol::{MAX_DISPLAY_NAME_CHARS, MAX_ROOM_NAME_CHARS};
+use per_address::AddressLimits;
 
+pub use listener::{bind, raise_fd_limit, ws_url};
+use listener::{Listener, Shutdown};
 /// The rustls this crate is built against, for building [`Config::tls`] by
 /// hand with a matching version.
 #[cfg(feature = "tls")]
 pub use rustls;
 pub use static_files::{content_type_for_path, DirFiles, StaticFile, StaticFiles};
+pub use throttle::ThrottleLimits;
 #[cfg(feature = "tls")]
 pub use tls::{load_tls_config, tls_config_from_pem, TlsError};
 pub use turn::turn_rest_credentials;
@@ -111,12 +126,29 @@ pub struct Config {
     pub turn_secret: Option<String>,
     /// Lifetime of TURN REST credentials.
     pub turn_ttl: Duration,
-    /// Most connections (WebSocket or HTTP) served at once. Further clients
-    /// wait in the listen backlog until a slot frees.
+    /// Most connections (WebSocket or HTTP, handshaking or not) served at
+    /// once. Further clients wait in the listen backlog until a slot frees.
     pub max_connections: usize,
+    /// Most connections one client address (an IPv4 address, an IPv6 /64)
+    /// may have in their handshake (TLS, request head, upgrade) at once; one
+    /// more is closed as soon as it is accepted. With
+    /// [`Config::max_connections_per_address`] this keeps a few hosts from
+    /// filling [`Config::max_connections`] with silent sockets.
+    pub max_handshakes_per_address: usize,
+    /// Most connections one client address may hold at once, handshaking
+    /// or not; one more is closed as soon as it is accepted.
+    pub max_connections_per_address: usize,
+    /// Apply the per-address caps to loopback clients too. Off by default:
+    /// behind a reverse proxy every client comes from loopback, and so do
+    /// the desktop app's own pages and its system-browser fallback.
+    pub limit_loopback: bool,
     /// Largest WebSocket message (and frame) accepted, in bytes; a larger one
     /// closes the connection with 1009.
     pub max_message_bytes: usize,
+    /// Most frames one message may arrive in (a message and its
+    /// continuation frames); one in more closes the connection with 1009.
+    /// Browsers send each message in one frame.
+    pub max_fragments_per_message: usize,
     /// Sustained messages per second a connection may send (token bucket).
     pub rate_per_sec: u32,
     /// Burst a connection may send above the sustained rate (a browser
@@ -124,6 +156,11 @@ pub struct Config {
     /// with a `rate_limited` error; a client that keeps sending another
     /// burst's worth while limited is closed with 1008.
     pub rate_burst: u32,
+    /// Pongs per second a connection may send, sustained and in a burst.
+    /// Clients answer the server's pings (one per
+    /// [`Config::ping_interval`]); a client that keeps sending pongs
+    /// unasked is closed with 1008.
+    pub max_pongs_per_sec: u32,
     /// Time allowed for the TLS handshake plus the HTTP request head.
     pub handshake_timeout: Duration,
     /// How often the server pings an idle client.
@@ -143,6 +180,17 @@ pub struct Config {
     /// Frames queued for one client before it is considered too slow and
     /// dropped (closed with 1008).
     pub outbound_queue: usize,
+    /// Bytes queued for one client before it is considered too slow: its
+    /// queue is thrown away and it is closed with 1008.
+    pub max_queued_bytes_per_connection: usize,
+    /// Bytes queued for all clients together. When a frame would go over,
+    /// the clients with the most bytes waiting (the slowest readers) are
+    /// dropped first, closed with 1013, until it fits.
+    pub max_queued_bytes: usize,
+    /// How hard guessing room passwords (and the LAN host's) is made: a few
+    /// wrong ones per address and per room, then waits that double (see
+    /// [`ThrottleLimits`]).
+    pub password_throttle: ThrottleLimits,
 }
 
 /// The one call a server hosts (see [`Config::hosted_room`]).
@@ -169,9 +217,14 @@ impl Default for Config {
             turn_secret: None,
             turn_ttl: Duration::from_secs(24 * 60 * 60),
             max_connections: 10_000,
+            max_handshakes_per_address: 16,
+            max_connections_per_address: 64,
+            limit_loopback: false,
             max_message_bytes: 64 * 1024,
+            max_fragments_per_message: 64,
             rate_per_sec: 40,
             rate_burst: 100,
+            max_pongs_per_sec: 10,
             handshake_timeout: Duration::from_secs(10),
             ping_interval: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(60),
@@ -181,6 +234,9 @@ impl Default for Config {
             max_display_name_chars: MAX_DISPLAY_NAME_CHARS,
             max_calls_per_peer: 8,
             outbound_queue: 256,
+            max_queued_bytes_per_connection: 1024 * 1024,
+            max_queued_bytes: 64 * 1024 * 1024,
+            password_throttle: ThrottleLimits::default(),
         }
     }
 }
@@ -204,9 +260,20 @@ impl fmt::Debug for Config {
             )
             .field("turn_ttl", &self.turn_ttl)
             .field("max_connections", &self.max_connections)
+            .field(
+                "max_handshakes_per_address",
+                &self.max_handshakes_per_address,
+            )
+            .field(
+                "max_connections_per_address",
+                &self.max_connections_per_address,
+            )
+            .field("limit_loopback", &self.limit_loopback)
             .field("max_message_bytes", &self.max_message_bytes)
+            .field("max_fragments_per_message", &self.max_fragments_per_message)
             .field("rate_per_sec", &self.rate_per_sec)
             .field("rate_burst", &self.rate_burst)
+            .field("max_pongs_per_sec", &self.max_pongs_per_sec)
             .field("handshake_timeout", &self.handshake_timeout)
             .field("ping_interval", &self.ping_interval)
             .field("idle_timeout", &self.idle_timeout)
@@ -216,6 +283,12 @@ impl fmt::Debug for Config {
             .field("max_display_name_chars", &self.max_display_name_chars)
             .field("max_calls_per_peer", &self.max_calls_per_peer)
             .field("outbound_queue", &self.outbound_queue)
+            .field(
+                "max_queued_bytes_per_connection",
+                &self.max_queued_bytes_per_connection,
+            )
+            .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("password_throttle", &self.password_throttle)
             .finish()
     }
 }
@@ -239,8 +312,26 @@ impl Config {
         if self.max_message_bytes < 1024 {
             return invalid("max_message_bytes must be at least 1024");
         }
-        if self.rate_per_sec == 0 || self.rate_burst == 0 {
-            return invalid("rate_per_sec and rate_burst must be at least 1");
+        if self.rate_per_sec == 0 || self.rate_burst == 0 || self.max_pongs_per_sec == 0 {
+            return invalid("rate_per_sec, rate_burst and max_pongs_per_sec must be at least 1");
+        }
+        if self.max_handshakes_per_address == 0
+            || self.max_connections_per_address == 0
+            || self.max_fragments_per_message == 0
+        {
+            return invalid(
+                "max_handshakes_per_address, max_connections_per_address and \
+                 max_fragments_per_message must be at least 1",
+            );
+        }
+        // A queue must hold at least one message of the largest size.
+        if self.max_queued_bytes_per_connection < self.max_message_bytes
+            || self.max_queued_bytes < self.max_queued_bytes_per_connection
+        {
+            return invalid(
+                "max_queued_bytes_per_connection must be at least max_message_bytes, \
+                 and max_queued_bytes at least max_queued_bytes_per_connection",
+            );
         }
         // Deadlines are computed as `now + duration`; a year is plenty and
         // keeps that sum far from overflowing.
@@ -324,74 +415,6 @@ pub enum ServerError {
     Io(#[from] io::Error),
 }
 
-/// Binds a TCP listener with a listen backlog sized for bursts of connects
-/// (the default of 128 on some systems drops SYNs when many clients reconnect
-/// at once, e.g. after a server restart).
-pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    // Lets a restarted server rebind while old connections sit in TIME_WAIT.
-    #[cfg(unix)]
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
-}
-
-/// The URL clients connect to for a server listening on `addr`: `ws://` or,
-/// with TLS, `wss://`. An unspecified bind address (`0.0.0.0`, `::`) is
-/// shown as loopback, since that is the one address known to reach it.
-pub fn ws_url(addr: SocketAddr, tls: bool) -> String {
-    let scheme = if tls { "wss" } else { "ws" };
-    let shown = if addr.ip().is_unspecified() {
-        match addr {
-            SocketAddr::V4(_) => SocketAddr::from(([127, 0, 0, 1], addr.port())),
-            SocketAddr::V6(_) => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port())),
-        }
-    } else {
-        addr
-    };
-    format!("{scheme}://{shown}/")
-}
-
-/// Raises this process's soft open-file limit to its hard limit (capped at
-/// 1 048 576) and returns the new soft limit. Every connection is a file
-/// descriptor, and the common default soft limit of 1024 would cap the server
-/// far below [`Config::max_connections`]. On non-Unix systems it does nothing
-/// and returns `Ok(None)`.
-pub fn raise_fd_limit() -> io::Result<Option<u64>> {
-    #[cfg(unix)]
-    {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: getrlimit only writes into the struct we pass.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // RLIM_INFINITY is not accepted for NOFILE (the kernel caps it at
-        // fs.nr_open), so aim for a large finite value instead.
-        let target = limit.rlim_max.min(1 << 20);
-        if limit.rlim_cur < target {
-            limit.rlim_cur = target;
-            // SAFETY: setrlimit only reads the struct we pass.
-            if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        // rlim_t is u64 on Linux but not on every Unix.
-        #[allow(clippy::unnecessary_cast)]
-        Ok(Some(limit.rlim_cur as u64))
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(None)
-    }
-}
-
 /// Serves signaling (and static files, if configured) on `listener` until
 /// `shutdown` completes, then tells every client, closes every connection
 /// and returns once all connection tasks are done.
@@ -418,6 +441,11 @@ pub async fn run(
     let mut server = Listener {
         listener,
         limit: Arc::new(Semaphore::new(shared.config.max_connections)),
+        addresses: AddressLimits::new(
+            shared.config.max_handshakes_per_address,
+            shared.config.max_connections_per_address,
+            shared.config.limit_loopback,
+        ),
         notify_shutdown,
         shutdown_complete_tx,
         shared,
@@ -449,91 +477,4 @@ pub async fn run(
     let _ = shutdown_complete_rx.recv().await;
     info!("signaling server stopped");
     Ok(())
-}
-
-/// The accept loop's state.
-struct Listener {
-    listener: TcpListener,
-    /// One permit per connection; acquired before `accept` so the server
-    /// stops accepting (applies backpressure) at the cap.
-    limit: Arc<Semaphore>,
-    notify_shutdown: broadcast::Sender<()>,
-    shutdown_complete_tx: mpsc::Sender<()>,
-    shared: Arc<connection::Shared>,
-}
-
-impl Listener {
-    /// Accepts connections forever (until the caller's `select!` drops it).
-    async fn accept_loop(&mut self) {
-        loop {
-            if self.limit.available_permits() == 0 {
-                warn!(
-                    max_connections = self.shared.config.max_connections,
-                    "connection limit reached; new clients wait until one leaves"
-                );
-            }
-            // The semaphore is never closed, so this cannot fail; stop
-            // accepting rather than panic if it somehow were.
-            let Ok(permit) = self.limit.clone().acquire_owned().await else {
-                error!("connection semaphore closed; no longer accepting");
-                return std::future::pending().await;
-            };
-            let (socket, remote) = self.accept().await;
-            // Signaling messages are small and latency-sensitive.
-            if let Err(error) = socket.set_nodelay(true) {
-                debug!(%remote, %error, "set_nodelay failed");
-            }
-            let shared = self.shared.clone();
-            let shutdown = Shutdown::new(self.notify_shutdown.subscribe());
-            let complete = self.shutdown_complete_tx.clone();
-            tokio::spawn(async move {
-                connection::serve(socket, remote, shared, shutdown).await;
-                drop(permit);
-                drop(complete);
-            });
-        }
-    }
-
-    /// Accepts one connection. Errors such as running out of file descriptors
-    /// are transient for a server: log them and retry with a growing backoff
-    /// (the sleep also lets connection tasks finish and free descriptors).
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
-        let mut backoff = Duration::from_millis(5);
-        loop {
-            match self.listener.accept().await {
-                Ok(accepted) => return accepted,
-                Err(error) => {
-                    warn!(%error, retry_in = ?backoff, "accept failed");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(1));
-                }
-            }
-        }
-    }
-}
-
-/// A connection task's view of the shutdown signal.
-pub(crate) struct Shutdown {
-    is_shutdown: bool,
-    notify: broadcast::Receiver<()>,
-}
-
-impl Shutdown {
-    fn new(notify: broadcast::Receiver<()>) -> Self {
-        Self {
-            is_shutdown: false,
-            notify,
-        }
-    }
-
-    /// Completes once shutdown has begun (immediately if it already had).
-    /// Cancel-safe, so it can sit in a `select!` loop.
-    pub(crate) async fn recv(&mut self) {
-        if self.is_shutdown {
-            return;
-        }
-        // Nothing is ever sent; the only outcome is `Closed` on shutdown.
-        let _ = self.notify.recv().await;
-        self.is_shutdown = true;
-    }
 }

@@ -96,6 +96,8 @@ pub enum EndReason {
     Refused,
     /// The room has another password.
     WrongPassword,
+    /// Too many wrong passwords lately: the server makes us wait.
+    TooManyAttempts,
     /// The server speaks another protocol version.
     VersionMismatch,
     /// The host stopped hosting the call.
@@ -113,6 +115,7 @@ impl EndReason {
             Self::RoomFull => "room_full",
             Self::Refused => "refused",
             Self::WrongPassword => "wrong_password",
+            Self::TooManyAttempts => "too_many_attempts",
             Self::VersionMismatch => "version_mismatch",
             Self::HostEnded => "host_ended",
         }

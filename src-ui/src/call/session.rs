@@ -432,6 +432,7 @@ impl Session {
                 match code {
                     ErrorCode::RoomFull => self.end(EndReason::RoomFull),
                     ErrorCode::WrongPassword => self.end(EndReason::WrongPassword),
+                    ErrorCode::TooManyAttempts => self.end(EndReason::TooManyAttempts),
                     ErrorCode::VersionMismatch => self.end(EndReason::VersionMismatch),
                     ErrorCode::InvalidName | ErrorCode::InvalidRoom => self.end(EndReason::Refused),
                     ErrorCode::UnknownPeer if self.phase() == CallPhase::Ringing => {

@@ -56,6 +56,10 @@ pub fn call_ended(props: &CallEndedProps) -> Html {
             tr(Text::EndedWrongPassword).to_owned(),
             Some(Text::EndedWrongPasswordHint),
         ),
+        EndReason::TooManyAttempts => (
+            tr(Text::EndedTooManyAttempts).to_owned(),
+            Some(Text::EndedTooManyAttemptsHint),
+        ),
         EndReason::VersionMismatch => (
             tr(Text::EndedVersionMismatch).to_owned(),
             Some(Text::EndedVersionMismatchHint),

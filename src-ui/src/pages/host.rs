@@ -120,6 +120,19 @@ pub fn host_page() -> Html {
             });
         })
     };
+    // A password a guesser can't find under the server's throttle (a few
+    // tries, then waits that double): ten random letters, shown so the host
+    // can read it out.
+    let on_suggest = {
+        let password_input = password_input.clone();
+        Callback::from(move |_: MouseEvent| {
+            if let Some(input) = password_input.cast::<HtmlInputElement>() {
+                input.set_type("text");
+                input.set_value(&room_code::generate());
+                let _ = input.focus();
+            }
+        })
+    };
     let on_stop = {
         let phase = phase.clone();
         let platform = platform.clone();
@@ -150,7 +163,12 @@ pub fn host_page() -> Html {
                     <p class="hint">{ tr(Text::HostIntro) }</p>
                     <div class="field">
                         <label for="host-password">{ tr(Text::PasswordOptional) }</label>
-                        <input id="host-password" ref={password_input} type="password" autocomplete="new-password" />
+                        <div class="input-row">
+                            <input id="host-password" ref={password_input} type="password" autocomplete="new-password" />
+                            <button id="suggest-password" type="button" class="button secondary" onclick={on_suggest}>
+                                { tr(Text::SuggestPassword) }
+                            </button>
+                        </div>
                         <p class="field-hint">{ tr(Text::PasswordOptionalHint) }</p>
                     </div>
                     if failed {

@@ -83,6 +83,7 @@ pub fn join_error_text(kind: &str) -> Text {
         "version_mismatch" => Text::JoinErrVersion,
         "room_full" => Text::JoinErrRoomFull,
         "wrong_password" => Text::JoinErrPassword,
+        "too_many_attempts" => Text::JoinErrTooManyAttempts,
         "not_peercall" => Text::JoinErrNotPeercall,
         "timed_out" => Text::JoinErrTimeout,
         "invalid_address" => Text::JoinErrAddress,

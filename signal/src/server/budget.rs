@@ -1,0 +1,386 @@
+//! The memory budget for queued outbound frames.
+//!
+//! Every peer's frames wait in a bounded queue between the hub, which
+//! pushes, and the peer's connection task, which writes them to the socket.
+//! A client that stops reading lets its queue fill, so the queue is bounded
+//! three ways: in frames ([`super::Config::outbound_queue`]), in bytes per
+//! connection ([`super::Config::max_queued_bytes_per_connection`]) and in
+//! bytes server-wide ([`super::Config::max_queued_bytes`]).
+//!
+//! A frame that would overflow its own queue evicts that peer ("too slow",
+//! 1008). A frame that would overflow the server-wide budget makes the hub
+//! evict the slowest consumers first (the most bytes waiting, "server
+//! busy", 1013) until it fits. An evicted peer's bytes leave the budget at
+//! once; its connection task hears of it through [`Evicted`], throws
+//! its queue away without writing it, and closes with the code and reason
+//! of [`Eviction::close`].
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// The server-wide count of queued bytes.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    limit: usize,
+    queued: AtomicUsize,
+}
+
+impl Budget {
+    /// A budget of `limit` queued bytes for all connections together.
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            limit,
+            queued: AtomicUsize::new(0),
+        })
+    }
+
+    /// Bytes queued right now, server-wide.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Takes `bytes` from the budget if they fit. A frame always fits an
+    /// empty budget, so one frame larger than the whole budget still gets
+    /// through rather than never.
+    fn reserve(&self, bytes: usize) -> bool {
+        self.queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                (queued == 0 || queued.saturating_add(bytes) <= self.limit)
+                    .then(|| queued.saturating_add(bytes))
+            })
+            .is_ok()
+    }
+
+    fn release(&self, bytes: usize) {
+        self.queued.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
+
+/// Why a peer's queue was thrown away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Eviction {
+    /// Its own queue was full: it does not read fast enough.
+    TooSlow,
+    /// The server-wide budget was spent and this peer had the most waiting.
+    ServerBusy,
+}
+
+impl Eviction {
+    /// The close code and reason its connection ends with.
+    pub(crate) fn close(self) -> (CloseCode, &'static str) {
+        match self {
+            Self::TooSlow => (CloseCode::Policy, "too slow: outbound queue overflowed"),
+            Self::ServerBusy => (
+                CloseCode::Again,
+                "server busy: too much queued for this slow connection",
+            ),
+        }
+    }
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The peer's own queue is full; the peer has been evicted for it.
+    Full,
+    /// The server-wide budget is spent; nothing changed.
+    OverBudget,
+    /// The peer is gone or already evicted.
+    Closed,
+}
+
+/// What one peer's queue holds, shared by both ends.
+#[derive(Debug)]
+struct Account {
+    budget: Arc<Budget>,
+    limit: usize,
+    state: Mutex<AccountState>,
+}
+
+#[derive(Debug)]
+struct AccountState {
+    /// Bytes queued and not yet taken out (0 once evicted).
+    queued: usize,
+    evicted: Option<Eviction>,
+    /// Tells the connection task; taken when it is told.
+    notify: Option<oneshot::Sender<Eviction>>,
+}
+
+impl Account {
+    fn lock(&self) -> MutexGuard<'_, AccountState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Marks the peer evicted (first reason wins): its bytes leave the
+    /// budget now, and its connection task is told.
+    fn evict(&self, state: &mut AccountState, why: Eviction) {
+        if state.evicted.is_some() {
+            return;
+        }
+        state.evicted = Some(why);
+        self.budget.release(std::mem::take(&mut state.queued));
+        if let Some(notify) = state.notify.take() {
+            let _ = notify.send(why);
+        }
+    }
+
+    /// A frame of `bytes` left the queue.
+    fn taken(&self, bytes: usize) {
+        let mut state = self.lock();
+        // Once evicted, the bytes were released all at once.
+        if state.evicted.is_none() {
+            state.queued -= bytes;
+            self.budget.release(bytes);
+        }
+    }
+}
+
+/// The hub's end of a peer's queue.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    tx: mpsc::Sender<Utf8Bytes>,
+    account: Arc<Account>,
+}
+
+impl Outbox {
+    /// Queues `text` without waiting; see the module docs for the limits.
+    pub(crate) fn try_send(&self, text: &Utf8Bytes) -> Result<(), Refused> {
+        let bytes = text.len();
+        let mut state = self.account.lock();
+        if state.evicted.is_some() {
+            return Err(Refused::Closed);
+        }
+        // Like the server-wide budget, an empty queue takes any one frame.
+        if state.queued > 0 && state.queued.saturating_add(bytes) > self.account.limit {
+            self.account.evict(&mut state, Eviction::TooSlow);
+            return Err(Refused::Full);
+        }
+        if !self.account.budget.reserve(bytes) {
+            return Err(Refused::OverBudget);
+        }
+        // Counted before sending: the task may take the frame out at once.
+        state.queued += bytes;
+        match self.tx.try_send(text.clone()) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                state.queued -= bytes;
+                self.account.budget.release(bytes);
+                match error {
+                    TrySendError::Full(_) => {
+                        self.account.evict(&mut state, Eviction::TooSlow);
+                        Err(Refused::Full)
+                    }
+                    TrySendError::Closed(_) => Err(Refused::Closed),
+                }
+            }
+        }
+    }
+
+    /// Bytes waiting in this queue (0 once evicted).
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.account.lock().queued
+    }
+
+    /// Whether the peer was evicted.
+    #[cfg(test)]
+    pub(crate) fn is_evicted(&self) -> bool {
+        self.account.lock().evicted.is_some()
+    }
+
+    /// Evicts the peer (see the module docs).
+    pub(crate) fn evict(&self, why: Eviction) {
+        let mut state = self.account.lock();
+        self.account.evict(&mut state, why);
+    }
+}
+
+/// For the hub's unit tests and fuzzing: a plain channel, with no byte
+/// limits.
+#[cfg(any(test, fuzzing))]
+impl From<mpsc::Sender<Utf8Bytes>> for Outbox {
+    fn from(tx: mpsc::Sender<Utf8Bytes>) -> Self {
+        let (notify, _) = oneshot::channel();
+        Self {
+            tx,
+            account: Arc::new(Account {
+                budget: Budget::new(usize::MAX),
+                limit: usize::MAX,
+                state: Mutex::new(AccountState {
+                    queued: 0,
+                    evicted: None,
+                    notify: Some(notify),
+                }),
+            }),
+        }
+    }
+}
+
+/// The connection task's end of its queue.
+#[derive(Debug)]
+pub(crate) struct Inbox {
+    rx: mpsc::Receiver<Utf8Bytes>,
+    account: Arc<Account>,
+}
+
+/// Tells the connection task that its peer was evicted.
+#[derive(Debug)]
+pub(crate) struct Evicted(Option<oneshot::Receiver<Eviction>>);
+
+impl Evicted {
+    /// Completes when the peer is evicted, with why (once); never
+    /// otherwise. Cancel-safe.
+    pub(crate) async fn recv(&mut self) -> Eviction {
+        let Some(evicted) = &mut self.0 else {
+            return std::future::pending().await;
+        };
+        let why = evicted.await;
+        self.0 = None;
+        match why {
+            Ok(why) => why,
+            // The account (which holds the sender) was dropped unevicted.
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+impl Inbox {
+    /// The next queued frame; `None` once the hub dropped the queue.
+    /// Cancel-safe.
+    pub(crate) async fn recv(&mut self) -> Option<Utf8Bytes> {
+        let text = self.rx.recv().await?;
+        self.account.taken(text.len());
+        Some(text)
+    }
+
+    /// The next queued frame, if one is waiting.
+    pub(crate) fn try_recv(&mut self) -> Option<Utf8Bytes> {
+        let text = self.rx.try_recv().ok()?;
+        self.account.taken(text.len());
+        Some(text)
+    }
+
+    /// Throws away everything queued, unsent, and refuses more.
+    pub(crate) fn discard(&mut self) {
+        self.rx.close();
+        while self.try_recv().is_some() {}
+    }
+}
+
+impl Drop for Inbox {
+    /// Whatever is still queued leaves the budget with the inbox.
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+/// A queue of at most `frames` frames and `bytes` bytes, within `budget`,
+/// and the notice of its eviction.
+pub(crate) fn channel(
+    budget: &Arc<Budget>,
+    frames: usize,
+    bytes: usize,
+) -> (Outbox, Inbox, Evicted) {
+    let (tx, rx) = mpsc::channel(frames);
+    let (notify, evicted) = oneshot::channel();
+    let account = Arc::new(Account {
+        budget: budget.clone(),
+        limit: bytes,
+        state: Mutex::new(AccountState {
+            queued: 0,
+            evicted: None,
+            notify: Some(notify),
+        }),
+    });
+    (
+        Outbox {
+            tx,
+            account: account.clone(),
+        },
+        Inbox { rx, account },
+        Evicted(Some(evicted)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(bytes: usize) -> Utf8Bytes {
+        Utf8Bytes::from("x".repeat(bytes))
+    }
+
+    #[tokio::test]
+    async fn bytes_per_queue_are_bounded() {
+        let budget = Budget::new(1_000_000);
+        let (outbox, mut inbox, mut evicted) = channel(&budget, 100, 250);
+        // An empty queue takes even an oversized frame.
+        outbox.try_send(&frame(300)).unwrap();
+        assert_eq!(inbox.recv().await.unwrap().len(), 300);
+        assert_eq!(budget.queued(), 0);
+        outbox.try_send(&frame(100)).unwrap();
+        outbox.try_send(&frame(100)).unwrap();
+        assert_eq!((outbox.queued_bytes(), budget.queued()), (200, 200));
+        assert_eq!(outbox.try_send(&frame(100)), Err(Refused::Full));
+        assert!(outbox.is_evicted());
+        assert_eq!(evicted.recv().await, Eviction::TooSlow);
+        // Its bytes left the budget at once; taking the frames out later
+        // does not count them twice.
+        assert_eq!(budget.queued(), 0);
+        inbox.discard();
+        assert_eq!(budget.queued(), 0);
+        assert_eq!(outbox.try_send(&frame(1)), Err(Refused::Closed));
+    }
+
+    #[test]
+    fn a_dropped_inbox_gives_its_bytes_back() {
+        let budget = Budget::new(1_000);
+        let (outbox, inbox, _) = channel(&budget, 10, 1_000);
+        outbox.try_send(&frame(10)).unwrap();
+        outbox.try_send(&frame(20)).unwrap();
+        assert_eq!(budget.queued(), 30);
+        drop(inbox);
+        assert_eq!(budget.queued(), 0);
+        assert_eq!(outbox.try_send(&frame(1)), Err(Refused::Closed));
+    }
+
+    #[tokio::test]
+    async fn frames_per_queue_are_bounded() {
+        let budget = Budget::new(1_000_000);
+        let (outbox, _inbox, mut evicted) = channel(&budget, 2, 1_000);
+        outbox.try_send(&frame(1)).unwrap();
+        outbox.try_send(&frame(1)).unwrap();
+        assert_eq!(outbox.try_send(&frame(1)), Err(Refused::Full));
+        assert_eq!(evicted.recv().await, Eviction::TooSlow);
+        assert_eq!(budget.queued(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_server_wide_budget_is_shared() {
+        let budget = Budget::new(300);
+        let (a, _a_inbox, mut a_evicted) = channel(&budget, 100, 1_000);
+        let (b, mut b_inbox, _) = channel(&budget, 100, 1_000);
+        a.try_send(&frame(200)).unwrap();
+        b.try_send(&frame(100)).unwrap();
+        assert_eq!(b.try_send(&frame(1)), Err(Refused::OverBudget));
+        assert!(!b.is_evicted(), "over budget changes nothing by itself");
+        a.evict(Eviction::ServerBusy);
+        assert_eq!(budget.queued(), 100);
+        b.try_send(&frame(150)).unwrap();
+        assert_eq!(a_evicted.recv().await, Eviction::ServerBusy);
+        assert_eq!(b_inbox.recv().await.unwrap().len(), 100);
+        assert_eq!(budget.queued(), 150);
+        drop(b_inbox);
+        assert_eq!(b.try_send(&frame(1)), Err(Refused::Closed));
+    }
+
+    #[test]
+    fn evictions_close_with_a_code_that_says_why() {
+        assert_eq!(u16::from(Eviction::TooSlow.close().0), 1008);
+        assert_eq!(u16::from(Eviction::ServerBusy.close().0), 1013);
+    }
+}
