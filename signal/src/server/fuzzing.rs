@@ -146,8 +146,8 @@ pub fn hub(data: &[u8]) {
             .iter()
             .map(|p| p.as_ref().map(|(id, _)| id.clone()))
             .collect();
-        for receiver in 0..PEERS {
-            let Some((_, rx)) = peers[receiver].as_mut() else {
+        for (receiver, slot) in peers.iter_mut().enumerate() {
+            let Some((_, rx)) = slot.as_mut() else {
                 continue;
             };
             while let Ok(frame) = rx.try_recv() {
