@@ -16,18 +16,16 @@
 //! 2. Idle memory: 10 000 WebSocket connections opened and held (each has
 //!    read its welcome); server VmRSS before and after, per connection.
 
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{connect, machine, ServerProcess, Ws};
 use futures_util::stream::{self, StreamExt};
 use futures_util::SinkExt;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const WARMUP: Duration = Duration::from_secs(1);
 const WINDOW: Duration = Duration::from_secs(5);
@@ -35,99 +33,10 @@ const IDLE_CONNECTIONS: usize = 10_000;
 /// Connections opened at once while filling up.
 const CONNECT_CONCURRENCY: usize = 64;
 
-/// The server process; killed if the bench stops half-way.
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peercall-signal"))
-            .args(["--bind", "127.0.0.1:0"])
-            .args(extra)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start peercall-signal");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-            .expect("read the listening line");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Self { child, url }
-    }
-
-    /// VmRSS of the server, in KiB.
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("read /proc/<pid>/status");
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS line")
-    }
-
-    /// CPU time (user + system) the server has used so far.
-    fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .expect("read /proc/<pid>/stat");
-        // Fields after the parenthesised command name; utime and stime are
-        // fields 14 and 15 of the whole line, in clock ticks.
-        let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 =
-            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-        // SAFETY: sysconf has no preconditions.
-        let per_sec = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
-            .unwrap_or(100)
-            .max(1);
-        Duration::from_secs_f64(ticks as f64 / per_sec as f64)
-    }
-
-    fn stop(mut self) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
-        // SAFETY: signalling our own child process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Connects and returns the socket and the peer id from the welcome.
-async fn connect(url: &str) -> (Ws, String) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .expect("connect to the server");
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) => {
-                let welcome: serde_json::Value = serde_json::from_str(&text).expect("JSON welcome");
-                let id = welcome["id"].as_str().expect("welcome id").to_owned();
-                return (ws, id);
-            }
-            Some(Ok(_)) => continue,
-            other => panic!("no welcome: {other:?}"),
-        }
-    }
-}
-
 /// Opens `count` connections, `CONNECT_CONCURRENCY` at a time.
 async fn connect_many(url: &str, count: usize) -> Vec<(Ws, String)> {
     stream::iter(0..count)
-        .map(|_| connect(url))
+        .map(|_| async { connect(url).await.expect("connect to the server") })
         .buffer_unordered(CONNECT_CONCURRENCY)
         .collect()
         .await
@@ -262,7 +171,7 @@ async fn idle_memory_run() -> MemoryResult {
     let server = ServerProcess::start(&["--max-connections", "10100"]);
     // Let the runtime and allocator settle, with one connection served, so
     // one-time allocations are not billed to the idle connections.
-    let warm = connect(&server.url).await;
+    let warm = connect(&server.url).await.expect("connect to the server");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before_kib = server.rss_kib();
     let held = connect_many(&server.url, IDLE_CONNECTIONS).await;
@@ -277,23 +186,6 @@ async fn idle_memory_run() -> MemoryResult {
     drop(warm);
     server.stop();
     result
-}
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
-        .unwrap_or_else(|| "unknown CPU".to_owned());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let mem_gib = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|l| l.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
-    format!("{model}, {cores} cores, {mem_gib:.1} GiB")
 }
 
 fn main() {

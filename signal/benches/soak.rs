@@ -23,20 +23,18 @@
 //! must be 0), the server's peak RSS, and well-behaved clients' RTT p50/p99
 //! before and while the hostile clients run.
 
+mod common;
+
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::{connect, machine, ServerProcess, Ws};
 use futures_util::stream::{self, StreamExt};
 use futures_util::SinkExt;
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const CLIENTS: usize = 10_000;
 const ROOM_SIZE: usize = 10;
@@ -48,74 +46,6 @@ const SLOW_READERS: usize = 10;
 const FLOODERS: usize = 5;
 const GUESSERS: usize = 5;
 const CONNECT_CONCURRENCY: usize = 64;
-
-/// The server process; killed if the bench stops half-way.
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peercall-signal"))
-            .args(["--bind", "127.0.0.1:0"])
-            .args(extra)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start peercall-signal");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-            .expect("read the listening line");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Self { child, url }
-    }
-
-    /// A `/proc/<pid>/status` field in KiB (`VmRSS`, `VmHWM`).
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("read /proc/<pid>/status");
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(field))
-            .and_then(|rest| {
-                rest.trim_start_matches(':')
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or_else(|| panic!("no {field} line"))
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn connect(url: &str) -> Option<(Ws, String)> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.ok()?;
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) => {
-                let welcome: Value = serde_json::from_str(&text).ok()?;
-                return Some((ws, welcome["id"].as_str()?.to_owned()));
-            }
-            Some(Ok(_)) => continue,
-            _ => return None,
-        }
-    }
-}
 
 /// Sends `message` and reads until a message of `kind` (or an error) comes.
 async fn request(ws: &mut Ws, message: Value, kind: &str) -> Value {
@@ -353,7 +283,8 @@ async fn soak() {
     let server =
         ServerProcess::start(&["--max-connections", "12000", "--room-capacity", &capacity]);
     let url = server.url.clone();
-    let rss_start = server.status_kib("VmRSS");
+    let rss_start = server.rss_kib();
+    println!("machine: {}", machine());
     println!(
         "soak: {CLIENTS} clients in {} rooms of {ROOM_SIZE}, {RUN:?}; hostile from {HOSTILE_FROM:?}: \
          {SLOW_READERS} slow readers, {FLOODERS} flooders, {GUESSERS} password guessers",
@@ -396,7 +327,7 @@ async fn soak() {
         joined.len(),
         connect_started.elapsed().as_secs_f64(),
         rss_start as f64 / 1024.0,
-        server.status_kib("VmRSS") as f64 / 1024.0
+        server.rss_kib() as f64 / 1024.0
     );
     // The room the guessers try.
     let (mut vault, _) = connect(&url).await.expect("connect");
@@ -441,7 +372,7 @@ async fn soak() {
     // What is in flight arrives; then the clients are done.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let peak_kib = server.status_kib("VmHWM");
-    let rss_end = server.status_kib("VmRSS");
+    let rss_end = server.rss_kib();
     drop(server);
     let mut slow_outcomes: HashMap<&str, usize> = HashMap::new();
     for task in slow {

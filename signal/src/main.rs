@@ -88,6 +88,12 @@ struct Args {
     #[arg(long)]
     limit_loopback: bool,
 
+    /// Behind a reverse proxy on this machine: count wrong room passwords
+    /// per client as the proxy's `X-Forwarded-For` names it (the proxy must
+    /// set that header itself).
+    #[arg(long)]
+    trust_forwarded_for: bool,
+
     /// Largest message accepted, in bytes (larger closes with 1009).
     #[arg(long, default_value_t = Config::default().max_message_bytes)]
     max_message_bytes: usize,
@@ -239,6 +245,7 @@ fn config_from(args: &Args) -> anyhow::Result<Config> {
         max_handshakes_per_address: args.max_handshakes_per_address,
         max_connections_per_address: args.max_connections_per_address,
         limit_loopback: args.limit_loopback,
+        trust_forwarded_for: args.trust_forwarded_for,
         max_message_bytes: args.max_message_bytes,
         max_fragments_per_message: args.max_fragments_per_message,
         rate_per_sec: args.rate_per_sec,

@@ -184,3 +184,56 @@ async fn the_implicit_partner_never_crosses_rooms() {
     a.expect_error("not_permitted").await;
     b.expect_silence().await;
 }
+
+/// A WebSocket from loopback that says, as a reverse proxy would, which
+/// client it forwards.
+async fn forwarded(server: &TestServer, client: &str) -> Client {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = server.url().into_client_request().unwrap();
+    request.headers_mut().insert(
+        "X-Forwarded-For",
+        format!("10.9.8.7, {client}").parse().unwrap(),
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    Client::from_ws(ws).await
+}
+
+/// Behind a reverse proxy, with `trust_forwarded_for`, wrong passwords
+/// count per forwarded client (the proxy's last `X-Forwarded-For` entry),
+/// so one guesser does not make every client of the proxy wait; without
+/// it, the header counts for nothing.
+#[tokio::test]
+async fn behind_a_trusted_proxy_guesses_count_per_client() {
+    let limits = ThrottleLimits {
+        free_per_address: 1,
+        free_per_room: 100,
+        base: Duration::from_secs(30),
+        max: Duration::from_secs(30),
+    };
+    for trusted in [true, false] {
+        let server = TestServer::start(Config {
+            password_throttle: limits,
+            trust_forwarded_for: trusted,
+            ..Config::default()
+        })
+        .await;
+        let mut owner = forwarded(&server, "198.51.100.1").await;
+        owner.send(join("vault", "Owner", "right")).await;
+        owner.expect("room_joined").await;
+        let mut guesser = forwarded(&server, "203.0.113.5").await;
+        for _ in 0..2 {
+            guesser.send(check("vault", "wrong")).await;
+            guesser.expect_error("wrong_password").await;
+        }
+        guesser.send(check("vault", "right")).await;
+        guesser.expect_error("too_many_attempts").await;
+        // Another client of the same proxy who also mistyped once.
+        let mut other = forwarded(&server, "203.0.113.6").await;
+        other.send(check("vault", "typo")).await;
+        if trusted {
+            other.expect_error("wrong_password").await;
+        } else {
+            other.expect_error("too_many_attempts").await;
+        }
+    }
+}

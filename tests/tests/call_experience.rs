@@ -188,10 +188,9 @@ async fn chat_shortcut(server: &SignalServer, browsers: &[Browser]) -> Result<()
         .send_keys("hello there\u{E007}")
         .await?;
     click(bora, "#chat-toggle").await?;
-    let line = wait_for(bora, ".chat-line:not(.mine) .chat-text")
-        .await?
-        .text()
-        .await?;
+    // The DOM's text (WebDriver's visible text is empty while the panel
+    // slides in).
+    let line = wait_for_text(bora, ".chat-line:not(.mine) .chat-text", "hello").await?;
     ensure!(line == "hello there", "Bora got {line:?}");
     no_page_errors(alice, "Alice").await
 }
@@ -222,17 +221,17 @@ async fn direct_names(server: &SignalServer, browsers: &[Browser]) -> Result<()>
         !ringing.contains(bora_id),
         "the ringing title shows the id: {ringing}"
     );
-    let detail = wait_for(alice, "#ringing-id").await?.text().await?;
-    ensure!(
-        detail.contains(bora_id),
-        "the id is not shown as a detail: {detail}"
-    );
-    let avatar = wait_for(alice, "#ringing .avatar").await?.text().await?;
+    // The DOM's text: the ringing card fades in, and WebDriver's visible
+    // text is empty until it has.
+    wait_for_text(alice, "#ringing-id", bora_id)
+        .await
+        .context("the id is not shown as a detail")?;
+    let avatar = wait_for_text(alice, "#ringing .avatar", "BK").await?;
     ensure!(
         avatar == "BK",
         "the avatar shows {avatar:?}, not Bora Kim's initials"
     );
-    let title = wait_for(alice, "#call-title").await?.text().await?;
+    let title = wait_for_text(alice, "#call-title", "Bora Kim").await?;
     ensure!(
         title.contains("Bora Kim") && !title.contains(bora_id),
         "the call is titled {title:?}"

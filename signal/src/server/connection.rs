@@ -231,7 +231,17 @@ async fn serve_stream<S>(
     match ws {
         Ok(Ok(ws)) => {
             slot.handshake_done();
-            session(ws, remote, shared, shutdown).await
+            // Behind a trusted reverse proxy on this machine, the client is
+            // who the proxy says: the password throttle counts per client.
+            let client = match request.forwarded_for {
+                Some(forwarded)
+                    if shared.config.trust_forwarded_for && remote.ip().is_loopback() =>
+                {
+                    forwarded
+                }
+                _ => remote.ip(),
+            };
+            session(ws, client, shared, shutdown).await
         }
         Ok(Err(error)) => debug!(%error, "WebSocket handshake failed"),
         Err(_) => debug!("WebSocket handshake timed out"),

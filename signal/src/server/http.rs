@@ -80,6 +80,10 @@ pub(crate) struct Request {
     pub(crate) origin: Option<String>,
     /// The `Host` header (at most one is accepted).
     pub(crate) host: Option<String>,
+    /// The client a reverse proxy says it forwards: the last address of
+    /// `X-Forwarded-For` (the one the nearest proxy added). Used only when
+    /// the server is told to trust it (`Config::trust_forwarded_for`).
+    pub(crate) forwarded_for: Option<std::net::IpAddr>,
     /// Bytes of the head, up to and including its blank line; what follows
     /// in the buffer is the client's next bytes (WebSocket frames).
     pub(crate) head_len: usize,
@@ -104,6 +108,7 @@ pub(crate) fn parse_head(buf: &[u8]) -> Option<Request> {
         target: request.path?.to_owned(),
         origin: None,
         host: None,
+        forwarded_for: None,
         head_len,
         upgrade_websocket: false,
         connection_upgrade: false,
@@ -128,6 +133,11 @@ pub(crate) fn parse_head(buf: &[u8]) -> Option<Request> {
                 return None;
             }
             parsed.origin = Some(value.to_owned());
+        } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+            parsed.forwarded_for = value
+                .rsplit(',')
+                .next()
+                .and_then(|last| last.trim().parse().ok());
         } else if name.eq_ignore_ascii_case("host") {
             // RFC 9112: a request with two Host headers gets 400.
             if parsed.host.is_some() {

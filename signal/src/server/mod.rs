@@ -142,6 +142,11 @@ pub struct Config {
     /// behind a reverse proxy every client comes from loopback, and so do
     /// the desktop app's own pages and its system-browser fallback.
     pub limit_loopback: bool,
+    /// Take the client's address from `X-Forwarded-For` when the connection
+    /// comes from loopback (a reverse proxy on this machine), for the
+    /// password throttle. Off by default: only a proxy that sets the header
+    /// itself may be trusted with it.
+    pub trust_forwarded_for: bool,
     /// Largest WebSocket message (and frame) accepted, in bytes; a larger one
     /// closes the connection with 1009.
     pub max_message_bytes: usize,
@@ -220,6 +225,7 @@ impl Default for Config {
             max_handshakes_per_address: 16,
             max_connections_per_address: 64,
             limit_loopback: false,
+            trust_forwarded_for: false,
             max_message_bytes: 64 * 1024,
             max_fragments_per_message: 64,
             rate_per_sec: 40,
@@ -269,6 +275,7 @@ impl fmt::Debug for Config {
                 &self.max_connections_per_address,
             )
             .field("limit_loopback", &self.limit_loopback)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("max_message_bytes", &self.max_message_bytes)
             .field("max_fragments_per_message", &self.max_fragments_per_message)
             .field("rate_per_sec", &self.rate_per_sec)

@@ -2,7 +2,7 @@
 //! socket, the outbound queue, eviction, the heartbeat and shutdown, and a
 //! proper close however it ends.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -63,10 +63,10 @@ impl Drop for Registration<'_> {
     }
 }
 
-/// Runs a session on an upgraded socket from `remote` to the end.
+/// Runs a session on an upgraded socket from `client` to the end.
 pub(crate) async fn session<S>(
     mut ws: Socket<S>,
-    remote: SocketAddr,
+    client: IpAddr,
     shared: &Shared,
     shutdown: &mut Shutdown,
 ) where
@@ -78,7 +78,7 @@ pub(crate) async fn session<S>(
         config.outbound_queue,
         config.max_queued_bytes_per_connection,
     );
-    let id = shared.hub.register(outbox, remote.ip());
+    let id = shared.hub.register(outbox, client);
     let registration = Registration {
         hub: &shared.hub,
         id: id.clone(),
