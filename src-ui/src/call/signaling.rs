@@ -22,9 +22,9 @@ use web_sys::{CloseEvent, MessageEvent, WebSocket};
 /// First retry delay; doubles per failed attempt up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: f64 = 300.0;
 /// Longest wait between attempts, so a restarted server is found within
-/// about a second (one small connection attempt a second per client is
-/// nothing for a server to turn away).
-const MAX_BACKOFF_MS: f64 = 1_000.0;
+/// a second (a small connection attempt a little more than once a second
+/// per client is nothing for a server to turn away).
+const MAX_BACKOFF_MS: f64 = 800.0;
 /// A socket that opened but sent no welcome within this long is retried.
 const WELCOME_TIMEOUT_MS: u32 = 8_000;
 
