@@ -19,7 +19,7 @@
 //! keyFramesDecoded, audioPacketsReceived, audioSamplesReceived,
 //! bytesReceived, framesEncoded, framesSent, frameWidthSent,
 //! frameHeightSent, qualityLimitationReason }], framesDrawn: [{trackId,
-//! at}] (the first frame of each remote video track a `<video>` presented),
+//! at}] (the first frame of each remote video track a video element presented),
 //! pageErrors: [uncaught errors and unhandled rejections], now }`, and, when asked
 //! with `{timeline: true}`, `timeline: [{at, event, ...}]`
 //! (`performance.now()` times of `getUserMedia`, signaling messages sent

@@ -6,6 +6,7 @@
 
 mod setup;
 mod tasks;
+mod tidy;
 mod util;
 
 use anyhow::{bail, Context, Result};
@@ -16,8 +17,10 @@ usage: cargo xtask <command>
 commands:
   setup    install what is missing (system packages, Rust targets, tools)
   run      setup, build the UI and the app, start the app
-  test     setup, then every check: fmt, clippy, unit, integration,
-           end-to-end, and the Windows/macOS cross-target checks
+  test     setup, then every check: tidy, fmt, clippy, unit, integration,
+           end-to-end, the Windows/macOS cross-target checks, and a
+           short run of each fuzz target
+  tidy     check the invariants ARCHITECTURE.md states
   bundle   build the .deb and .rpm packages and report their size
   bench    run the benchmarks (app launch and memory, signaling server)
   fuzz [SECONDS]
@@ -40,6 +43,7 @@ fn run() -> Result<()> {
         "setup" => setup::run(setup::Purpose::Test),
         "run" => tasks::run_app(),
         "test" => tasks::test(),
+        "tidy" => tidy::run(),
         "bundle" => tasks::bundle(),
         "bench" => tasks::bench(),
         "fuzz" => {

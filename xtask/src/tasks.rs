@@ -69,6 +69,7 @@ pub fn run_app() -> Result<()> {
 /// `cargo xtask test`: every check, in the order that fails fastest.
 pub fn test() -> Result<()> {
     setup::run(Purpose::Test)?;
+    crate::tidy::run()?;
     // The app embeds the UI at compile time, so it must exist before clippy.
     build_ui()?;
 

@@ -79,3 +79,19 @@ pub fn tool(binary: &str) -> Option<PathBuf> {
     }
     which(binary)
 }
+
+/// Runs `command` and returns its stdout, failing with its stderr.
+pub fn cargo_output(command: &mut Command) -> Result<String> {
+    let output = command
+        .output()
+        .with_context(|| format!("could not start `{}`", describe(command)))?;
+    if !output.status.success() {
+        bail!(
+            "`{}` failed ({}): {}",
+            describe(command),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}

@@ -1,0 +1,247 @@
+//! The real desktop app: its own X screen ([`Display`]), the WebDriver
+//! session through tauri-driver + WebKitWebDriver ([`App`]), and a stand-in
+//! system browser that records what the app asks it to open.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{json, Value};
+
+use crate::process::{app_bin, artifacts, free_port, require, temp_dir, wait_for_port, Process};
+
+/// A private X server (Xvfb) for one app: apps never share a screen, so
+/// tests run in parallel and each screenshot shows its own window. Stopped
+/// when dropped.
+pub struct Display {
+    /// The `DISPLAY` value, e.g. `:101`.
+    pub name: String,
+    _server: Process,
+}
+
+impl Display {
+    /// Starts Xvfb on the first free display number.
+    pub fn start() -> Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let xvfb = require("Xvfb")?;
+        for _ in 0..50 {
+            let n = 100
+                + (std::process::id() % 50) * 20
+                + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 20;
+            if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                continue;
+            }
+            let mut server = Process::spawn(
+                &format!("xvfb-{n}"),
+                Command::new(&xvfb).arg(format!(":{n}")).args([
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                ]),
+            )?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+                    return Ok(Self {
+                        name: format!(":{n}"),
+                        _server: server,
+                    });
+                }
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        bail!("could not start Xvfb")
+    }
+
+    /// Saves this whole screen (the app's real window, as a user sees it) to
+    /// `tests/artifacts/NAME.png`, with ImageMagick's `import`.
+    pub fn capture(&self, name: &str) -> Result<PathBuf> {
+        let path = artifacts().join(format!("{name}.png"));
+        let status = Command::new(require("import")?)
+            .args(["-window", "root"])
+            .arg(&path)
+            .env("DISPLAY", &self.name)
+            .status()?;
+        if !status.success() {
+            bail!("import failed ({status})");
+        }
+        Ok(path)
+    }
+}
+
+/// Connects a WebDriver client (plain HTTP on loopback).
+pub(crate) async fn connect(port: u16, capabilities: Value) -> Result<Client> {
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let mut last_error = None;
+    // Drivers sometimes accept connections a moment before they accept sessions.
+    for _ in 0..3 {
+        match ClientBuilder::new(connector.clone())
+            .capabilities(capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(client) => return Ok(client),
+            Err(error) => {
+                last_error = Some(error);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    Err(last_error.unwrap()).context("WebDriver session")
+}
+
+/// The real desktop app, driven through tauri-driver + WebKitWebDriver.
+pub struct App {
+    /// The WebDriver session (the app's main window).
+    pub client: Client,
+    /// The preferred port the app was given (it may fall back to another).
+    pub preferred_port: u16,
+    /// Where this app instance keeps its settings.
+    pub config_dir: PathBuf,
+    // Field order is drop order: the driver (and app) go before their screen.
+    _driver: Process,
+    /// The app's own screen.
+    pub display: Display,
+}
+
+/// Options for [`App::launch`].
+#[derive(Default, Clone)]
+pub struct AppOptions {
+    /// Extra environment for the app.
+    pub env: Vec<(String, String)>,
+    /// Where the app keeps its settings; a fresh empty directory when `None`.
+    /// Pass the same one again to see settings survive a restart.
+    pub config_dir: Option<PathBuf>,
+    /// Command-line arguments for the app (e.g. an invite link).
+    pub args: Vec<String>,
+}
+
+impl App {
+    /// Starts the app with its own tauri-driver, on its own preferred port.
+    pub async fn launch(options: AppOptions) -> Result<Self> {
+        let display = Display::start()?;
+        let tauri_driver = require("tauri-driver")?;
+        let native_driver = require("WebKitWebDriver")?;
+        let app = app_bin()?;
+        let port = free_port();
+        let native_port = free_port();
+        let preferred_port = free_port();
+        let config_dir = options
+            .config_dir
+            .clone()
+            .unwrap_or_else(|| temp_dir("config"));
+        let mut command = Command::new(tauri_driver);
+        command
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &native_port.to_string()])
+            .arg("--native-driver")
+            .arg(native_driver)
+            .env("DISPLAY", &display.name)
+            .env("PEERCALL_PORT", preferred_port.to_string())
+            .env("PEERCALL_CONFIG_DIR", &config_dir)
+            // WebKitGTK's sandbox needs user namespaces a container may lack.
+            .env("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1")
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        for (key, value) in &options.env {
+            command.env(key, value);
+        }
+        let driver = Process::spawn(&format!("tauri-driver-{port}"), &mut command)?;
+        wait_for_port(port, "tauri-driver").await?;
+        let client = connect(
+            port,
+            json!({
+                "browserName": "wry",
+                "tauri:options": { "application": app, "args": options.args },
+            }),
+        )
+        .await?;
+        Ok(Self {
+            client,
+            preferred_port,
+            config_dir,
+            _driver: driver,
+            display,
+        })
+    }
+
+    /// Saves a picture of the app's screen to `tests/artifacts/NAME.png`
+    /// (WebKitWebDriver's own screenshot stalls under Xvfb).
+    pub fn capture_screen(&self, name: &str) -> Result<PathBuf> {
+        self.display.capture(name)
+    }
+
+    /// Ends the session (the app quits).
+    pub async fn quit(self) -> Result<()> {
+        self.client.close().await?;
+        Ok(())
+    }
+}
+
+/// Makes a stand-in "system browser": a desktop entry registered as the
+/// default `http` handler in a private XDG config, whose program appends each
+/// URL it is asked to open to the returned file. Pass the returned
+/// environment to the app; xdg-open (what the app's opener runs) then uses it
+/// exactly as it would use the user's real browser.
+pub fn recording_browser() -> Result<(PathBuf, Vec<(String, String)>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let home = temp_dir("xdg");
+    let opened = home.join("opened-urls.txt");
+    let program = home.join("record-browser.sh");
+    std::fs::write(
+        &program,
+        format!("#!/bin/sh\necho \"$1\" >> '{}'\n", opened.display()),
+    )?;
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755))?;
+    let applications = home.join("data/applications");
+    std::fs::create_dir_all(&applications)?;
+    std::fs::write(
+        applications.join("peercall-test-browser.desktop"),
+        format!(
+            "[Desktop Entry]\nType=Application\nName=Test browser\nExec={} %u\nMimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
+            program.display()
+        ),
+    )?;
+    let config = home.join("config");
+    std::fs::create_dir_all(&config)?;
+    std::fs::write(
+        config.join("mimeapps.list"),
+        "[Default Applications]\nx-scheme-handler/http=peercall-test-browser.desktop\nx-scheme-handler/https=peercall-test-browser.desktop\n",
+    )?;
+    let env = vec![
+        ("XDG_CONFIG_HOME".to_owned(), config.display().to_string()),
+        (
+            "XDG_DATA_HOME".to_owned(),
+            home.join("data").display().to_string(),
+        ),
+        ("BROWSER".to_owned(), program.display().to_string()),
+    ];
+    Ok((opened, env))
+}
+
+/// The `n`th URL (from 0) the app opened in the [`recording_browser`],
+/// waiting for it.
+pub async fn opened_url(opened: &Path, n: usize) -> Result<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(opened) {
+            if let Some(line) = text.lines().nth(n) {
+                return Ok(line.to_owned());
+            }
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the app never opened the system browser"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

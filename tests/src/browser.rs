@@ -1,0 +1,142 @@
+//! Headless Chromium, one per person in a call: [`Browser`] (with the
+//! observer installed in every page it opens), its fake camera and
+//! microphone ([`FakeMedia`]), and running a scenario with several at once.
+
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use fantoccini::Client;
+use serde_json::json;
+
+use crate::app::connect;
+use crate::observe::install_observer;
+use crate::process::{free_port, require, wait_for_port, Process};
+
+/// Headless Chromium with fake camera and microphone, through chromedriver.
+pub struct Browser {
+    /// The WebDriver session.
+    pub client: Client,
+    _driver: Process,
+}
+
+/// Which camera and microphone a [`Browser::launch_with_media`] browser has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FakeMedia {
+    /// A fake camera and microphone, access granted (as [`Browser::launch`]).
+    Devices,
+    /// A fake microphone but no camera at all.
+    NoCamera,
+    /// Fake devices, but every camera/microphone permission prompt is
+    /// refused (as if the person clicked Block).
+    Blocked,
+}
+
+impl Browser {
+    /// Starts chromedriver and a fresh headless Chromium profile with a fake
+    /// camera and microphone, access granted.
+    pub async fn launch() -> Result<Self> {
+        Self::launch_with_media(FakeMedia::Devices).await
+    }
+
+    /// Like [`Browser::launch`], with the given media situation.
+    pub async fn launch_with_media(media: FakeMedia) -> Result<Self> {
+        let chromedriver = require("chromedriver")?;
+        let chromium = require("chromium")?;
+        let port = free_port();
+        let driver = Process::spawn(
+            &format!("chromedriver-{port}"),
+            Command::new(chromedriver).arg(format!("--port={port}")),
+        )?;
+        wait_for_port(port, "chromedriver").await?;
+        let profile = std::env::temp_dir().join(format!("peercall-chromium-{port}"));
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-quic".into(),
+            "--disable-features=WebRtcHideLocalIpsWithMdns".into(),
+            "--autoplay-policy=no-user-gesture-required".into(),
+            "--window-size=1280,800".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        match media {
+            FakeMedia::Devices => args.extend([
+                "--use-fake-device-for-media-stream".into(),
+                "--use-fake-ui-for-media-stream".into(),
+            ]),
+            // The fake capture factory's own option: zero video devices
+            // (the fake microphone stays).
+            FakeMedia::NoCamera => args.extend([
+                "--use-fake-device-for-media-stream=device-count=0".into(),
+                "--use-fake-ui-for-media-stream".into(),
+            ]),
+            FakeMedia::Blocked => args.extend([
+                "--use-fake-device-for-media-stream".into(),
+                "--deny-permission-prompts".into(),
+            ]),
+        }
+        let client = connect(
+            port,
+            json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": { "binary": chromium, "args": args },
+            }),
+        )
+        .await?;
+        // Every page this browser opens is watched from outside the app.
+        if let Err(error) = install_observer(&client).await {
+            let _ = client.close().await;
+            return Err(error);
+        }
+        Ok(Self {
+            client,
+            _driver: driver,
+        })
+    }
+}
+
+/// Launches `n` browsers at once (closing the ones that started if any
+/// failed to).
+pub async fn launch_browsers(n: usize) -> Result<Vec<Browser>> {
+    let launches = (0..n).map(|_| Browser::launch());
+    let (started, failed): (Vec<_>, Vec<_>) = futures_util::future::join_all(launches)
+        .await
+        .into_iter()
+        .partition(Result::is_ok);
+    let started: Vec<Browser> = started.into_iter().map(Result::unwrap).collect();
+    if let Some(Err(error)) = failed.into_iter().next() {
+        close_all(started).await;
+        return Err(error);
+    }
+    Ok(started)
+}
+
+/// Ends every browser's session, so Chromium exits (dropping a [`Browser`]
+/// stops only chromedriver). Call it whether the test passed or not.
+pub async fn close_all(browsers: Vec<Browser>) {
+    for browser in browsers {
+        let _ = browser.client.close().await;
+    }
+}
+
+/// Runs `scenario` with `n` fresh browsers for at most `limit`, then closes
+/// the browsers whatever happened. Scenarios in one test binary run one at
+/// a time: several multi-browser calls at once would starve a small machine
+/// and make timings meaningless.
+pub async fn with_browsers<F>(n: usize, limit: Duration, scenario: F) -> Result<()>
+where
+    F: for<'a> FnOnce(&'a [Browser]) -> futures_util::future::BoxFuture<'a, Result<()>>,
+{
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let browsers = launch_browsers(n).await?;
+    let outcome = tokio::time::timeout(limit, scenario(&browsers)).await;
+    close_all(browsers).await;
+    outcome.with_context(|| format!("the scenario took longer than {limit:?}"))?
+}

@@ -1,0 +1,152 @@
+//! Processes and files: where the built binaries and tools are, the
+//! `tests/artifacts` folder, free ports, [`Process`] (a child killed when
+//! dropped), and fresh temp and settings directories.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn built(env: &str, default: &str) -> Result<PathBuf> {
+    let path = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(default));
+    if !path.exists() {
+        bail!(
+            "{} not found ({env}); run `cargo xtask test`, which builds it",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// The desktop app binary.
+pub fn app_bin() -> Result<PathBuf> {
+    built("PEERCALL_APP_BIN", "target/debug/peercall")
+}
+
+/// The headless signaling server binary.
+pub fn signal_bin() -> Result<PathBuf> {
+    built("PEERCALL_SIGNAL_BIN", "target/debug/peercall-signal")
+}
+
+/// The built UI (`src-ui/dist`).
+pub fn ui_dist() -> Result<PathBuf> {
+    built("PEERCALL_UI_DIST", "src-ui/dist")
+}
+
+/// Where tests put screenshots and logs, for people to look at.
+pub fn artifacts() -> PathBuf {
+    let dir = root().join("tests/artifacts");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+pub(crate) fn require(program: &str) -> Result<PathBuf> {
+    let from_cargo = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cargo/bin").join(program))
+        .filter(|p| p.is_file());
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    });
+    on_path
+        .or(from_cargo)
+        .with_context(|| format!("`{program}` is not installed; run `cargo xtask setup`"))
+}
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on 127.0.0.1")
+}
+
+pub(crate) async fn wait_for_port(port: u16, what: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("{what} did not listen on port {port} within 20 s")
+}
+
+/// A child process killed when dropped.
+pub struct Process {
+    pub(crate) child: Child,
+    name: String,
+}
+
+impl Process {
+    pub(crate) fn spawn(name: &str, command: &mut Command) -> Result<Self> {
+        let log = std::fs::File::create(artifacts().join(format!("{name}.log")))?;
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        Ok(Self {
+            child,
+            name: name.to_owned(),
+        })
+    }
+
+    /// The OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // SIGTERM first so servers shut down cleanly, then make sure.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh, empty directory under the system temp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("peercall-e2e-{name}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a temp dir");
+    dir
+}
+
+/// A fresh config directory holding `stored` as the app's `settings.json`.
+pub fn settings_dir(name: &str, stored: &str) -> Result<PathBuf> {
+    let dir = temp_dir(name);
+    std::fs::write(dir.join("settings.json"), stored)?;
+    Ok(dir)
+}
