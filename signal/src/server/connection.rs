@@ -15,7 +15,7 @@ use tracing::{debug, info, Instrument};
 
 use super::budget::Budget;
 use super::frames::FrameGuard;
-use super::http::{self, HeadError, OriginPolicy, Response};
+use super::http::{self, HeadError, OriginPolicy, Response, Route};
 use super::hub::{Hub, HubLimits};
 use super::per_address::AddressSlot;
 use super::session::session;
@@ -177,45 +177,19 @@ async fn serve_stream<S>(
         return;
     };
 
-    if !request.upgrade_websocket {
-        let response = http::static_response(&request, shared.config.static_files.as_ref()).await;
-        respond(&mut stream, &response, shared).await;
-        return;
-    }
-
-    if !shared.origins.allows(request.origin.as_deref()) {
-        info!(origin = ?request.origin, "WebSocket refused: origin not allowed");
-        let response = Response::text(403, "Forbidden", "origin not allowed\n");
-        respond(&mut stream, &response, shared).await;
-        return;
-    }
-    // Check what tungstenite would reject, so the client gets a proper HTTP
-    // answer rather than a dropped connection.
-    let refusal = if request.method != "GET" {
-        Some(
-            Response::text(405, "Method Not Allowed", "WebSocket upgrades use GET\n")
-                .header("Allow", "GET"),
-        )
-    } else if !request.connection_upgrade || !request.has_websocket_key {
-        Some(Response::text(
-            400,
-            "Bad Request",
-            "incomplete WebSocket upgrade request\n",
-        ))
-    } else if request.host.as_deref().is_none_or(str::is_empty) {
-        // HTTP/1.1 requires it, and a proxy or virtual host routes by it.
-        Some(Response::text(400, "Bad Request", "no Host header\n"))
-    } else if request.websocket_version.as_deref() != Some("13") {
-        Some(
-            Response::text(426, "Upgrade Required", "unsupported WebSocket version\n")
-                .header("Sec-WebSocket-Version", "13"),
-        )
-    } else {
-        None
-    };
-    if let Some(response) = refusal {
-        respond(&mut stream, &response, shared).await;
-        return;
+    match http::route(&request, &shared.origins) {
+        Route::Static => {
+            let files = shared.config.static_files.as_ref();
+            let response = http::static_response(&request, files).await;
+            respond(&mut stream, &response, shared).await;
+            return;
+        }
+        Route::Refuse(response, why) => {
+            info!(origin = ?request.origin, why, "WebSocket refused");
+            respond(&mut stream, &response, shared).await;
+            return;
+        }
+        Route::WebSocket => {}
     }
 
     let stream = FrameGuard::new(

@@ -274,6 +274,50 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("Referrer-Policy", "no-referrer"),
 ];
 
+/// What to do with a request, decided in one place.
+pub(crate) enum Route {
+    /// A plain GET/HEAD: the static files (or 404/405).
+    Static,
+    /// A WebSocket upgrade that tungstenite will accept.
+    WebSocket,
+    /// Refused, with the answer to send and why (for the log).
+    Refuse(Response, &'static str),
+}
+
+/// Routes a parsed request: static files, a WebSocket session, or a refusal
+/// with a proper HTTP answer — an origin this server doesn't serve, or an
+/// upgrade tungstenite would reject, so the client gets a status and a
+/// reason rather than a dropped connection.
+pub(crate) fn route(request: &Request, origins: &OriginPolicy) -> Route {
+    if !request.upgrade_websocket {
+        return Route::Static;
+    }
+    if !origins.allows(request.origin.as_deref()) {
+        let response = Response::text(403, "Forbidden", "origin not allowed\n");
+        return Route::Refuse(response, "origin not allowed");
+    }
+    if request.method != "GET" {
+        let response = Response::text(405, "Method Not Allowed", "WebSocket upgrades use GET\n")
+            .header("Allow", "GET");
+        return Route::Refuse(response, "not GET");
+    }
+    if !request.connection_upgrade || !request.has_websocket_key {
+        let response = Response::text(400, "Bad Request", "incomplete WebSocket upgrade request\n");
+        return Route::Refuse(response, "incomplete upgrade");
+    }
+    if request.host.as_deref().is_none_or(str::is_empty) {
+        // HTTP/1.1 requires it, and a proxy or virtual host routes by it.
+        let response = Response::text(400, "Bad Request", "no Host header\n");
+        return Route::Refuse(response, "no Host");
+    }
+    if request.websocket_version.as_deref() != Some("13") {
+        let response = Response::text(426, "Upgrade Required", "unsupported WebSocket version\n")
+            .header("Sec-WebSocket-Version", "13");
+        return Route::Refuse(response, "WebSocket version");
+    }
+    Route::WebSocket
+}
+
 /// A minimal HTTP/1.1 response; always `Connection: close`.
 pub(crate) struct Response {
     status: u16,
@@ -393,6 +437,32 @@ mod tests {
         let request = parse_head(early).unwrap();
         assert_eq!((request.head_len, request.host), (early.len() - 2, None));
         assert!(parse_head(b"GET / HTTP/1.1\r\nOrigin: a\r\nOrigin: b\r\n\r\n").is_none());
+    }
+
+    #[test]
+    fn routes() {
+        let local: SocketAddr = "127.0.0.1:4321".parse().unwrap();
+        let origins = OriginPolicy::new(&["https://call.example.com".into()], false, false, local);
+        let upgrade = "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\nOrigin: https://call.example.com\r\n\r\n";
+        let status = |head: &str| match route(&parse_head(head.as_bytes()).unwrap(), &origins) {
+            Route::Static => 0,
+            Route::WebSocket => 101,
+            Route::Refuse(response, _) => response.status,
+        };
+        assert_eq!(status("GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+        assert_eq!(status(upgrade), 101);
+        assert_eq!(
+            status(&upgrade.replace("call.example.com", "evil.example")),
+            403
+        );
+        assert_eq!(status(&upgrade.replacen("GET", "POST", 1)), 405);
+        assert_eq!(
+            status(&upgrade.replace("Sec-WebSocket-Key: abc\r\n", "")),
+            400
+        );
+        assert_eq!(status(&upgrade.replace("Host: a\r\n", "")), 400);
+        assert_eq!(status(&upgrade.replace("Version: 13", "Version: 8")), 426);
     }
 
     #[tokio::test]
