@@ -291,6 +291,18 @@ async fn denied_permission_shows_guidance() -> Result<()> {
             );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        if kind == "camera" {
+            // As a person would: the camera shows before they flip the next
+            // switch (the file is written a moment before the page has the
+            // saved settings, and a switch flipped in that moment starts
+            // from the page's older copy).
+            wait_until(
+                client,
+                "the preview with the camera allowed",
+                "document.querySelector('#settings-preview')?.videoWidth > 0",
+            )
+            .await?;
+        }
     }
     let shown = wait_until(
         client,
