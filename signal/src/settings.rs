@@ -250,6 +250,24 @@ pub enum FieldErrorCode {
 }
 
 impl Settings {
+    /// `self` (the newest settings) with the change someone made to an
+    /// older copy, `before` → `after`, applied: every field that differs
+    /// between the two is set as in `after`, the rest stay as in `self`.
+    /// Two changes made quickly one after the other (the second before the
+    /// page has the first one saved) then both hold, instead of the second
+    /// undoing the first. Lists are replaced whole.
+    pub fn with_change(&self, before: &Settings, after: &Settings) -> Settings {
+        let (Ok(mut onto), Ok(before), Ok(changed)) = (
+            serde_json::to_value(self),
+            serde_json::to_value(before),
+            serde_json::to_value(after),
+        ) else {
+            return after.clone();
+        };
+        patch(&mut onto, &before, &changed);
+        serde_json::from_value(onto).unwrap_or_else(|_| after.clone())
+    }
+
     /// Checks every field; `Err` lists each problem (all of them, not the first).
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
@@ -419,6 +437,28 @@ pub fn is_signaling_url(url: &str) -> bool {
     })
 }
 
+/// Sets in `onto` what differs between `before` and `after`, field by field.
+fn patch(onto: &mut Value, before: &Value, after: &Value) {
+    match (onto, before, after) {
+        (Value::Object(onto), Value::Object(before), Value::Object(after)) => {
+            // A field the change left out (an option it cleared) goes too.
+            for key in before.keys().filter(|k| !after.contains_key(*k)) {
+                onto.remove(key);
+            }
+            for (key, new) in after {
+                match (before.get(key), onto.get_mut(key)) {
+                    (Some(old), _) if old == new => {}
+                    (Some(old), Some(target)) => patch(target, old, new),
+                    _ => {
+                        onto.insert(key.clone(), new.clone());
+                    }
+                }
+            }
+        }
+        (onto, _, after) => *onto = after.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,5 +625,30 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    /// Two switches flipped quickly: the second starts from the copy the
+    /// page had before the first was saved, and must not undo the first.
+    #[test]
+    fn a_change_to_an_older_copy_keeps_newer_changes() {
+        let base = Settings::default();
+        let mut first = base.clone();
+        first.permissions.camera = PermissionChoice::Allow;
+        first.display_name = "Jisoo".into();
+        let mut second = base.clone();
+        second.permissions.microphone = PermissionChoice::Allow;
+        second.ice_servers.push(IceServer {
+            urls: vec!["stun:stun.example.com".into()],
+            username: None,
+            credential: None,
+        });
+        let merged = first.with_change(&base, &second);
+        assert_eq!(merged.permissions.camera, PermissionChoice::Allow);
+        assert_eq!(merged.permissions.microphone, PermissionChoice::Allow);
+        assert_eq!(merged.display_name, "Jisoo");
+        assert_eq!(merged.ice_servers, second.ice_servers);
+        // A change back to the older value is a change too.
+        let undo = merged.with_change(&merged, &base);
+        assert_eq!(undo, base);
     }
 }

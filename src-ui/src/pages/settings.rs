@@ -32,19 +32,29 @@ pub fn settings_page() -> Html {
     // Saves can overlap (a toggle flipped twice quickly) and their answers
     // arrive in any order: only the newest one updates the page.
     let latest_save = use_mut_ref(|| 0u32);
+    // What the newest save sent, until its answer is the page's settings: a
+    // change made meanwhile is applied to it, not to the older copy the
+    // sections still show (or it would undo the change before it).
+    let pending = use_mut_ref(|| None::<Settings>);
 
     let on_save = {
         let app = app.clone();
         let platform = platform.clone();
         let errors = errors.clone();
         let status = status.clone();
-        Callback::from(move |settings: Settings| {
+        Callback::from(move |changed: Settings| {
+            let settings = match pending.borrow().as_ref() {
+                Some(newest) => newest.with_change(&app.settings, &changed),
+                None => changed,
+            };
+            *pending.borrow_mut() = Some(settings.clone());
             let app = app.clone();
             let platform = platform.clone();
             let errors = errors.clone();
             let status = status.clone();
             let hide_timer = hide_timer.clone();
             let latest_save = latest_save.clone();
+            let pending = pending.clone();
             let this_save = {
                 let mut latest = latest_save.borrow_mut();
                 *latest += 1;
@@ -56,6 +66,7 @@ pub fn settings_page() -> Html {
                 if *latest_save.borrow() != this_save {
                     return;
                 }
+                pending.borrow_mut().take();
                 match result {
                     Ok(saved) => {
                         errors.set(Vec::new());
