@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use fantoccini::{Client, Locator};
 use peercall_e2e::{
-    click, home_url, live_connections, media_flowing, observed, page_errors, room_url, screenshot,
-    type_into, wait_for, wait_for_observed, wait_for_text, wait_until, with_browsers, Browser,
-    SignalServer,
+    click, home_url, live_connections, live_tracks, media_flowing, observed, page_errors, room_url,
+    screenshot, type_into, wait_for, wait_for_observed, wait_for_text, wait_until, with_browsers,
+    Browser, SignalServer,
 };
-use serde_json::Value;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 const TEST_LIMIT: Duration = Duration::from_secs(240);
@@ -118,7 +117,7 @@ async fn leaving(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
         alice,
         "the home preview to show the camera",
         Duration::from_secs(10),
-        |s| num_live(s, "video") == 1,
+        |s| live_tracks(s, "video").len() == 1,
     )
     .await?;
     // …and leaving home for a screen without a preview turns it off.
@@ -134,15 +133,6 @@ async fn leaving(server: &SignalServer, browsers: &[Browser]) -> Result<()> {
         no_page_errors(client, name).await?;
     }
     Ok(())
-}
-
-fn num_live(observed: &Value, kind: &str) -> usize {
-    observed["tracks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|t| t["kind"] == kind && t["readyState"] == "live")
-        .count()
 }
 
 /// Pressing C opens the chat with its field focused and empty; what the
