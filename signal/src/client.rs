@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::Connector;
 
 use crate::protocol::{ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION};
+use crate::shell::JoinFailure;
 
 /// What to check, and how.
 #[derive(Clone, Debug)]
@@ -105,20 +106,20 @@ pub enum JoinError {
 }
 
 impl JoinError {
-    /// A stable name for the kind of failure (for the UI and logs).
-    pub fn kind(&self) -> &'static str {
+    /// Which failure this is, as the join screen tells them apart.
+    pub fn failure(&self) -> JoinFailure {
         match self {
-            Self::InvalidAddress(_) => "invalid_address",
-            Self::Unreachable(_) => "unreachable",
-            Self::Tls(_) => "tls",
-            Self::OriginRefused(_) => "origin_refused",
-            Self::NotPeercall(_) => "not_peercall",
-            Self::VersionMismatch { .. } => "version_mismatch",
-            Self::RoomFull => "room_full",
-            Self::WrongPassword => "wrong_password",
-            Self::TooManyAttempts(_) => "too_many_attempts",
-            Self::InvalidRoom(_) => "invalid_room",
-            Self::TimedOut(_) => "timed_out",
+            Self::InvalidAddress(_) => JoinFailure::InvalidAddress,
+            Self::Unreachable(_) => JoinFailure::Unreachable,
+            Self::Tls(_) => JoinFailure::Tls,
+            Self::OriginRefused(_) => JoinFailure::OriginRefused,
+            Self::NotPeercall(_) => JoinFailure::NotPeercall,
+            Self::VersionMismatch { .. } => JoinFailure::VersionMismatch,
+            Self::RoomFull => JoinFailure::RoomFull,
+            Self::WrongPassword => JoinFailure::WrongPassword,
+            Self::TooManyAttempts(_) => JoinFailure::TooManyAttempts,
+            Self::InvalidRoom(_) => JoinFailure::InvalidRoom,
+            Self::TimedOut(_) => JoinFailure::TimedOut,
         }
     }
 }

@@ -9,8 +9,10 @@
 //!   field-level validation and migration. Also serde-only and wasm-safe.
 //! - [`address`] — invite links (`peercall://HOST:PORT/ROOM`) and server
 //!   URLs as people paste them; wasm-safe.
-//! - [`servers`] — what the shell tells the UI about servers (its embedded
-//!   one, the LAN call it hosts, the ones found); serde-only, wasm-safe.
+//! - [`shell`] — the contract between the desktop shell and the UI: every
+//!   command's name, arguments and answer, the one error shape (with why a
+//!   server failed the check before joining), the servers it reports, the
+//!   settings snapshot, camera/microphone permission; serde-only, wasm-safe.
 //! - `client` (feature `client`) — a native check of a server before joining
 //!   it, telling each failure apart (unreachable, TLS, origin, version, room
 //!   full, wrong password); the desktop shell uses it.
@@ -43,8 +45,8 @@ pub mod address;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod protocol;
-pub mod servers;
 pub mod settings;
+pub mod shell;
 
 #[cfg(feature = "server")]
 pub mod server;

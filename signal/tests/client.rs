@@ -11,6 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use peercall_signal::client::{check_server, CheckOptions, JoinError, RoomCheck};
 use peercall_signal::protocol::PROTOCOL_VERSION;
 use peercall_signal::server::{self, Config};
+use peercall_signal::shell::JoinFailure;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -82,7 +83,7 @@ async fn wrong_password_and_full_room_are_told_apart() {
         .await
         .unwrap_err();
     assert_eq!(full, JoinError::RoomFull);
-    assert_eq!(full.kind(), "room_full");
+    assert_eq!(full.failure(), JoinFailure::RoomFull);
     let bad = check_server(&server.url(), &room("bad\u{7}room", None))
         .await
         .unwrap_err();
@@ -228,7 +229,7 @@ async fn a_web_server_or_a_silent_one_is_not_taken_for_peercall() {
     let error = check_server(&format!("ws://{addr}/"), &options)
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), "timed_out");
+    assert_eq!(error.failure(), JoinFailure::TimedOut);
     drop(silent);
 }
 

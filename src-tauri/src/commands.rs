@@ -1,15 +1,21 @@
-//! The typed commands the UI calls (`invoke`). Each is declared in `build.rs`
-//! and granted explicitly in `capabilities/default.json`.
+//! The typed commands the UI calls (`invoke`). Each is named, typed and
+//! listed in [`peercall_signal::shell::command`] (the contract the UI uses
+//! too), declared from that list in `build.rs` and granted explicitly in
+//! `capabilities/default.json`. Arguments arrive as one `args` parameter of
+//! the command's shared `Args` type.
 
-use peercall_signal::servers::ServerInfo;
 use peercall_signal::settings::Settings;
+use peercall_signal::shell::command::{
+    CheckServerArgs, OpenInBrowserArgs, PermissionArgs, StartHostingArgs, UpdateSettingsArgs,
+};
+use peercall_signal::shell::{LanCall, PermissionState, ServerInfo, SettingsSnapshot};
 use tauri::State;
 use tauri_plugin_opener::OpenerExt;
 
 use crate::embedded::EmbeddedServer;
-use crate::lan::{HostingInfo, Lan, LanCall};
-use crate::permissions::{self, MediaKind, PermissionState};
-use crate::settings::{SettingsSnapshot, SettingsStore};
+use crate::lan::{HostingInfo, Lan};
+use crate::permissions;
+use crate::settings::SettingsStore;
 use crate::AppError;
 
 /// The embedded server's addresses.
@@ -27,10 +33,10 @@ pub fn server_info(server: State<'_, EmbeddedServer>) -> Result<ServerInfo, AppE
 pub fn open_in_browser(
     app: tauri::AppHandle,
     server: State<'_, EmbeddedServer>,
-    query: Option<String>,
+    args: OpenInBrowserArgs,
 ) -> Result<(), AppError> {
     let mut url = server.info().ok_or(AppError::ServerNotRunning)?.page_url;
-    if let Some(query) = query.filter(|q| !q.is_empty()) {
+    if let Some(query) = args.query.filter(|q| !q.is_empty()) {
         // The UI builds this from its own state; still, never let it change
         // the scheme or host we open.
         let safe: String = query
@@ -57,9 +63,9 @@ pub fn get_settings(store: State<'_, SettingsStore>) -> SettingsSnapshot {
 #[tauri::command]
 pub fn update_settings(
     store: State<'_, SettingsStore>,
-    settings: Settings,
+    args: UpdateSettingsArgs,
 ) -> Result<Settings, AppError> {
-    store.update(settings)
+    store.update(args.settings)
 }
 
 /// Restores the defaults.
@@ -72,18 +78,18 @@ pub fn reset_settings(store: State<'_, SettingsStore>) -> Result<Settings, AppEr
 #[tauri::command]
 pub fn media_permission_status(
     store: State<'_, SettingsStore>,
-    kind: MediaKind,
+    args: PermissionArgs,
 ) -> PermissionState {
-    permissions::status(kind, &store)
+    permissions::status(args.kind, &store)
 }
 
 /// Asks for camera or microphone access (the OS prompt on macOS).
 #[tauri::command]
 pub async fn request_media_permission(
     store: State<'_, SettingsStore>,
-    kind: MediaKind,
+    args: PermissionArgs,
 ) -> Result<PermissionState, AppError> {
-    permissions::request(kind, &store).await
+    permissions::request(args.kind, &store).await
 }
 
 /// Hosts `room` for the LAN: a listener on every interface, an mDNS
@@ -92,9 +98,9 @@ pub async fn request_media_permission(
 pub async fn start_hosting(
     lan: State<'_, Lan>,
     store: State<'_, SettingsStore>,
-    room: String,
-    password: Option<String>,
+    args: StartHostingArgs,
 ) -> Result<HostingInfo, AppError> {
+    let StartHostingArgs { room, password } = args;
     let settings = store.get();
     // The loopback server holds the settings' port; hosting prefers the next.
     let port = settings.embedded_server.port.saturating_add(1);
@@ -124,16 +130,17 @@ pub async fn lan_calls(lan: State<'_, Lan>) -> Result<Vec<LanCall>, AppError> {
 }
 
 /// Checks a server before joining it, as the page will connect (`origin`):
-/// each failure comes back as its own error kind (unreachable, tls,
-/// origin_refused, version_mismatch, room_full, wrong_password, …). Answers
-/// how many are in the room, when one was given.
+/// each failure comes back as its own [`peercall_signal::shell::JoinFailure`]
+/// (unreachable, TLS, origin refused, version mismatch, room full, wrong
+/// password, …). Answers how many are in the room, when one was given.
 #[tauri::command]
-pub async fn check_server(
-    url: String,
-    room: Option<String>,
-    password: Option<String>,
-    origin: Option<String>,
-) -> Result<Option<usize>, AppError> {
+pub async fn check_server(args: CheckServerArgs) -> Result<Option<usize>, AppError> {
+    let CheckServerArgs {
+        url,
+        room,
+        password,
+        origin,
+    } = args;
     use peercall_signal::client::{self, CheckOptions};
     let options = CheckOptions {
         origin: origin.filter(|o| !o.is_empty()),

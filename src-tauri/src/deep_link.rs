@@ -8,11 +8,9 @@
 //! the join screen on it; only links that parse as an invite are passed on.
 
 use peercall_signal::address::{self, INVITE_SCHEME};
+use peercall_signal::shell::{LAUNCH_LINK_GLOBAL, LINK_EVENT};
 use tauri::{App, AppHandle, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
-
-/// The browser event the UI listens for when a link arrives while it runs.
-const LINK_EVENT: &str = "peercall-link";
 
 /// The invite link the app was launched with, if any, after registering a
 /// handler for links that arrive later.
@@ -45,7 +43,7 @@ pub fn launch_link(app: &App) -> Option<String> {
 /// A script that hands the launch link to the page before it starts.
 pub fn init_script(link: Option<&str>) -> String {
     let value = serde_json::to_string(&link).unwrap_or_else(|_| "null".into());
-    format!("window.__peercallLaunchLink = {value};")
+    format!("window.{LAUNCH_LINK_GLOBAL} = {value};")
 }
 
 /// The link, if it is a valid invite.

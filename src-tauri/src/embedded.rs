@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::AppError;
-use peercall_signal::servers::ServerInfo;
+use peercall_signal::shell::ServerInfo;
 
 /// Environment variable to choose another preferred port than the one in
 /// settings (tests run several apps side by side).

@@ -1,13 +1,14 @@
 //! The one error type every command returns.
 
 use peercall_signal::settings::FieldError;
+use peercall_signal::shell::{ShellError, ShellErrorKind};
 use serde::{Serialize, Serializer};
 
 /// Everything that can go wrong in the shell, as the UI sees it.
 ///
-/// It crosses IPC as `{ "kind": "...", "message": "...", "fields": [...] }` so
-/// the UI can pick a translated, plain-words message by `kind` (and put field
-/// errors next to their fields) and keep `message` for logs.
+/// It keeps its sources for the shell's logs and crosses IPC as the shared
+/// [`ShellError`], so the UI picks a translated, plain-words message by
+/// [`ShellErrorKind`] (and puts field errors next to their fields).
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// The embedded signaling server could not bind or run.
@@ -40,33 +41,37 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// A stable machine-readable name for the error, used by the UI.
-    pub fn kind(&self) -> &'static str {
+    /// What went wrong, as the UI tells it apart.
+    pub fn kind(&self) -> ShellErrorKind {
         match self {
-            AppError::ServerStart(_) => "server_start",
-            AppError::ServerNotRunning => "server_not_running",
-            AppError::OpenBrowser(_) => "open_browser",
-            AppError::InvalidSettings(_) => "invalid_settings",
-            AppError::SettingsIo(_) => "settings_io",
-            AppError::InvalidRoom(_) => "invalid_room",
-            AppError::HostingStart(_) => "hosting_start",
-            AppError::Discovery(_) => "discovery",
-            AppError::Join(error) => error.kind(),
+            AppError::ServerStart(_) => ShellErrorKind::ServerStart,
+            AppError::ServerNotRunning => ShellErrorKind::ServerNotRunning,
+            AppError::OpenBrowser(_) => ShellErrorKind::OpenBrowser,
+            AppError::InvalidSettings(_) => ShellErrorKind::InvalidSettings,
+            AppError::SettingsIo(_) => ShellErrorKind::SettingsIo,
+            AppError::InvalidRoom(_) => ShellErrorKind::InvalidRoom,
+            AppError::HostingStart(_) => ShellErrorKind::HostingStart,
+            AppError::Discovery(_) => ShellErrorKind::Discovery,
+            AppError::Join(error) => ShellErrorKind::Join(error.failure()),
+        }
+    }
+}
+
+impl From<&AppError> for ShellError {
+    fn from(error: &AppError) -> Self {
+        ShellError {
+            kind: error.kind(),
+            message: error.to_string(),
+            fields: match error {
+                AppError::InvalidSettings(fields) => fields.clone(),
+                _ => Vec::new(),
+            },
         }
     }
 }
 
 impl Serialize for AppError {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("AppError", 3)?;
-        s.serialize_field("kind", self.kind())?;
-        s.serialize_field("message", &self.to_string())?;
-        let fields: &[FieldError] = match self {
-            AppError::InvalidSettings(fields) => fields,
-            _ => &[],
-        };
-        s.serialize_field("fields", fields)?;
-        s.end()
+        ShellError::from(self).serialize(serializer)
     }
 }

@@ -20,7 +20,7 @@ use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 use peercall_signal::address::invite_link;
 use peercall_signal::protocol::{validate_room_name, PROTOCOL_VERSION};
 use peercall_signal::server;
-pub use peercall_signal::servers::{HostingInfo, LanCall};
+pub use peercall_signal::shell::{HostingInfo, LanCall};
 
 use crate::embedded::{bind_preferring, ServerTask};
 use crate::AppError;

@@ -8,35 +8,10 @@
 
 #[cfg(not(target_os = "macos"))]
 use peercall_signal::settings::PermissionChoice;
-use serde::{Deserialize, Serialize};
+use peercall_signal::shell::{MediaKind, PermissionState};
 
 use crate::settings::SettingsStore;
 use crate::AppError;
-
-/// A capture device kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MediaKind {
-    /// Video capture.
-    Camera,
-    /// Audio capture.
-    Microphone,
-}
-
-/// Whether the app may capture.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PermissionState {
-    /// Allowed.
-    Granted,
-    /// Refused by the user (they can change it; the UI says where).
-    Denied,
-    /// Not decided yet: asking will prompt.
-    Prompt,
-    /// Refused by policy (e.g. parental controls on macOS); the user can't change it.
-    #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
-    Restricted,
-}
 
 /// The current decision for `kind`.
 pub fn status(kind: MediaKind, store: &SettingsStore) -> PermissionState {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use peercall_signal::settings::Settings;
-use serde::Serialize;
+use peercall_signal::shell::{LoadNotice, SettingsSnapshot};
 
 use crate::AppError;
 
@@ -17,28 +17,6 @@ use crate::AppError;
 pub const CONFIG_DIR_ENV: &str = "PEERCALL_CONFIG_DIR";
 
 const FILE_NAME: &str = "settings.json";
-
-/// Something about loading the user should hear about, once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum LoadNotice {
-    /// The file was damaged; it was kept at `backup` and defaults loaded.
-    Corrupt {
-        /// Where the damaged file now is.
-        backup: String,
-    },
-}
-
-/// The settings as the UI gets them at start.
-#[derive(Debug, Clone, Serialize)]
-pub struct SettingsSnapshot {
-    /// The settings in force.
-    pub settings: Settings,
-    /// A one-time notice (only on the first call after launch).
-    pub notice: Option<LoadNotice>,
-    /// The file they live in, for the About section.
-    pub path: String,
-}
 
 /// The stored settings, managed as Tauri state.
 pub struct SettingsStore {

@@ -4,8 +4,9 @@
 use tauri::webview::{PermissionKind, PermissionResponse};
 use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindowBuilder};
 
-use crate::permissions::{self, MediaKind};
+use crate::permissions;
 use crate::settings::SettingsStore;
+use peercall_signal::shell::MediaKind;
 
 /// Creates the main window; `launch_link` is an invite link the app was
 /// opened with, handed to the page.

@@ -78,7 +78,7 @@ pub fn app() -> Html {
         use_effect_with((), move |_| {
             let listener = gloo::events::EventListener::new(
                 &gloo::utils::window(),
-                "peercall-link",
+                peercall_signal::shell::LINK_EVENT,
                 move |_| {
                     if let Some(link) = crate::platform::launch_link() {
                         state.dispatch(Action::Navigate(Page::Join { link: Some(link) }));

@@ -4,10 +4,13 @@
 //! browser tab it derives the same answers from the page's own address, so
 //! every other module is written once for both.
 
-pub use peercall_signal::servers::{HostingInfo, LanCall, ServerInfo};
-use peercall_signal::settings::{FieldError, Settings};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use peercall_signal::settings::Settings;
+use peercall_signal::shell::command::{self, Command, NoArgs};
+pub use peercall_signal::shell::{
+    HostingInfo, LanCall, LoadNotice, MediaKind, PermissionState, ServerInfo, SettingsSnapshot,
+    ShellError, ShellErrorKind,
+};
+use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -36,72 +39,10 @@ impl WebRtcSupport {
     }
 }
 
-/// An error from the shell or the platform, in the shape the shell sends.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct PlatformError {
-    /// Stable name, e.g. `server_not_running` or `invalid_settings`.
-    pub kind: String,
-    /// Details for logs (the UI shows its own words by `kind`).
-    pub message: String,
-    /// For `invalid_settings`: what is wrong with which field.
-    #[serde(default)]
-    pub fields: Vec<FieldError>,
-}
-
-impl PlatformError {
-    fn js(kind: &str, value: JsValue) -> Self {
-        Self {
-            kind: kind.to_owned(),
-            message: format!("{value:?}"),
-            fields: Vec::new(),
-        }
-    }
-}
-
-/// The settings at start, as the shell (or browser storage) has them.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct SettingsSnapshot {
-    /// The settings in force.
-    pub settings: Settings,
-    /// Set once when the stored settings were damaged and defaults loaded.
-    pub notice: Option<SettingsNotice>,
-    /// Where they are kept (a file path, or "browser storage").
-    pub path: String,
-}
-
-/// Something about loading settings the user should hear about, once.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SettingsNotice {
-    /// The stored settings were damaged; they were kept at `backup`.
-    Corrupt {
-        /// Where the damaged copy is.
-        backup: String,
-    },
-}
-
-/// A capture device kind, as the shell's permission commands name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MediaKind {
-    /// Video capture.
-    Camera,
-    /// Audio capture.
-    Microphone,
-}
-
-/// Whether capture is allowed, as the shell reports it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PermissionState {
-    /// Allowed.
-    Granted,
-    /// Refused by the user.
-    Denied,
-    /// Not decided: asking prompts.
-    Prompt,
-    /// Refused by policy.
-    Restricted,
+/// A failure of the page's own environment, in the shell's error shape so
+/// callers handle one kind of error.
+fn page_error(kind: ShellErrorKind, value: JsValue) -> ShellError {
+    ShellError::new(kind, format!("{value:?}"))
 }
 
 /// Where a tab keeps its settings.
@@ -143,31 +84,30 @@ impl Platform {
     }
 
     /// Where the signaling server is.
-    pub async fn server_info(&self) -> Result<ServerInfo, PlatformError> {
+    pub async fn server_info(&self) -> Result<ServerInfo, ShellError> {
         match self.host {
-            Host::Desktop => invoke("server_info", &serde_json::json!({})).await,
+            Host::Desktop => invoke::<command::GetServerInfo>(NoArgs {}).await,
             Host::Browser => browser_server_info(),
         }
     }
 
     /// The settings, from the shell or from browser storage. Damaged stored
     /// settings become defaults with a one-time notice, never an error.
-    pub async fn load_settings(&self) -> Result<SettingsSnapshot, PlatformError> {
+    pub async fn load_settings(&self) -> Result<SettingsSnapshot, ShellError> {
         match self.host {
-            Host::Desktop => invoke("get_settings", &serde_json::json!({})).await,
+            Host::Desktop => invoke::<command::GetSettings>(NoArgs {}).await,
             Host::Browser => Ok(browser_load_settings()),
         }
     }
 
     /// Validates and stores `settings`; refused fields come back in
-    /// [`PlatformError::fields`] and nothing is stored.
-    pub async fn save_settings(&self, settings: &Settings) -> Result<Settings, PlatformError> {
+    /// [`ShellError::fields`] and nothing is stored.
+    pub async fn save_settings(&self, settings: &Settings) -> Result<Settings, ShellError> {
         match self.host {
             Host::Desktop => {
-                invoke(
-                    "update_settings",
-                    &serde_json::json!({ "settings": settings }),
-                )
+                invoke::<command::UpdateSettings>(command::UpdateSettingsArgs {
+                    settings: settings.clone(),
+                })
                 .await
             }
             Host::Browser => browser_save_settings(settings),
@@ -175,9 +115,9 @@ impl Platform {
     }
 
     /// Back to the defaults.
-    pub async fn reset_settings(&self) -> Result<Settings, PlatformError> {
+    pub async fn reset_settings(&self) -> Result<Settings, ShellError> {
         match self.host {
-            Host::Desktop => invoke("reset_settings", &serde_json::json!({})).await,
+            Host::Desktop => invoke::<command::ResetSettings>(NoArgs {}).await,
             Host::Browser => browser_save_settings(&Settings::default()),
         }
     }
@@ -186,12 +126,11 @@ impl Platform {
     /// asks the user itself, so this is what its Permissions API says.
     pub async fn permission_status(&self, kind: MediaKind) -> PermissionState {
         match self.host {
-            Host::Desktop => invoke(
-                "media_permission_status",
-                &serde_json::json!({ "kind": kind }),
-            )
-            .await
-            .unwrap_or(PermissionState::Prompt),
+            Host::Desktop => {
+                invoke::<command::MediaPermissionStatus>(command::PermissionArgs { kind })
+                    .await
+                    .unwrap_or(PermissionState::Prompt)
+            }
             Host::Browser => browser_permission_state(kind).await,
         }
     }
@@ -199,12 +138,11 @@ impl Platform {
     /// Asks for the camera or microphone (the OS prompt on macOS).
     pub async fn request_permission(&self, kind: MediaKind) -> PermissionState {
         match self.host {
-            Host::Desktop => invoke(
-                "request_media_permission",
-                &serde_json::json!({ "kind": kind }),
-            )
-            .await
-            .unwrap_or(PermissionState::Prompt),
+            Host::Desktop => {
+                invoke::<command::RequestMediaPermission>(command::PermissionArgs { kind })
+                    .await
+                    .unwrap_or(PermissionState::Prompt)
+            }
             Host::Browser => browser_permission_state(kind).await,
         }
     }
@@ -214,18 +152,18 @@ impl Platform {
         &self,
         room: &str,
         password: Option<&str>,
-    ) -> Result<HostingInfo, PlatformError> {
-        invoke(
-            "start_hosting",
-            &serde_json::json!({ "room": room, "password": password }),
-        )
+    ) -> Result<HostingInfo, ShellError> {
+        invoke::<command::StartHosting>(command::StartHostingArgs {
+            room: room.to_owned(),
+            password: password.map(str::to_owned),
+        })
         .await
     }
 
     /// What this app hosts, if anything.
     pub async fn hosting_info(&self) -> Option<HostingInfo> {
         match self.host {
-            Host::Desktop => invoke("hosting_info", &serde_json::json!({}))
+            Host::Desktop => invoke::<command::GetHostingInfo>(NoArgs {})
                 .await
                 .ok()
                 .flatten(),
@@ -234,14 +172,14 @@ impl Platform {
     }
 
     /// Stops hosting; everyone in the call is told it ended.
-    pub async fn stop_hosting(&self) -> Result<(), PlatformError> {
-        invoke("stop_hosting", &serde_json::json!({})).await
+    pub async fn stop_hosting(&self) -> Result<(), ShellError> {
+        invoke::<command::StopHosting>(NoArgs {}).await
     }
 
     /// The calls listed on the LAN now (desktop only: a browser tab has no
     /// mDNS, see [`Platform::lan_unavailable`]).
-    pub async fn lan_calls(&self) -> Result<Vec<LanCall>, PlatformError> {
-        invoke("lan_calls", &serde_json::json!({})).await
+    pub async fn lan_calls(&self) -> Result<Vec<LanCall>, ShellError> {
+        invoke::<command::ListLanCalls>(NoArgs {}).await
     }
 
     /// Checks a server (and room) before joining, as a page at `origin` will
@@ -254,15 +192,15 @@ impl Platform {
         room: &str,
         password: Option<&str>,
         origin: &str,
-    ) -> Result<Option<usize>, PlatformError> {
+    ) -> Result<Option<usize>, ShellError> {
         match self.host {
             Host::Desktop => {
-                invoke(
-                    "check_server",
-                    &serde_json::json!({
-                        "url": url, "room": room, "password": password, "origin": origin,
-                    }),
-                )
+                invoke::<command::CheckServer>(command::CheckServerArgs {
+                    url: url.to_owned(),
+                    room: Some(room.to_owned()),
+                    password: password.map(str::to_owned),
+                    origin: Some(origin.to_owned()),
+                })
                 .await
             }
             Host::Browser => Ok(None),
@@ -270,10 +208,10 @@ impl Platform {
     }
 
     /// Opens this UI in the system browser (desktop only), landing on `query`.
-    pub async fn open_in_browser(&self, query: Option<String>) -> Result<(), PlatformError> {
+    pub async fn open_in_browser(&self, query: Option<String>) -> Result<(), ShellError> {
         match self.host {
             Host::Desktop => {
-                invoke("open_in_browser", &serde_json::json!({ "query": query })).await
+                invoke::<command::OpenInBrowser>(command::OpenInBrowserArgs { query }).await
             }
             Host::Browser => Ok(()),
         }
@@ -284,7 +222,7 @@ impl Platform {
 /// clicked elsewhere), handed over by the shell before the page started.
 pub fn launch_link() -> Option<String> {
     let window = web_sys::window()?;
-    js_sys::Reflect::get(&window, &"__peercallLaunchLink".into())
+    js_sys::Reflect::get(&window, &peercall_signal::shell::LAUNCH_LINK_GLOBAL.into())
         .ok()?
         .as_string()
         .filter(|link| !link.is_empty())
@@ -320,14 +258,14 @@ fn detect_webrtc() -> WebRtcSupport {
 /// In a tab, the page was served by the signaling server itself, so the
 /// server is the page's own host. `?server=ws://…` points elsewhere (tests,
 /// remote servers).
-fn browser_server_info() -> Result<ServerInfo, PlatformError> {
+fn browser_server_info() -> Result<ServerInfo, ShellError> {
     let location = web_sys::window()
-        .ok_or_else(|| PlatformError::js("no_window", JsValue::NULL))?
+        .ok_or_else(|| page_error(ShellErrorKind::Ipc, "no window".into()))?
         .location();
     let href = location
         .href()
-        .map_err(|e| PlatformError::js("location", e))?;
-    let url = web_sys::Url::new(&href).map_err(|e| PlatformError::js("location", e))?;
+        .map_err(|e| page_error(ShellErrorKind::Ipc, e))?;
+    let url = web_sys::Url::new(&href).map_err(|e| page_error(ShellErrorKind::Ipc, e))?;
     let page_url = url.origin() + "/";
     if let Some(server) = url.search_params().get("server") {
         return Ok(ServerInfo {
@@ -356,33 +294,32 @@ fn port_of(url: &str) -> u16 {
         .unwrap_or(if url.starts_with("wss") { 443 } else { 80 })
 }
 
-/// Calls a Tauri command and decodes its answer or its [`PlatformError`].
-async fn invoke<A: Serialize, T: DeserializeOwned>(
-    command: &str,
-    args: &A,
-) -> Result<T, PlatformError> {
-    let internals = tauri_internals().ok_or_else(|| PlatformError {
-        kind: "not_desktop".into(),
-        message: "not running inside the desktop app".into(),
-        fields: Vec::new(),
+/// Calls the shell's command `C` and decodes its answer or its [`ShellError`].
+async fn invoke<C: Command>(args: C::Args) -> Result<C::Output, ShellError> {
+    let ipc = |e: JsValue| page_error(ShellErrorKind::Ipc, e);
+    let internals = tauri_internals().ok_or_else(|| {
+        ShellError::new(
+            ShellErrorKind::NotDesktop,
+            "not running inside the desktop app",
+        )
     })?;
     let invoke: js_sys::Function = js_sys::Reflect::get(&internals, &"invoke".into())
         .and_then(|f| f.dyn_into())
-        .map_err(|e| PlatformError::js("ipc", e))?;
+        .map_err(ipc)?;
     // Tauri wants a plain object, not the ES `Map` serde-wasm-bindgen makes by default.
-    let args = args
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| PlatformError::js("ipc", e.into()))?;
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let payload = js_sys::Object::new();
+    let args = args.serialize(&serializer).map_err(|e| ipc(e.into()))?;
+    js_sys::Reflect::set(&payload, &command::ARGS_KEY.into(), &args).map_err(ipc)?;
     let promise: js_sys::Promise = invoke
-        .call2(&internals, &command.into(), &args)
+        .call2(&internals, &C::NAME.into(), &payload)
         .and_then(|p| p.dyn_into())
-        .map_err(|e| PlatformError::js("ipc", e))?;
+        .map_err(ipc)?;
     match JsFuture::from(promise).await {
-        Ok(value) => {
-            serde_wasm_bindgen::from_value(value).map_err(|e| PlatformError::js("ipc", e.into()))
+        Ok(value) => serde_wasm_bindgen::from_value(value).map_err(|e| ipc(e.into())),
+        Err(error) => {
+            Err(serde_wasm_bindgen::from_value(error.clone()).unwrap_or_else(|_| ipc(error)))
         }
-        Err(error) => Err(serde_wasm_bindgen::from_value(error.clone())
-            .unwrap_or_else(|_| PlatformError::js("ipc", error))),
     }
 }
 
@@ -417,26 +354,26 @@ fn browser_load_settings() -> SettingsSnapshot {
             }
             SettingsSnapshot {
                 settings: Settings::default(),
-                notice: Some(SettingsNotice::Corrupt { backup }),
+                notice: Some(LoadNotice::Corrupt { backup }),
                 path,
             }
         }
     }
 }
 
-fn browser_save_settings(settings: &Settings) -> Result<Settings, PlatformError> {
+fn browser_save_settings(settings: &Settings) -> Result<Settings, ShellError> {
     if let Err(fields) = settings.validate() {
-        return Err(PlatformError {
-            kind: "invalid_settings".into(),
+        return Err(ShellError {
+            kind: ShellErrorKind::InvalidSettings,
             message: format!("{} setting(s) are not valid", fields.len()),
             fields,
         });
     }
     let json = serde_json::to_string(settings).expect("settings serialize");
     local_storage()
-        .ok_or_else(|| PlatformError::js("settings_io", "no localStorage".into()))?
+        .ok_or_else(|| ShellError::new(ShellErrorKind::SettingsIo, "no localStorage"))?
         .set_item(SETTINGS_KEY, &json)
-        .map_err(|e| PlatformError::js("settings_io", e))?;
+        .map_err(|e| page_error(ShellErrorKind::SettingsIo, e))?;
     Ok(settings.clone())
 }
 

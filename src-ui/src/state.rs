@@ -10,7 +10,7 @@ use peercall_signal::settings::{Language, Settings};
 use crate::call::DirectRole;
 
 use crate::i18n::Lang;
-use crate::platform::{ServerInfo, SettingsNotice, SettingsSnapshot};
+use crate::platform::{LoadNotice, ServerInfo, SettingsSnapshot};
 
 /// The screen being shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,7 +98,7 @@ pub struct AppState {
     /// Where settings are kept (shown in Settings › About).
     pub settings_path: String,
     /// A one-time notice about the stored settings, until dismissed.
-    pub settings_notice: Option<SettingsNotice>,
+    pub settings_notice: Option<LoadNotice>,
     /// The signaling server.
     pub server: ServerStatus,
     /// The current screen.

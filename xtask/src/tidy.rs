@@ -20,6 +20,7 @@ pub fn run() -> Result<()> {
     problems.extend(signal_stays_headless(&cargo_metadata(&root)?));
     problems.extend(media_clone_forbidden(&root)?);
     problems.extend(code_map_names_every_module(&root)?);
+    problems.extend(commands_match_the_contract(&root)?);
     if !problems.is_empty() {
         bail!(
             "tidy found {} problem(s):\n- {}",
@@ -203,6 +204,7 @@ const MAPPED: &[&str] = &[
     "signal/src",
     "signal/src/server",
     "signal/src/protocol",
+    "signal/src/shell",
     "src-tauri/src",
     "src-ui/src",
     "src-ui/src/call",
@@ -236,6 +238,78 @@ pub fn code_map_names_every_module(root: &Path) -> Result<Vec<String>> {
                     "ARCHITECTURE.md's code map does not name {folder}/{name}.rs"
                 ));
             }
+        }
+    }
+    Ok(problems)
+}
+
+/// The shell's command names, as the contract (`signal/src/shell/command.rs`)
+/// lists them: the lines `Type = "name", Args => Output;`.
+fn contract_commands(text: &str) -> Vec<String> {
+    code_lines(text)
+        .filter_map(|(_, line)| {
+            let (ty, rest) = line.trim().split_once(" = \"")?;
+            let (name, _) = rest.split_once("\",")?;
+            ty.chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase())
+                .then(|| name.to_owned())
+        })
+        .collect()
+}
+
+/// The shell's commands are exactly the contract's: every name the UI can
+/// call is a `#[tauri::command]` in `commands.rs`, registered in `lib.rs`'s
+/// handler and granted in the capability, and nothing else is.
+pub fn commands_match_the_contract(root: &Path) -> Result<Vec<String>> {
+    let read = |path: &str| {
+        std::fs::read_to_string(root.join(path)).with_context(|| format!("reading {path}"))
+    };
+    let mut contract = contract_commands(&read("signal/src/shell/command.rs")?);
+    contract.sort();
+    let commands = read("src-tauri/src/commands.rs")?;
+    let mut defined: Vec<String> = commands
+        .split("#[tauri::command]")
+        .skip(1)
+        .filter_map(|after| {
+            let rest = after.split_once("fn ")?.1;
+            Some(rest.split(['(', '<']).next()?.trim().to_owned())
+        })
+        .collect();
+    defined.sort();
+    let lib = read("src-tauri/src/lib.rs")?;
+    let handler = lib
+        .split_once("generate_handler![")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| list)
+        .unwrap_or_default();
+    let mut registered: Vec<String> = handler
+        .split(',')
+        .map(|entry| entry.trim().trim_start_matches("commands::").to_owned())
+        .filter(|name| !name.is_empty())
+        .collect();
+    registered.sort();
+    let capability = read("src-tauri/capabilities/default.json")?;
+    let mut problems = Vec::new();
+    for (what, names) in [
+        ("#[tauri::command] in src-tauri/src/commands.rs", &defined),
+        ("registered in src-tauri/src/lib.rs", &registered),
+    ] {
+        for name in names.iter().filter(|n| !contract.contains(n)) {
+            problems.push(format!(
+                "{name} is {what} but not in the contract (signal/src/shell/command.rs)"
+            ));
+        }
+        for name in contract.iter().filter(|n| !names.contains(n)) {
+            problems.push(format!("the contract's {name} is not {what}"));
+        }
+    }
+    for name in &contract {
+        let permission = format!("\"allow-{}\"", name.replace('_', "-"));
+        if !capability.contains(&permission) {
+            problems.push(format!(
+                "the contract's {name} is not granted in src-tauri/capabilities/default.json"
+            ));
         }
     }
     Ok(problems)
@@ -387,5 +461,64 @@ mod tests {
             problems,
             vec!["ARCHITECTURE.md's code map does not name signal/src/server/budget.rs"]
         );
+    }
+
+    #[test]
+    fn a_command_outside_the_contract_is_caught() {
+        let contract = "commands! {\n    /// Doc.\n    GetSettings = \"get_settings\", NoArgs => Settings;\n    CheckServer = \"check_server\", CheckServerArgs => Option<usize>;\n}\n";
+        let commands = "#[tauri::command]\npub fn get_settings(store: State<'_, S>) -> S {}\n#[tauri::command]\npub async fn check_server(args: A) -> R {}\n";
+        let lib = "tauri::generate_handler![\n    commands::get_settings,\n    commands::check_server,\n])";
+        let capability = "[\"allow-get-settings\", \"allow-check-server\"]";
+        let root = tree(
+            "commands",
+            &[
+                ("signal/src/shell/command.rs", contract),
+                ("src-tauri/src/commands.rs", commands),
+                ("src-tauri/src/lib.rs", lib),
+                ("src-tauri/capabilities/default.json", capability),
+            ],
+        );
+        assert_eq!(
+            commands_match_the_contract(&root).unwrap(),
+            Vec::<String>::new()
+        );
+        // A command the UI can't name (no type in the contract).
+        std::fs::write(
+            root.join("src-tauri/src/commands.rs"),
+            format!("{commands}#[tauri::command]\npub fn secret() {{}}\n"),
+        )
+        .unwrap();
+        let problems = commands_match_the_contract(&root).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("secret is #[tauri::command]"),
+            "{problems:?}"
+        );
+        // A contract command nobody registered or granted.
+        std::fs::write(root.join("src-tauri/src/commands.rs"), commands).unwrap();
+        std::fs::write(
+            root.join("src-tauri/src/lib.rs"),
+            "tauri::generate_handler![commands::get_settings]",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("src-tauri/capabilities/default.json"),
+            "[\"allow-get-settings\"]",
+        )
+        .unwrap();
+        let problems = commands_match_the_contract(&root).unwrap();
+        assert_eq!(
+            problems,
+            vec![
+                "the contract's check_server is not registered in src-tauri/src/lib.rs",
+                "the contract's check_server is not granted in src-tauri/capabilities/default.json",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_real_commands_match_the_contract() {
+        let problems = commands_match_the_contract(&crate::util::root()).unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
     }
 }

@@ -3,7 +3,7 @@ use yew::prelude::*;
 use crate::app::AppContext;
 use crate::hooks::use_text;
 use crate::i18n::Text;
-use crate::platform::SettingsNotice;
+use crate::platform::LoadNotice;
 use crate::state::Action;
 
 /// Tells the user, once, that their stored settings were damaged and where
@@ -12,7 +12,7 @@ use crate::state::Action;
 pub fn settings_notice_banner() -> Html {
     let tr = use_text();
     let app = use_context::<AppContext>().expect("AppContext");
-    let Some(SettingsNotice::Corrupt { backup }) = &app.settings_notice else {
+    let Some(LoadNotice::Corrupt { backup }) = &app.settings_notice else {
         return html! {};
     };
     let on_dismiss = {

@@ -4,6 +4,7 @@
 
 use peercall_signal::address::{self, AddressError};
 use peercall_signal::settings::Settings;
+use peercall_signal::shell::JoinFailure;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -33,8 +34,8 @@ pub struct JoinPageProps {
 enum Status {
     Idle,
     Checking,
-    /// The check failed, with the shell's error kind.
-    Failed(String),
+    /// The check failed, and why.
+    Failed(JoinFailure),
 }
 
 /// A server and room to join, from the list or the form.
@@ -112,7 +113,7 @@ pub fn join_page(props: &JoinPageProps) -> Html {
                     .await;
                 if let Err(error) = checked {
                     gloo::console::warn!(format!("check_server: {error:?}"));
-                    status.set(Status::Failed(error.kind));
+                    status.set(Status::Failed(error.join_failure()));
                     return;
                 }
                 status.set(Status::Idle);
@@ -150,7 +151,7 @@ pub fn join_page(props: &JoinPageProps) -> Html {
             let target = match address::parse(&value(&address_input)) {
                 Ok(target) => target,
                 Err(error) => {
-                    status.set(Status::Failed(address_error_kind(&error).into()));
+                    status.set(Status::Failed(address_failure(&error)));
                     return;
                 }
             };
@@ -161,12 +162,12 @@ pub fn join_page(props: &JoinPageProps) -> Html {
                 room_code::normalize(&typed_room)
             };
             let Some(room) = room else {
-                let kind = if typed_room.trim().is_empty() {
-                    "room_missing"
+                let failure = if typed_room.trim().is_empty() {
+                    JoinFailure::RoomMissing
                 } else {
-                    "invalid_room"
+                    JoinFailure::InvalidRoom
                 };
-                status.set(Status::Failed(kind.into()));
+                status.set(Status::Failed(failure));
                 return;
             };
             let password = Some(value(&password_input)).filter(|p| !p.is_empty());
@@ -293,9 +294,9 @@ pub fn join_page(props: &JoinPageProps) -> Html {
 
     let recent = app.settings.recent_servers.clone();
     let error = match &*status {
-        Status::Failed(kind) => {
-            let text = join_error_text(kind);
-            html! { <p class="field-error" id="join-error" data-kind={kind.clone()} role="alert">{ tr(text) }</p> }
+        Status::Failed(failure) => {
+            let text = join_error_text(*failure);
+            html! { <p class="field-error" id="join-error" data-kind={failure.name()} role="alert">{ tr(text) }</p> }
         }
         Status::Checking => html! {
             <p class="hint" id="join-checking" role="status"><span class="spinner" />{ tr(Text::CheckingServer) }</p>
@@ -370,11 +371,11 @@ pub fn join_page(props: &JoinPageProps) -> Html {
     }
 }
 
-/// The error kind the message table knows, for an address that didn't parse.
-fn address_error_kind(error: &AddressError) -> &'static str {
+/// Why an address that didn't parse can't be joined.
+fn address_failure(error: &AddressError) -> JoinFailure {
     match error {
-        AddressError::BadRoom => "invalid_room",
-        _ => "invalid_address",
+        AddressError::BadRoom => JoinFailure::InvalidRoom,
+        _ => JoinFailure::InvalidAddress,
     }
 }
 

@@ -11,6 +11,7 @@ use crate::pages::call::remember_name;
 use crate::platform::Platform;
 use crate::state::{Action, Page, Remote, ServerStatus};
 use peercall_signal::address::percent_encode as encode;
+use peercall_signal::shell::JoinFailure;
 
 /// Enters `room` on the server at `ws_url`: here, or in the system browser
 /// (reporting to `outcome`) where this web engine can't call.
@@ -74,21 +75,21 @@ pub fn calling_origin(app: &AppContext, platform: &Platform) -> String {
     }
 }
 
-/// The words for a failed pre-join check, by the shell's error kind.
-pub fn join_error_text(kind: &str) -> Text {
-    match kind {
-        "unreachable" => Text::JoinErrUnreachable,
-        "tls" => Text::JoinErrTls,
-        "origin_refused" => Text::JoinErrOrigin,
-        "version_mismatch" => Text::JoinErrVersion,
-        "room_full" => Text::JoinErrRoomFull,
-        "wrong_password" => Text::JoinErrPassword,
-        "too_many_attempts" => Text::JoinErrTooManyAttempts,
-        "not_peercall" => Text::JoinErrNotPeercall,
-        "timed_out" => Text::JoinErrTimeout,
-        "invalid_address" => Text::JoinErrAddress,
-        "invalid_room" => Text::JoinErrRoomInvalid,
-        "room_missing" => Text::JoinErrRoom,
-        _ => Text::JoinErrOther,
+/// The words for a failed pre-join check.
+pub fn join_error_text(failure: JoinFailure) -> Text {
+    match failure {
+        JoinFailure::Unreachable => Text::JoinErrUnreachable,
+        JoinFailure::Tls => Text::JoinErrTls,
+        JoinFailure::OriginRefused => Text::JoinErrOrigin,
+        JoinFailure::VersionMismatch => Text::JoinErrVersion,
+        JoinFailure::RoomFull => Text::JoinErrRoomFull,
+        JoinFailure::WrongPassword => Text::JoinErrPassword,
+        JoinFailure::TooManyAttempts => Text::JoinErrTooManyAttempts,
+        JoinFailure::NotPeercall => Text::JoinErrNotPeercall,
+        JoinFailure::TimedOut => Text::JoinErrTimeout,
+        JoinFailure::InvalidAddress => Text::JoinErrAddress,
+        JoinFailure::InvalidRoom => Text::JoinErrRoomInvalid,
+        JoinFailure::RoomMissing => Text::JoinErrRoom,
+        JoinFailure::Unexpected => Text::JoinErrOther,
     }
 }

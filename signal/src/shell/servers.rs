@@ -1,8 +1,5 @@
 //! What the desktop shell tells the UI about signaling servers: its own
 //! embedded one, the call it hosts on the LAN, and the calls it finds there.
-//! Like [`crate::settings`], a contract between the shell (which serializes
-//! it) and the UI (which shows it), so it lives in the one crate both share.
-//! Serde-only, wasm-safe.
 
 use serde::{Deserialize, Serialize};
 
