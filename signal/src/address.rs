@@ -200,6 +200,117 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), AddressErro
     Ok((host.to_ascii_lowercase(), port))
 }
 
+/// The UI page's own address: what its query (`?room=…&server=…`) says.
+/// The desktop app's open-in-browser action, the invite a browser tab
+/// shows, the page at start and the tests all write and read it through
+/// this one type.
+///
+/// ```
+/// use peercall_signal::address::PageAddress;
+/// let page = PageAddress {
+///     room: Some("team room".into()),
+///     server: Some("ws://10.0.0.2:7778/".into()),
+///     ..PageAddress::default()
+/// };
+/// assert_eq!(page.to_query(), "room=team%20room&server=ws%3A%2F%2F10.0.0.2%3A7778%2F");
+/// assert_eq!(PageAddress::from_query(&format!("?{}", page.to_query())), page);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageAddress {
+    /// `room`: the call to open.
+    pub room: Option<String>,
+    /// `server`: the signaling server, when not the page's own host.
+    pub server: Option<String>,
+    /// `password`: the room's password, for a call opened elsewhere.
+    pub password: Option<String>,
+    /// `name`: the name to join with.
+    pub name: Option<String>,
+    /// `join`: an invite link to open the join screen on.
+    pub join: Option<String>,
+    /// `page=settings`: open the settings.
+    pub settings: bool,
+}
+
+impl PageAddress {
+    /// The call `room` on the page's own server.
+    pub fn room(room: &str) -> Self {
+        Self {
+            room: Some(room.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// The query, without the `?`: every value percent-encoded, empty ones
+    /// left out.
+    pub fn to_query(&self) -> String {
+        let mut pairs = Vec::new();
+        let fields = [
+            ("room", &self.room),
+            ("server", &self.server),
+            ("password", &self.password),
+            ("name", &self.name),
+            ("join", &self.join),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                pairs.push(format!("{key}={}", percent_encode(value)));
+            }
+        }
+        if self.settings {
+            pairs.push("page=settings".to_owned());
+        }
+        pairs.join("&")
+    }
+
+    /// Reads a query (with or without its `?`), as a browser does: `+` is a
+    /// space, `%XX` escapes are decoded, empty and undecodable values and
+    /// unknown keys are ignored, the first of a repeated key counts.
+    pub fn from_query(query: &str) -> Self {
+        let mut page = Self::default();
+        for pair in query.trim_start_matches('?').split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let Some(value) = percent_decode(&value.replace('+', " ")).filter(|v| !v.is_empty())
+            else {
+                continue;
+            };
+            let slot = match key {
+                "room" => &mut page.room,
+                "server" => &mut page.server,
+                "password" => &mut page.password,
+                "name" => &mut page.name,
+                "join" => &mut page.join,
+                "page" => {
+                    page.settings |= value == "settings";
+                    continue;
+                }
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        page
+    }
+}
+
+/// The room a pasted link names, if `input` is a link: an invite link's
+/// path (`peercall://HOST/ROOM`), a server address's or a page link's
+/// `?room=` (`wss://…?room=…`, `http://HOST/?room=…`). `None` when `input`
+/// is not a link or names no room.
+///
+/// ```
+/// use peercall_signal::address::room_in_link;
+/// assert_eq!(room_in_link("peercall://10.0.0.2/abc-defg-hij").as_deref(), Some("abc-defg-hij"));
+/// assert_eq!(room_in_link("http://127.0.0.1:7777/?room=kfd-mwpa-xzt").as_deref(), Some("kfd-mwpa-xzt"));
+/// assert_eq!(room_in_link("kfd-mwpa-xzt"), None);
+/// ```
+pub fn room_in_link(input: &str) -> Option<String> {
+    let input = input.trim();
+    let (scheme, rest) = input.split_once("://")?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" | "https" => PageAddress::from_query(rest.split_once('?')?.1).room,
+        _ => parse(input).ok()?.room,
+    }
+}
+
 /// Decodes `%XX` escapes; `None` for a malformed escape or non-UTF-8 result.
 pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
@@ -275,5 +386,47 @@ mod tests {
         assert_eq!(parse("ws://a b/"), Err(AddressError::Whitespace));
         assert_eq!(parse("peercall://a/%ZZ"), Err(AddressError::BadRoom));
         assert_eq!(parse("peercall://a/%0A"), Err(AddressError::BadRoom));
+    }
+
+    #[test]
+    fn page_addresses_round_trip() {
+        let page = PageAddress {
+            room: Some("a&b=c".into()),
+            server: Some("wss://x.example/?room=y".into()),
+            password: Some("p w+%".into()),
+            name: Some("Bora Kim".into()),
+            join: None,
+            settings: true,
+        };
+        let query = page.to_query();
+        assert!(!query.contains(' '), "{query}");
+        assert_eq!(PageAddress::from_query(&query), page);
+        assert_eq!(
+            PageAddress::from_query("?name=Bora+Kim&x=1&room=")
+                .name
+                .as_deref(),
+            Some("Bora Kim")
+        );
+        assert_eq!(
+            PageAddress::from_query("room=a&room=b").room.as_deref(),
+            Some("a")
+        );
+        assert_eq!(PageAddress::from_query("room=%ZZ"), PageAddress::default());
+        assert_eq!(PageAddress::default().to_query(), "");
+    }
+
+    #[test]
+    fn rooms_in_links() {
+        assert_eq!(
+            room_in_link("wss://c.example/s?room=team").as_deref(),
+            Some("team")
+        );
+        assert_eq!(
+            room_in_link("https://c.example/?name=x&room=a%20b").as_deref(),
+            Some("a b")
+        );
+        assert_eq!(room_in_link("peercall://host/"), None);
+        assert_eq!(room_in_link("http://host/"), None);
+        assert_eq!(room_in_link("abc"), None);
     }
 }

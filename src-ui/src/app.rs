@@ -1,6 +1,7 @@
 //! The root component: detects the platform, asks where the server is, and
 //! provides the shared handles to every page through contexts.
 
+use peercall_signal::address::PageAddress;
 use yew::prelude::*;
 
 use crate::call::{AppEvent, CallTarget, DirectRole, Engine};
@@ -8,20 +9,30 @@ use crate::components::{IncomingCallPrompt, SettingsNoticeBanner};
 use crate::i18n::Lang;
 use crate::pages::{CallPage, HomePage, HostPage, JoinPage, SettingsPage};
 use crate::platform::Platform;
-use crate::state::{Action, AppState, IncomingCall, Page, Remote, SignalStatus};
+use crate::state::{
+    use_app, Action, AppContext, AppProvider, AppState, IncomingCall, Page, Remote, SignalStatus,
+};
 
-/// The app-state handle components use to read state and dispatch actions.
-pub type AppContext = UseReducerHandle<AppState>;
-
-/// The root component.
+/// The root component: the platform and app-state contexts around [`Root`].
 #[function_component(App)]
 pub fn app() -> Html {
     let platform = use_memo((), |_| Platform::detect());
-    let state = use_reducer(|| {
-        let mut state = AppState::new(Lang::detect(), initial_page());
-        state.name = url_param("name").filter(|n| !n.trim().is_empty());
-        state
-    });
+    let initial = use_memo((), |_| launch_state());
+    html! {
+        <ContextProvider<Platform> context={(*platform).clone()}>
+            <AppProvider initial={(*initial).clone()}>
+                <Root />
+            </AppProvider>
+        </ContextProvider<Platform>>
+    }
+}
+
+/// What runs for as long as the app: the signaling connection, settings
+/// and server at start, launch links; the page being shown.
+#[function_component(Root)]
+fn root() -> Html {
+    let platform = crate::platform::use_platform();
+    let state = use_app();
     let engine = use_memo((), |_| Engine::new());
 
     // The signaling connection lives as long as the app (our id is shown on
@@ -113,56 +124,62 @@ pub fn app() -> Html {
         Page::Settings => html! { <SettingsPage /> },
     };
 
+    let notice = state.settings_notice.clone();
+    let dismiss_notice = {
+        let state = state.clone();
+        Callback::from(move |_| state.dispatch(Action::DismissSettingsNotice))
+    };
     html! {
-        <ContextProvider<Platform> context={(*platform).clone()}>
-            <ContextProvider<Lang> context={state.lang}>
-                <ContextProvider<AppContext> context={state.clone()}>
-                    <ContextProvider<Engine> context={(*engine).clone()}>
-                        <div class="app">
-                            <SettingsNoticeBanner />
-                            { page }
-                            { incoming_prompt(&state, &engine) }
-                        </div>
-                    </ContextProvider<Engine>>
-                </ContextProvider<AppContext>>
-            </ContextProvider<Lang>>
-        </ContextProvider<Platform>>
+        <ContextProvider<Lang> context={state.lang}>
+            <ContextProvider<Engine> context={(*engine).clone()}>
+                <div class="app">
+                    <SettingsNoticeBanner {notice} on_dismiss={dismiss_notice} />
+                    { page }
+                    { incoming_prompt(&state, &engine) }
+                </div>
+            </ContextProvider<Engine>>
+        </ContextProvider<Lang>>
     }
+}
+
+/// The state at launch, from the page address ([`PageAddress`]) and the
+/// invite link the app was started with.
+fn launch_state() -> AppState {
+    let search = gloo::utils::window()
+        .location()
+        .search()
+        .unwrap_or_default();
+    let address = PageAddress::from_query(&search);
+    let mut state = AppState::new(Lang::detect(), initial_page(&address));
+    state.name = address.name.filter(|n| !n.trim().is_empty());
+    state
 }
 
 /// Where the app opens: `?room=CODE` (with `&server=URL&password=…` for
 /// another server) opens that call directly (the desktop app's
 /// open-in-browser action and invites); an invite link the app was launched
 /// with, or `?join=LINK`, opens the join screen on it.
-fn initial_page() -> Page {
-    let param = url_param;
-    if param("page").as_deref() == Some("settings") {
+fn initial_page(address: &PageAddress) -> Page {
+    if address.settings {
         return Page::Settings;
     }
-    if let Some(link) = param("join").or_else(crate::platform::launch_link) {
+    if let Some(link) = address.join.clone().or_else(crate::platform::launch_link) {
         return Page::Join { link: Some(link) };
     }
-    let via = param("server")
+    let via = address
+        .server
+        .clone()
         .filter(|url| peercall_signal::settings::is_signaling_url(url))
         .map(|ws_url| Remote {
             ws_url,
-            password: param("password").filter(|p| !p.is_empty()),
+            password: address.password.clone(),
         });
-    param("room")
-        .and_then(|room| crate::room_code::normalize(&room))
+    address
+        .room
+        .as_deref()
+        .and_then(crate::room_code::normalize)
         .map(|room| Page::Call { room, via })
         .unwrap_or(Page::Home)
-}
-
-/// A query parameter of the page address.
-fn url_param(name: &str) -> Option<String> {
-    let search = gloo::utils::window()
-        .location()
-        .search()
-        .unwrap_or_default();
-    web_sys::UrlSearchParams::new_with_str(&search)
-        .ok()
-        .and_then(|params| params.get(name))
 }
 
 /// What an engine event changes in the app state.
@@ -176,7 +193,7 @@ fn app_action(event: AppEvent) -> Action {
 }
 
 /// The incoming-call prompt, over whatever screen is showing.
-fn incoming_prompt(state: &UseReducerHandle<AppState>, engine: &Engine) -> Html {
+fn incoming_prompt(state: &AppContext, engine: &Engine) -> Html {
     let Some(call) = state.incoming.clone() else {
         return html! {};
     };

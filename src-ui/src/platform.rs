@@ -4,6 +4,7 @@
 //! browser tab it derives the same answers from the page's own address, so
 //! every other module is written once for both.
 
+use peercall_signal::address::PageAddress;
 use peercall_signal::settings::Settings;
 use peercall_signal::shell::command::{self, Command, NoArgs};
 pub use peercall_signal::shell::{
@@ -43,6 +44,12 @@ impl WebRtcSupport {
 /// callers handle one kind of error.
 fn page_error(kind: ShellErrorKind, value: JsValue) -> ShellError {
     ShellError::new(kind, format!("{value:?}"))
+}
+
+/// What the UI runs in (provided by the root component).
+#[yew::hook]
+pub fn use_platform() -> Platform {
+    yew::use_context::<Platform>().expect("use_platform outside the Platform provider")
 }
 
 /// Where a tab keeps its settings.
@@ -267,7 +274,7 @@ fn browser_server_info() -> Result<ServerInfo, ShellError> {
         .map_err(|e| page_error(ShellErrorKind::Ipc, e))?;
     let url = web_sys::Url::new(&href).map_err(|e| page_error(ShellErrorKind::Ipc, e))?;
     let page_url = url.origin() + "/";
-    if let Some(server) = url.search_params().get("server") {
+    if let Some(server) = PageAddress::from_query(&url.search()).server {
         return Ok(ServerInfo {
             port: port_of(&server),
             ws_url: server,

@@ -1,5 +1,7 @@
 //! Room codes people can read aloud: `abc-defg-hjk`.
 
+use peercall_signal::address;
+
 /// Letters that are hard to mix up when read or heard (no i, l, o, 0, 1).
 const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz";
 
@@ -28,22 +30,19 @@ pub fn generate() -> String {
 }
 
 /// Accepts what a person types or pastes (a code, a code with spaces or
-/// capitals, or an invite link ending in the code) and returns the room name,
-/// or `None` when nothing usable is left.
+/// capitals, or a link naming the room, read by [`address::room_in_link`])
+/// and returns the room name, or `None` when nothing usable is left (a link
+/// that names no room among them).
 pub fn normalize(input: &str) -> Option<String> {
-    let trimmed = input.trim().trim_end_matches('/');
-    // Invite links (`peercall://host:port/room`, `http://host/?room=…`) end in the room.
-    let tail = trimmed
-        .rsplit_once("room=")
-        .map(|(_, room)| room)
-        .or_else(|| {
-            trimmed
-                .contains("://")
-                .then(|| trimmed.rsplit('/').next())
-                .flatten()
-        })
-        .unwrap_or(trimmed);
-    let code: String = tail
+    let trimmed = input.trim();
+    let linked = trimmed
+        .contains("://")
+        .then(|| address::room_in_link(trimmed));
+    let code = match &linked {
+        Some(room) => room.as_deref()?,
+        None => trimmed,
+    };
+    let code: String = code
         .chars()
         .map(|c| {
             if c.is_whitespace() {

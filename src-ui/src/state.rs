@@ -1,8 +1,9 @@
-//! App-wide state: one reducer, changed only through [`Action`]s.
+//! App-wide state: one reducer, changed only through [`Action`]s, and the
+//! context pages read it from ([`AppProvider`], [`use_app`]).
 
 use std::rc::Rc;
 
-use yew::Reducible;
+use yew::prelude::*;
 
 use peercall_signal::protocol::PeerId;
 use peercall_signal::settings::{Language, Settings};
@@ -224,4 +225,34 @@ pub fn lang_for(settings: &Settings) -> Lang {
         Language::Ko => Lang::Ko,
         Language::System => Lang::detect(),
     }
+}
+
+/// The app-state handle pages use to read state and dispatch actions.
+pub type AppContext = UseReducerHandle<AppState>;
+
+/// Props for [`AppProvider`].
+#[derive(Properties, PartialEq)]
+pub struct AppProviderProps {
+    /// The state at launch.
+    pub initial: AppState,
+    /// Everything that reads the state.
+    pub children: Html,
+}
+
+/// Holds the app state and provides it to everything inside.
+#[function_component(AppProvider)]
+pub fn app_provider(props: &AppProviderProps) -> Html {
+    let initial = props.initial.clone();
+    let state = use_reducer(move || initial);
+    html! {
+        <ContextProvider<AppContext> context={state}>
+            { props.children.clone() }
+        </ContextProvider<AppContext>>
+    }
+}
+
+/// The app state and its dispatcher (inside [`AppProvider`]).
+#[hook]
+pub fn use_app() -> AppContext {
+    use_context::<AppContext>().expect("use_app outside AppProvider")
 }

@@ -7,6 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use peercall_signal::address::PageAddress;
 use serde_json::{Map, Value};
 
 use crate::process::{free_port, signal_bin, ui_dist, wait_for_port, Process};
@@ -52,12 +53,20 @@ impl SignalServer {
 
 /// The page URL that lands straight in `room` as `name`.
 pub fn room_url(server: &SignalServer, room: &str, name: &str) -> String {
-    format!("{}?room={room}&name={name}", server.http_url)
+    let address = PageAddress {
+        name: Some(name.to_owned()),
+        ..PageAddress::room(room)
+    };
+    format!("{}?{}", server.http_url, address.to_query())
 }
 
 /// The home page URL with `name` as the display name.
 pub fn home_url(server: &SignalServer, name: &str) -> String {
-    format!("{}?name={name}", server.http_url)
+    let address = PageAddress {
+        name: Some(name.to_owned()),
+        ..PageAddress::default()
+    };
+    format!("{}?{}", server.http_url, address.to_query())
 }
 
 /// Minimal HTTP GET on loopback, returning (status, content-type, body).

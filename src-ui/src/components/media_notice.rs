@@ -4,7 +4,7 @@ use crate::call::DeviceError;
 use crate::components::{Icon, IconKind};
 use crate::hooks::use_text;
 use crate::i18n::Text;
-use crate::platform::{guidance_for_denied, Platform};
+use crate::platform::{guidance_for_denied, Host};
 
 /// Props for [`MediaNotice`].
 #[derive(Properties, PartialEq)]
@@ -15,6 +15,8 @@ pub struct MediaNoticeProps {
     pub mic_error: Option<DeviceError>,
     /// Hide it.
     pub on_dismiss: Callback<()>,
+    /// What the UI runs in (where refused access is allowed again).
+    pub host: Host,
 }
 
 /// What went wrong with the camera or microphone, what the call still does
@@ -22,7 +24,6 @@ pub struct MediaNoticeProps {
 #[function_component(MediaNotice)]
 pub fn media_notice(props: &MediaNoticeProps) -> Html {
     let tr = use_text();
-    let platform = use_context::<Platform>();
     let (camera, mic) = (props.camera_error, props.mic_error);
     let message = match (camera, mic) {
         (None, None) => return html! {},
@@ -42,9 +43,7 @@ pub fn media_notice(props: &MediaNoticeProps) -> Html {
         },
     };
     let denied = camera == Some(DeviceError::Denied) || mic == Some(DeviceError::Denied);
-    let guidance = platform
-        .filter(|_| denied)
-        .map(|p| tr(guidance_for_denied(p.host)));
+    let guidance = denied.then(|| tr(guidance_for_denied(props.host)));
     let on_dismiss = {
         let cb = props.on_dismiss.clone();
         Callback::from(move |_| cb.emit(()))

@@ -18,6 +18,8 @@ pub struct DevicesSectionProps {
     pub errors: Rc<Vec<FieldError>>,
     /// Saves a changed copy.
     pub on_save: Callback<Settings>,
+    /// What the UI runs in (who keeps the permission, how to ask).
+    pub platform: Platform,
 }
 
 /// What Peercall may use, as far as the shell knows.
@@ -32,7 +34,7 @@ struct Access {
 #[function_component(DevicesSection)]
 pub fn devices_section(props: &DevicesSectionProps) -> Html {
     let tr = use_text();
-    let platform = use_context::<Platform>().expect("Platform context");
+    let platform = props.platform.clone();
     let settings = &props.settings;
 
     // Desktop: ask the shell what is allowed before touching any device, so a

@@ -1,24 +1,27 @@
 use yew::prelude::*;
 
-use crate::app::AppContext;
 use crate::hooks::use_text;
 use crate::i18n::Text;
 use crate::platform::LoadNotice;
-use crate::state::Action;
+
+/// Props for [`SettingsNoticeBanner`].
+#[derive(Properties, PartialEq)]
+pub struct SettingsNoticeProps {
+    /// The notice, until dismissed.
+    pub notice: Option<LoadNotice>,
+    /// The user read it.
+    pub on_dismiss: Callback<()>,
+}
 
 /// Tells the user, once, that their stored settings were damaged and where
 /// the damaged copy was kept. Shown above whatever page is open.
 #[function_component(SettingsNoticeBanner)]
-pub fn settings_notice_banner() -> Html {
+pub fn settings_notice_banner(props: &SettingsNoticeProps) -> Html {
     let tr = use_text();
-    let app = use_context::<AppContext>().expect("AppContext");
-    let Some(LoadNotice::Corrupt { backup }) = &app.settings_notice else {
+    let Some(LoadNotice::Corrupt { backup }) = &props.notice else {
         return html! {};
     };
-    let on_dismiss = {
-        let app = app.clone();
-        Callback::from(move |_| app.dispatch(Action::DismissSettingsNotice))
-    };
+    let on_dismiss = props.on_dismiss.reform(|_: MouseEvent| ());
     html! {
         <section class="banner warning" id="settings-notice" role="alert">
             <div class="banner-body">

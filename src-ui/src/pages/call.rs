@@ -1,20 +1,20 @@
 //! The call screen: a lobby when we don't know your name yet, then the
 //! tiles, the control bar and the chat; the "call ended" card after.
 
+use peercall_signal::address::PageAddress;
 use peercall_signal::settings::Settings;
 use yew::prelude::*;
 
-use crate::app::AppContext;
 use crate::call::{CallOptions, CallPhase, CallTarget, DirectRole, MediaPreferences};
 use crate::call_state::{CallAction, CallState};
 use crate::components::{
     CallEnded, CallHeader, CallToasts, ChatPanel, ControlBar, DeviceMenu, Icon, IconKind,
     MediaNotice, NameField, TopBar, VideoTile, WaitingCard,
 };
-use crate::hooks::{use_engine, use_preview, use_shortcuts, use_text};
+use crate::hooks::{use_engine, use_preview, use_settings_store, use_shortcuts, use_text};
 use crate::i18n::{fill, Text};
-use crate::platform::Platform;
-use crate::state::{Action, Page, ServerStatus, SignalStatus};
+use crate::platform::use_platform;
+use crate::state::{use_app, Action, Page, ServerStatus, SignalStatus};
 
 /// Props for [`CallPage`].
 #[derive(Properties, PartialEq)]
@@ -29,7 +29,7 @@ pub struct CallPageProps {
 /// The call screen.
 #[function_component(CallPage)]
 pub fn call_page(props: &CallPageProps) -> Html {
-    let app = use_context::<AppContext>().expect("AppContext");
+    let app = use_app();
     // An invite link opened without a name stops in the lobby first. Whether
     // we know the name is decided once, when the settings (which may hold
     // it) have loaded, so typing in the lobby doesn't join by itself.
@@ -70,13 +70,14 @@ struct LobbyProps {
 #[function_component(Lobby)]
 fn lobby(props: &LobbyProps) -> Html {
     let tr = use_text();
-    let app = use_context::<AppContext>().expect("AppContext");
-    let platform = use_context::<Platform>().expect("Platform context");
+    let app = use_app();
+    let platform = use_platform();
     let preferences = MediaPreferences::from_settings(&app.settings);
     let preview = use_preview(platform.support.get_user_media, preferences);
     let name = app.display_name();
     let typed = app.typed_name();
     let missing = use_state(|| false);
+    let store = use_settings_store();
     let on_name = {
         let app = app.clone();
         let missing = missing.clone();
@@ -89,7 +90,7 @@ fn lobby(props: &LobbyProps) -> Html {
         let on_join = props.on_join.clone();
         let missing = missing.clone();
         let app = app.clone();
-        let platform = platform.clone();
+        let store = store.clone();
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
             let name = app.display_name();
@@ -97,7 +98,7 @@ fn lobby(props: &LobbyProps) -> Html {
                 missing.set(true);
                 return;
             }
-            remember_name(&app, &platform, name);
+            store.remember_name(name);
             on_join.emit(());
         })
     };
@@ -131,35 +132,6 @@ fn lobby(props: &LobbyProps) -> Html {
     }
 }
 
-/// Keeps the name for next time (in settings: the shell's file, or this
-/// browser's storage).
-pub fn remember_name(app: &AppContext, platform: &Platform, name: String) {
-    if app.settings.display_name == name {
-        return;
-    }
-    let mut settings = app.settings.clone();
-    settings.display_name = name;
-    save_settings(app, platform, settings);
-}
-
-/// Saves settings changed from the call screen (name, devices).
-fn save_settings(app: &AppContext, platform: &Platform, settings: Settings) {
-    let (app, platform) = (app.clone(), platform.clone());
-    wasm_bindgen_futures::spawn_local(
-        async move { persist_settings(&app, &platform, settings).await },
-    );
-}
-
-/// Stores `settings` and, once stored, makes them the app's; a failure is
-/// only logged (these are side effects of using the app, not a settings
-/// form with a place to show errors).
-pub async fn persist_settings(app: &AppContext, platform: &Platform, settings: Settings) {
-    match platform.save_settings(&settings).await {
-        Ok(saved) => app.dispatch(Action::SettingsChanged(saved)),
-        Err(error) => gloo::console::warn!(format!("saving settings failed: {error:?}")),
-    }
-}
-
 /// Props for [`InCall`].
 #[derive(Properties, PartialEq)]
 struct InCallProps {
@@ -171,9 +143,10 @@ struct InCallProps {
 #[function_component(InCall)]
 fn in_call(props: &InCallProps) -> Html {
     let tr = use_text();
-    let app = use_context::<AppContext>().expect("AppContext");
+    let app = use_app();
     let engine = use_engine();
-    let platform = use_context::<Platform>().expect("Platform context");
+    let platform = use_platform();
+    let store = use_settings_store();
     let call = use_reducer(CallState::default);
     let attempt = use_state(|| 0u32);
     let devices_open = use_state(|| false);
@@ -199,9 +172,8 @@ fn in_call(props: &InCallProps) -> Html {
         Callback::from(move |_| devices_open.set(!*devices_open))
     };
     let choose_devices = {
-        let app = app.clone();
-        let platform = platform.clone();
-        Callback::from(move |settings: Settings| save_settings(&app, &platform, settings))
+        let store = store.clone();
+        Callback::from(move |settings: Settings| store.save_quietly(settings))
     };
 
     // The call runs while this page shows (and settings are known); a new
@@ -478,7 +450,7 @@ fn in_call(props: &InCallProps) -> Html {
                     { for waiting }
                     <CallToasts toasts={call.toasts.clone()} on_dismiss={dismiss_toast} />
                     if show_notice {
-                        <MediaNotice camera_error={local.camera_error} mic_error={local.mic_error} on_dismiss={dismiss_notice} />
+                        <MediaNotice camera_error={local.camera_error} mic_error={local.mic_error} on_dismiss={dismiss_notice} host={platform.host} />
                     }
                 </main>
                 <ChatPanel lines={call.chat.clone()} open={call.chat_open} can_send={call.anyone_connected()}
@@ -501,5 +473,8 @@ fn in_call(props: &InCallProps) -> Html {
 /// The link that opens this room in a browser.
 fn invite_link(page_url: &str, room: &str) -> String {
     let separator = if page_url.contains('?') { '&' } else { '?' };
-    format!("{page_url}{separator}room={room}")
+    format!(
+        "{page_url}{separator}{}",
+        PageAddress::room(room).to_query()
+    )
 }

@@ -1,25 +1,25 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::app::AppContext;
 use crate::call::{DirectRole, MediaPreferences};
 use crate::components::{
     BrowserOutcome, CallById, Icon, IconKind, NameField, TopBar, VideoTile, WebRtcNotice,
 };
-use crate::hooks::{use_preview, use_text};
+use crate::hooks::{use_preview, use_settings_store, use_text};
 use crate::i18n::Text;
-use crate::pages::call::remember_name;
 use crate::pages::network::open_in_browser;
-use crate::platform::{Host, Platform};
+use crate::platform::{use_platform, Host};
 use crate::room_code;
-use crate::state::{Action, Page, ServerStatus};
+use crate::state::{use_app, Action, Page, ServerStatus};
+use peercall_signal::address::PageAddress;
 
 /// The first screen: one big "Start a call", a join field, the server state.
 #[function_component(HomePage)]
 pub fn home_page() -> Html {
     let tr = use_text();
-    let platform = use_context::<Platform>().expect("Platform context");
-    let app = use_context::<AppContext>().expect("AppContext");
+    let platform = use_platform();
+    let app = use_app();
+    let store = use_settings_store();
     let join_input = use_node_ref();
     let join_error = use_state(|| false);
     let browser_outcome = use_state(|| None::<BrowserOutcome>);
@@ -36,13 +36,14 @@ pub fn home_page() -> Html {
     let enter_room = {
         let app = app.clone();
         let platform = platform.clone();
+        let store = store.clone();
         let browser_outcome = browser_outcome.clone();
         Callback::from(move |room: Option<String>| {
             if needs_browser {
-                let query = room.map(|r| format!("room={r}"));
-                open_in_browser(&platform, query, browser_outcome.clone());
+                let address = room.map(|r| PageAddress::room(&r));
+                open_in_browser(&platform, address, browser_outcome.clone());
             } else if let Some(room) = room {
-                remember_name(&app, &platform, app.display_name());
+                store.remember_name(app.display_name());
                 app.dispatch(Action::Navigate(Page::Call { room, via: None }));
             }
         })
@@ -103,9 +104,8 @@ pub fn home_page() -> Html {
     };
     let on_call_id = {
         let app = app.clone();
-        let platform = platform.clone();
         Callback::from(move |peer| {
-            remember_name(&app, &platform, app.display_name());
+            store.remember_name(app.display_name());
             app.dispatch(Action::Navigate(Page::Direct {
                 peer,
                 name: None,

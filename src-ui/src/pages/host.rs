@@ -5,14 +5,13 @@
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::app::AppContext;
 use crate::components::{BrowserOutcome, Icon, IconKind, QrImage, TopBar};
-use crate::hooks::{copy_label, use_copy, use_text};
+use crate::hooks::{copy_label, use_copy, use_settings_store, use_text};
 use crate::i18n::{fill, Text};
 use crate::pages::network::enter_remote_call;
-use crate::platform::{HostingInfo, Platform};
+use crate::platform::{use_platform, HostingInfo};
 use crate::room_code;
-use crate::state::{Action, Page};
+use crate::state::{use_app, Action, Page};
 
 /// How often the host screen asks how many are in the call.
 const PRESENCE_POLL_MS: u32 = 3_000;
@@ -36,8 +35,9 @@ enum Phase {
 #[function_component(HostPage)]
 pub fn host_page() -> Html {
     let tr = use_text();
-    let app = use_context::<AppContext>().expect("AppContext");
-    let platform = use_context::<Platform>().expect("Platform context");
+    let app = use_app();
+    let platform = use_platform();
+    let store = use_settings_store();
     let phase = use_state(|| Phase::Loading);
     let password_input = use_node_ref();
     let outcome = use_state(|| None::<BrowserOutcome>);
@@ -188,12 +188,14 @@ pub fn host_page() -> Html {
             let on_enter = {
                 let app = app.clone();
                 let platform = platform.clone();
+                let store = store.clone();
                 let outcome = outcome.clone();
                 let info = info.clone();
                 Callback::from(move |_| {
                     enter_remote_call(
                         &app,
                         &platform,
+                        &store,
                         info.room.clone(),
                         info.local_ws_url.clone(),
                         info.password.clone(),

@@ -3,20 +3,17 @@
 //! server is checked first, so each failure gets its own plain message.
 
 use peercall_signal::address::{self, AddressError};
-use peercall_signal::settings::Settings;
 use peercall_signal::shell::JoinFailure;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::app::AppContext;
 use crate::components::{BrowserOutcome, Icon, IconKind, TopBar};
-use crate::hooks::use_text;
+use crate::hooks::{use_settings_store, use_text};
 use crate::i18n::{fill, Text};
-use crate::pages::call::persist_settings;
 use crate::pages::network::{calling_origin, enter_remote_call, join_error_text};
-use crate::platform::{LanCall, Platform};
+use crate::platform::{use_platform, LanCall};
 use crate::room_code;
-use crate::state::{Action, Page};
+use crate::state::{use_app, Action, Page};
 
 /// How often the LAN list is refreshed.
 const LAN_POLL_MS: u32 = 1_000;
@@ -53,8 +50,9 @@ struct Attempt {
 #[function_component(JoinPage)]
 pub fn join_page(props: &JoinPageProps) -> Html {
     let tr = use_text();
-    let app = use_context::<AppContext>().expect("AppContext");
-    let platform = use_context::<Platform>().expect("Platform context");
+    let app = use_app();
+    let platform = use_platform();
+    let store = use_settings_store();
     // Only a changed list redraws the page.
     let lan = use_state_eq(|| None::<Result<Vec<LanCall>, ()>>);
     let status = use_state(|| Status::Idle);
@@ -93,12 +91,14 @@ pub fn join_page(props: &JoinPageProps) -> Html {
     let attempt = {
         let app = app.clone();
         let platform = platform.clone();
+        let store = store.clone();
         let status = status.clone();
         let outcome = outcome.clone();
         Callback::from(move |attempt: Attempt| {
             status.set(Status::Checking);
             let app = app.clone();
             let platform = platform.clone();
+            let store = store.clone();
             let status = status.clone();
             let outcome = outcome.clone();
             wasm_bindgen_futures::spawn_local(async move {
@@ -118,11 +118,12 @@ pub fn join_page(props: &JoinPageProps) -> Html {
                 }
                 status.set(Status::Idle);
                 if attempt.typed {
-                    remember_server(&app, &platform, &attempt.ws_url).await;
+                    store.remember_server(&attempt.ws_url);
                 }
                 enter_remote_call(
                     &app,
                     &platform,
+                    &store,
                     attempt.room,
                     attempt.ws_url,
                     attempt.password,
@@ -376,14 +377,5 @@ fn address_failure(error: &AddressError) -> JoinFailure {
     match error {
         AddressError::BadRoom => JoinFailure::InvalidRoom,
         _ => JoinFailure::InvalidAddress,
-    }
-}
-
-/// Puts `url` first in the recent servers (settings), quietly.
-async fn remember_server(app: &AppContext, platform: &Platform, url: &str) {
-    let mut settings: Settings = app.settings.clone();
-    settings.remember_server(url);
-    if settings != app.settings {
-        persist_settings(app, platform, settings).await;
     }
 }

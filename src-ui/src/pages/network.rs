@@ -4,13 +4,12 @@
 
 use yew::prelude::*;
 
-use crate::app::AppContext;
 use crate::components::BrowserOutcome;
+use crate::hooks::SettingsStore;
 use crate::i18n::Text;
-use crate::pages::call::remember_name;
 use crate::platform::Platform;
-use crate::state::{Action, Page, Remote, ServerStatus};
-use peercall_signal::address::percent_encode as encode;
+use crate::state::{Action, AppContext, Page, Remote, ServerStatus};
+use peercall_signal::address::PageAddress;
 use peercall_signal::shell::JoinFailure;
 
 /// Enters `room` on the server at `ws_url`: here, or in the system browser
@@ -18,23 +17,23 @@ use peercall_signal::shell::JoinFailure;
 pub fn enter_remote_call(
     app: &AppContext,
     platform: &Platform,
+    store: &SettingsStore,
     room: String,
     ws_url: String,
     password: Option<String>,
     outcome: UseStateHandle<Option<BrowserOutcome>>,
 ) {
     if platform.needs_browser() {
-        let mut query = format!("room={}&server={}", encode(&room), encode(&ws_url));
-        if let Some(password) = password.as_deref().filter(|p| !p.is_empty()) {
-            query.push_str(&format!("&password={}", encode(password)));
-        }
-        let name = app.display_name();
-        if !name.is_empty() {
-            query.push_str(&format!("&name={}", encode(&name)));
-        }
-        open_in_browser(platform, Some(query), outcome);
+        let address = PageAddress {
+            room: Some(room),
+            server: Some(ws_url),
+            password,
+            name: Some(app.display_name()),
+            ..PageAddress::default()
+        };
+        open_in_browser(platform, Some(address), outcome);
     } else {
-        remember_name(app, platform, app.display_name());
+        store.remember_name(app.display_name());
         app.dispatch(Action::Navigate(Page::Call {
             room,
             via: Some(Remote { ws_url, password }),
@@ -42,15 +41,16 @@ pub fn enter_remote_call(
     }
 }
 
-/// Opens this UI in the system browser at `query` (the call, where this
+/// Opens this UI in the system browser at `address` (the call, where this
 /// web engine can't carry it), reporting to `outcome`.
 pub fn open_in_browser(
     platform: &Platform,
-    query: Option<String>,
+    address: Option<PageAddress>,
     outcome: UseStateHandle<Option<BrowserOutcome>>,
 ) {
     let platform = platform.clone();
     wasm_bindgen_futures::spawn_local(async move {
+        let query = address.map(|a| a.to_query());
         let result = platform.open_in_browser(query).await;
         if let Err(error) = &result {
             gloo::console::error!(format!("open_in_browser: {error:?}"));
