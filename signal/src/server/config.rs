@@ -59,7 +59,7 @@ pub struct Config {
     /// one; native clients usually don't, so by default they are allowed.
     pub require_origin: bool,
     /// Serve `wss://` / `https://` with this TLS configuration; see
-    /// [`load_tls_config`].
+    /// [`load_tls_config`](super::load_tls_config).
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Files served over plain HTTP GET/HEAD on the same port (the built UI).
@@ -256,7 +256,7 @@ impl Config {
         false
     }
 
-    /// Checks the values [`run`] would refuse.
+    /// Checks the values [`run`](super::run) would refuse.
     pub fn validate(&self) -> Result<(), ServerError> {
         let invalid = |what: &str| Err(ServerError::InvalidConfig(what.to_owned()));
         if self.max_connections == 0 || self.max_connections > Semaphore::MAX_PERMITS {

@@ -8,76 +8,19 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
-#[cfg(feature = "tls")]
-use tokio_rustls::TlsAcceptor;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{debug, info, Instrument};
 
-use super::budget::Budget;
 use super::frames::FrameGuard;
-use super::http::{self, HeadError, OriginPolicy, Response, Route};
-use super::hub::{Hub, HubLimits};
+use super::http::{self, HeadError, Response, Route};
 use super::per_address::AddressSlot;
 use super::session::session;
+use super::shared::Shared;
+use super::shutdown::Shutdown;
 use super::stream::Prefixed;
-use super::turn::IceConfig;
-use super::{Config, Shutdown};
 
 /// How long a closing connection waits for the client's close frame (or, on
 /// abuse, keeps draining what the client still sends) before dropping it.
 pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
-
-/// What every connection task shares.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) hub: Hub,
-    /// Bytes queued for all clients together.
-    pub(crate) budget: Arc<Budget>,
-    origins: OriginPolicy,
-    ws_config: WebSocketConfig,
-    pub(crate) ice: IceConfig,
-    #[cfg(feature = "tls")]
-    tls: Option<TlsAcceptor>,
-}
-
-impl Shared {
-    /// Derives everything per-connection code needs from a validated config.
-    pub(crate) fn new(config: Config, local_addr: SocketAddr) -> Self {
-        let hub = Hub::new(HubLimits {
-            room_capacity: config.room_capacity,
-            max_room_name_chars: config.max_room_name_chars,
-            max_display_name_chars: config.max_display_name_chars,
-            max_calls_per_peer: config.max_calls_per_peer,
-        })
-        .with_password_throttle(config.password_throttle);
-        let hub = match &config.hosted_room {
-            Some(hosted) => hub.hosting_only(&hosted.name, hosted.password.as_deref()),
-            None => hub,
-        };
-        let origins = OriginPolicy::new(
-            &config.allowed_origins,
-            config.require_origin,
-            config.allow_loopback_origins,
-            local_addr,
-        );
-        let ws_config = config.websocket_config();
-        let ice = IceConfig::new(
-            &config.ice_servers,
-            config.turn_secret.clone(),
-            config.turn_ttl,
-        );
-        Self {
-            #[cfg(feature = "tls")]
-            tls: config.tls.clone().map(TlsAcceptor::from),
-            budget: Budget::new(config.max_queued_bytes),
-            config,
-            hub,
-            origins,
-            ws_config,
-            ice,
-        }
-    }
-}
 
 /// Serves one accepted TCP connection, holding `slot` in its address's
 /// counts, to the end.

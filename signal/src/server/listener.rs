@@ -1,5 +1,5 @@
-//! Listening: binding the socket, the accept loop with its connection
-//! semaphore and per-address caps, and each task's view of shutdown.
+//! Listening: binding the socket, and the accept loop with its connection
+//! semaphore and per-address caps.
 
 use std::io;
 use std::net::SocketAddr;
@@ -12,6 +12,8 @@ use tracing::{debug, error, warn};
 
 use super::connection;
 use super::per_address::AddressLimits;
+use super::shared::Shared;
+use super::shutdown::Shutdown;
 
 /// Binds a TCP listener with a listen backlog sized for bursts of connects
 /// (the default of 128 on some systems drops SYNs when many clients reconnect
@@ -48,7 +50,7 @@ pub fn ws_url(addr: SocketAddr, tls: bool) -> String {
 /// Raises this process's soft open-file limit to its hard limit (capped at
 /// 1 048 576) and returns the new soft limit. Every connection is a file
 /// descriptor, and the common default soft limit of 1024 would cap the server
-/// far below [`Config::max_connections`]. On non-Unix systems it does nothing
+/// far below [`Config::max_connections`](super::Config::max_connections). On non-Unix systems it does nothing
 /// and returns `Ok(None)`.
 pub fn raise_fd_limit() -> io::Result<Option<u64>> {
     #[cfg(unix)]
@@ -91,7 +93,7 @@ pub(super) struct Listener {
     pub(super) addresses: Arc<AddressLimits>,
     pub(super) notify_shutdown: broadcast::Sender<()>,
     pub(super) shutdown_complete_tx: mpsc::Sender<()>,
-    pub(super) shared: Arc<connection::Shared>,
+    pub(super) shared: Arc<Shared>,
 }
 
 impl Listener {
@@ -150,31 +152,5 @@ impl Listener {
                 }
             }
         }
-    }
-}
-
-/// A connection task's view of the shutdown signal.
-pub(crate) struct Shutdown {
-    is_shutdown: bool,
-    notify: broadcast::Receiver<()>,
-}
-
-impl Shutdown {
-    fn new(notify: broadcast::Receiver<()>) -> Self {
-        Self {
-            is_shutdown: false,
-            notify,
-        }
-    }
-
-    /// Completes once shutdown has begun (immediately if it already had).
-    /// Cancel-safe, so it can sit in a `select!` loop.
-    pub(crate) async fn recv(&mut self) {
-        if self.is_shutdown {
-            return;
-        }
-        // Nothing is ever sent; the only outcome is `Closed` on shutdown.
-        let _ = self.notify.recv().await;
-        self.is_shutdown = true;
     }
 }

@@ -8,8 +8,10 @@
 //! connection task reads the HTTP request head itself and either serves a
 //! static file ([`StaticFiles`]) or upgrades to a WebSocket after the origin
 //! check, then `select!`s over the socket, its outbound queue, a heartbeat and
-//! the shutdown signal. Shared state (peers, rooms, calls) lives in one hub
-//! behind a synchronous mutex that is never held across an `.await`; every
+//! the shutdown signal (`shutdown.rs`). What the tasks share (`shared.rs`) is
+//! the config, the queue budget and the state of peers, rooms and calls:
+//! one hub (`hub/`) behind a synchronous mutex that is never held across
+//! an `.await`, a state machine whose steps return what they send; every
 //! peer owns a queue of outbound frames bounded in frames and bytes, within
 //! a server-wide byte budget, and a peer whose queue overflows (or, with the
 //! budget spent, the slowest reader) is dropped rather than allowed to slow
@@ -32,6 +34,8 @@ mod listener;
 mod per_address;
 mod rate;
 mod session;
+mod shared;
+mod shutdown;
 mod static_files;
 mod stream;
 mod throttle;
@@ -50,12 +54,13 @@ use tracing::info;
 use per_address::AddressLimits;
 
 pub use config::{Config, HostedRoom, APP_ORIGINS};
+use listener::Listener;
 pub use listener::{bind, raise_fd_limit, ws_url};
-use listener::{Listener, Shutdown};
 /// The rustls this crate is built against, for building [`Config::tls`] by
 /// hand with a matching version.
 #[cfg(feature = "tls")]
 pub use rustls;
+use shared::Shared;
 pub use static_files::{content_type_for_path, DirFiles, StaticFile, StaticFiles};
 pub use throttle::ThrottleLimits;
 #[cfg(feature = "tls")]
@@ -87,7 +92,7 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     config.validate()?;
     let local_addr = listener.local_addr()?;
-    let shared = Arc::new(connection::Shared::new(config, local_addr));
+    let shared = Arc::new(Shared::new(config, local_addr));
 
     // Dropping the broadcast sender is the shutdown signal: every receiver
     // then sees `Closed`. Each connection task holds a clone of the mpsc

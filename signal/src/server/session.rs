@@ -16,12 +16,13 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, Instrument};
 
 use super::budget::{self, Evicted, Eviction, Inbox};
-use super::connection::{drain, Shared, CLOSE_GRACE};
+use super::connection::{drain, CLOSE_GRACE};
 use super::frames::{FrameGuard, TooManyFragments};
 use super::hub::Hub;
 use super::rate::{TokenBucket, Verdict};
+use super::shared::Shared;
+use super::shutdown::Shutdown;
 use super::stream::Prefixed;
-use super::Shutdown;
 use crate::protocol::{
     ClientMessage, ErrorCode, MessageError, PeerId, ServerMessage, PROTOCOL_VERSION,
 };
