@@ -203,6 +203,7 @@ pub fn media_clone_forbidden(root: &Path) -> Result<Vec<String>> {
 const MAPPED: &[&str] = &[
     "signal/src",
     "signal/src/server",
+    "signal/src/server/hub",
     "signal/src/protocol",
     "signal/src/shell",
     "src-tauri/src",
