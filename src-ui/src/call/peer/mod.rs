@@ -32,34 +32,8 @@ use web_sys::{
 };
 
 use super::chat::{PeerMessage, CHANNEL_LABEL};
-use super::{js, sdp};
+use super::{js, sdp, ConnState};
 pub use stats::PeerStats;
-
-/// The connection as the person sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConnState {
-    /// Setting up for the first time.
-    Connecting,
-    /// Media can flow.
-    Connected,
-    /// Was connected, lost the path, trying again (ICE restart).
-    Reconnecting,
-    /// Gave up (ICE failed); a restart is attempted whenever signaling can
-    /// carry it.
-    Failed,
-}
-
-impl ConnState {
-    /// Stable name for `data-connection-state`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connecting => "connecting",
-            Self::Connected => "connected",
-            Self::Reconnecting => "reconnecting",
-            Self::Failed => "failed",
-        }
-    }
-}
 
 /// Who makes the first offer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
