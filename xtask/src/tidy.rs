@@ -209,6 +209,8 @@ const MAPPED: &[&str] = &[
     "src-tauri/src",
     "src-ui/src",
     "src-ui/src/call",
+    "src-ui/src/call/session",
+    "src-ui/src/call/peer",
     "xtask/src",
     "tests/src",
 ];

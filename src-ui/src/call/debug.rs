@@ -11,32 +11,32 @@
 //! videoMuted, connectionState, framesDecoded, audioPacketsReceived,
 //! audioSamplesReceived, candidatesSent, candidatesAdded, firstFrameMs, ... }] }`.
 
-use std::rc::Rc;
-
 use serde_json::{json, Value};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsValue;
+use web_sys::{MediaStream, MediaStreamTrack};
 
-use super::{js, session, CallPhase, CallTarget, Engine};
+use super::{js, peer, BrowserEngine, CallPhase, CallTarget};
 
-/// Puts the hook on `window`.
-pub(super) fn install(engine: &Engine) {
+/// Puts the hook on `window`; `engine` gives the engine while it lives.
+pub(super) fn install(engine: impl Fn() -> Option<BrowserEngine> + Clone + 'static) {
     let Some(window) = web_sys::window() else {
         return;
     };
-    let weak = Rc::downgrade(&engine.0);
-    let stats = Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
-        let weak = weak.clone();
-        wasm_bindgen_futures::future_to_promise(async move {
-            let Some(inner) = weak.upgrade() else {
-                return Ok(JsValue::NULL);
-            };
-            Ok(js::to_js(&snapshot(&Engine(inner)).await))
+    let stats = {
+        let engine = engine.clone();
+        Closure::<dyn Fn() -> js_sys::Promise>::new(move || {
+            let engine = engine();
+            wasm_bindgen_futures::future_to_promise(async move {
+                let Some(engine) = engine else {
+                    return Ok(JsValue::NULL);
+                };
+                Ok(js::to_js(&snapshot(&engine).await))
+            })
         })
-    });
-    let weak = Rc::downgrade(&engine.0);
+    };
     let restart = Closure::<dyn Fn()>::new(move || {
-        if let Some(session) = weak.upgrade().and_then(|inner| Engine(inner).session()) {
+        if let Some(session) = engine().and_then(|engine| engine.session()) {
             session.restart_ice();
         }
     });
@@ -49,36 +49,32 @@ pub(super) fn install(engine: &Engine) {
     js::set(&window, "__peercall", hook);
 }
 
-async fn snapshot(engine: &Engine) -> Value {
-    let opened = engine.0.opened_tracks.borrow().clone();
-    let live = opened
-        .iter()
-        .filter(|t| t.ready_state() == web_sys::MediaStreamTrackState::Live)
-        .count();
+async fn snapshot(engine: &BrowserEngine) -> Value {
+    let (opened, live) = engine.opened_tracks();
     let mut out = json!({
         "myId": engine.my_id(),
         "online": engine.my_id().is_some(),
-        "openedTracks": opened.len(),
+        "openedTracks": opened,
         "liveTracks": live,
-        "openConnections": super::peer::open_connections(),
+        "openConnections": peer::open_connections(),
         "phase": Value::Null,
         "peers": [],
     });
     let Some(session) = engine.session() else {
         return out;
     };
-    let phase = match session.debug_phase() {
+    let phase = match session.current_phase() {
         CallPhase::Preparing => "preparing".to_owned(),
         CallPhase::Ringing => "ringing".to_owned(),
         CallPhase::Joined => "joined".to_owned(),
         CallPhase::Ended(reason) => format!("ended:{}", reason.as_str()),
     };
     let started_at = session.started_at();
-    let local = session.debug_local();
+    let local = session.local_view();
     let tracks: Vec<Value> = local
         .stream
         .as_ref()
-        .map(session::track_states)
+        .map(track_states)
         .unwrap_or_default()
         .into_iter()
         .map(|(kind, state, enabled, label)| {
@@ -86,7 +82,7 @@ async fn snapshot(engine: &Engine) -> Value {
         })
         .collect();
     let mut peers = Vec::new();
-    for (view, detached, stats) in session.debug_peers().await {
+    for (view, detached, stats) in session.peers().await {
         let mut peer = serde_json::to_value(&stats).unwrap_or_else(|_| json!({}));
         peer["key"] = json!(view.key);
         peer["id"] = json!(view.id);
@@ -105,7 +101,7 @@ async fn snapshot(engine: &Engine) -> Value {
     };
     out["startedAt"] = json!(started_at);
     out["milestones"] = session
-        .debug_milestones()
+        .milestones()
         .into_iter()
         .map(|(name, ms)| (name.to_owned(), json!(ms)))
         .collect::<serde_json::Map<_, _>>()
@@ -119,4 +115,19 @@ async fn snapshot(engine: &Engine) -> Value {
     });
     out["peers"] = json!(peers);
     out
+}
+
+/// Each track of `stream`: kind, ready state, enabled, label (for the
+/// "is the camera free" check).
+fn track_states(stream: &MediaStream) -> Vec<(String, String, bool, String)> {
+    js::items::<MediaStreamTrack>(&stream.get_tracks())
+        .into_iter()
+        .map(|t| {
+            let state = match t.ready_state() {
+                web_sys::MediaStreamTrackState::Live => "live",
+                _ => "ended",
+            };
+            (t.kind(), state.to_owned(), t.enabled(), t.label())
+        })
+        .collect()
 }

@@ -5,7 +5,7 @@
 //! A drop never touches calls: peer connections carry media directly between
 //! browsers, so this module only reports [`SignalEvent::Down`] and keeps
 //! retrying; the session decides what a new welcome means (see
-//! `session.rs`).
+//! `session/mod.rs`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
