@@ -49,7 +49,9 @@ fn answer_permission(app: &AppHandle, kind: PermissionKind) -> PermissionRespons
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use webkit2gtk::{SettingsExt, WebViewExt};
+    use webkit2gtk::{
+        CacheModel, HardwareAccelerationPolicy, SettingsExt, WebContextExt, WebViewExt,
+    };
 
     /// Environment variable that turns on WebKitGTK's mock capture devices,
     /// so end-to-end tests get a camera and microphone on a machine without
@@ -57,7 +59,8 @@ mod linux {
     pub const MOCK_CAPTURE_ENV: &str = "PEERCALL_MOCK_CAPTURE";
 
     /// Turns on WebRTC and media capture in WebKitGTK (both off by default),
-    /// then reloads so the page's JavaScript globals are created with them.
+    /// sets what keeps an app's web engine small, then reloads so the page's
+    /// JavaScript globals are created with these settings.
     pub fn configure(webview: &webkit2gtk::WebView) {
         let Some(settings) = WebViewExt::settings(webview) else {
             tracing::warn!("WebKitGTK returned no settings; WebRTC stays off");
@@ -65,6 +68,19 @@ mod linux {
         };
         settings.set_enable_webrtc(true);
         settings.set_enable_media_stream(true);
+        // Memory (see docs/benchmarks.md): with software rendering only
+        // (llvmpipe), accelerated compositing costs ~90 MiB in the web
+        // process and buys nothing; a GPU keeps WebKit's default. No page
+        // of ours draws with WebGL.
+        if software_rendering() {
+            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+        }
+        settings.set_enable_webgl(false);
+        // One local page, never browsed away from: no back/forward or page
+        // cache to keep.
+        if let Some(context) = webview.context() {
+            context.set_cache_model(CacheModel::DocumentViewer);
+        }
         let mock = std::env::var_os(MOCK_CAPTURE_ENV).is_some_and(|v| v == "1");
         if mock {
             tracing::warn!(
@@ -74,5 +90,17 @@ mod linux {
         }
         settings.set_enable_mock_capture_devices(mock);
         webview.reload();
+    }
+
+    /// Whether this session renders without a GPU: no DRM render node (a
+    /// VM, a container, Xvfb over SSH) or Mesa told to use software.
+    fn software_rendering() -> bool {
+        let forced = std::env::var_os("LIBGL_ALWAYS_SOFTWARE").is_some_and(|v| v != "0");
+        let render_node = std::fs::read_dir("/dev/dri").is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+        });
+        forced || !render_node
     }
 }
