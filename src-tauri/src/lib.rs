@@ -22,9 +22,11 @@ use tauri::Manager;
 /// Starts the app: tracing, settings, the embedded signaling server, the
 /// main window.
 pub fn run() {
+    let launched = commands::LaunchClock::default();
     init_tracing();
 
     let app = tauri::Builder::default()
+        .manage(launched)
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_deep_link::init())
         .invoke_handler(tauri::generate_handler![
@@ -40,6 +42,7 @@ pub fn run() {
             commands::stop_hosting,
             commands::lan_calls,
             commands::check_server,
+            commands::ui_ready,
         ])
         .setup(|app| {
             let config_dir = match std::env::var_os(settings::CONFIG_DIR_ENV) {

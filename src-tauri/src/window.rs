@@ -8,10 +8,20 @@ use crate::permissions;
 use crate::settings::SettingsStore;
 use peercall_signal::shell::MediaKind;
 
+/// The UI's page among the app's assets.
+const PAGE: &str = "index.html";
+
 /// Creates the main window; `launch_link` is an invite link the app was
 /// opened with, handed to the page.
 pub fn build_main_window(app: &AppHandle, launch_link: Option<&str>) -> tauri::Result<()> {
-    let window = WebviewWindowBuilder::new(app, "main", WebviewUrl::App("index.html".into()))
+    // On Linux the web engine's settings must be in place before the page
+    // loads (its JavaScript globals are made from them), so the window opens
+    // empty and the page loads once they are set.
+    #[cfg(target_os = "linux")]
+    let first = WebviewUrl::External("about:blank".parse().expect("a valid URL"));
+    #[cfg(not(target_os = "linux"))]
+    let first = WebviewUrl::App(PAGE.into());
+    let window = WebviewWindowBuilder::new(app, "main", first)
         .initialization_script(crate::deep_link::init_script(launch_link))
         .title("Peercall")
         .inner_size(1100.0, 760.0)
@@ -22,7 +32,13 @@ pub fn build_main_window(app: &AppHandle, launch_link: Option<&str>) -> tauri::R
         .build()?;
 
     #[cfg(target_os = "linux")]
-    window.with_webview(|webview| linux::configure(&webview.inner()))?;
+    window.with_webview(|webview| {
+        let webview = webview.inner();
+        linux::configure(&webview);
+        // The app's assets are served on its own scheme (wry's custom
+        // protocol), in development builds too.
+        webkit2gtk::WebViewExt::load_uri(&webview, &format!("tauri://localhost/{PAGE}"));
+    })?;
     #[cfg(not(target_os = "linux"))]
     let _ = window;
     Ok(())
@@ -59,8 +75,7 @@ mod linux {
     pub const MOCK_CAPTURE_ENV: &str = "PEERCALL_MOCK_CAPTURE";
 
     /// Turns on WebRTC and media capture in WebKitGTK (both off by default),
-    /// sets what keeps an app's web engine small, then reloads so the page's
-    /// JavaScript globals are created with these settings.
+    /// and sets what keeps an app's web engine small, before the page loads.
     pub fn configure(webview: &webkit2gtk::WebView) {
         let Some(settings) = WebViewExt::settings(webview) else {
             tracing::warn!("WebKitGTK returned no settings; WebRTC stays off");
@@ -72,7 +87,9 @@ mod linux {
         // (llvmpipe), accelerated compositing costs ~90 MiB in the web
         // process and buys nothing; a GPU keeps WebKit's default. No page
         // of ours draws with WebGL.
-        if software_rendering() {
+        // An explicit WEBKIT_FORCE_COMPOSITING_MODE still wins.
+        let forced = std::env::var_os("WEBKIT_FORCE_COMPOSITING_MODE").is_some();
+        if software_rendering() && !forced {
             settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
         }
         settings.set_enable_webgl(false);
@@ -89,7 +106,6 @@ mod linux {
             );
         }
         settings.set_enable_mock_capture_devices(mock);
-        webview.reload();
     }
 
     /// Whether this session renders without a GPU: no DRM render node (a

@@ -99,6 +99,32 @@ fn root() -> Html {
             move || drop(listener)
         });
     }
+    // Start-up marks for the shell's log: the first frame drawn, then the
+    // home screen interactive (the server known, "Start a call" enabled).
+    let first_paint = use_mut_ref(|| None::<f64>);
+    {
+        let first_paint = first_paint.clone();
+        use_effect_with((), move |_| {
+            let frame = gloo::render::request_animation_frame(move |_| {
+                *first_paint.borrow_mut() = Some(page_clock());
+            });
+            move || drop(frame)
+        });
+    }
+    {
+        let platform = platform.clone();
+        let reported = use_mut_ref(|| false);
+        let server_ready = matches!(state.server, crate::state::ServerStatus::Ready(_));
+        use_effect_with(server_ready, move |ready| {
+            if *ready && !std::mem::replace(&mut *reported.borrow_mut(), true) {
+                let interactive = page_clock();
+                let first_paint = first_paint.borrow().unwrap_or(interactive);
+                wasm_bindgen_futures::spawn_local(async move {
+                    platform.ui_ready(first_paint, interactive).await;
+                });
+            }
+        });
+    }
     {
         let lang = state.lang;
         use_effect_with(lang, move |lang| {
@@ -140,6 +166,14 @@ fn root() -> Html {
             </ContextProvider<Engine>>
         </ContextProvider<Lang>>
     }
+}
+
+/// Milliseconds since the page started loading.
+fn page_clock() -> f64 {
+    gloo::utils::window()
+        .performance()
+        .map(|p| p.now())
+        .unwrap_or_default()
 }
 
 /// The state at launch, from the page address ([`PageAddress`]) and the

@@ -214,6 +214,20 @@ impl Platform {
         }
     }
 
+    /// Tells the shell the home screen is interactive, with the page's
+    /// start-up marks (desktop only: the shell logs the launch time).
+    pub async fn ui_ready(&self, first_paint_ms: f64, interactive_ms: f64) {
+        if self.host == Host::Desktop {
+            let args = command::UiReadyArgs {
+                first_paint_ms,
+                interactive_ms,
+            };
+            if let Err(error) = invoke::<command::UiReady>(args).await {
+                gloo::console::warn!(format!("ui_ready: {error:?}"));
+            }
+        }
+    }
+
     /// Opens this UI in the system browser (desktop only), landing on `query`.
     pub async fn open_in_browser(&self, query: Option<String>) -> Result<(), ShellError> {
         match self.host {

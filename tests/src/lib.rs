@@ -40,5 +40,6 @@ pub use dom::{
 };
 pub use observe::*;
 pub use process::{
-    app_bin, artifacts, free_port, root, settings_dir, signal_bin, temp_dir, ui_dist, Process,
+    app_bin, artifacts, free_port, require, root, settings_dir, signal_bin, temp_dir, ui_dist,
+    Process,
 };

@@ -52,7 +52,7 @@ pub fn artifacts() -> PathBuf {
     dir
 }
 
-pub(crate) fn require(program: &str) -> Result<PathBuf> {
+pub fn require(program: &str) -> Result<PathBuf> {
     let from_cargo = std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".cargo/bin").join(program))
         .filter(|p| p.is_file());

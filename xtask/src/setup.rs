@@ -30,9 +30,11 @@ const APT_RUN: &[&str] = &[
 ];
 /// …and to test it: browsers and WebDriver servers, clang for the macOS
 /// cross-check, ImageMagick for screenshots, a Korean font so the Korean UI
-/// renders in them, iproute2 to let mDNS run on loopback in the LAN test.
+/// renders in them, iproute2 to let mDNS run on loopback in the LAN test,
+/// xdotool for the launch benchmark to see the window appear.
 const APT_TEST: &[&str] = &[
     "iproute2",
+    "xdotool",
     "webkit2gtk-driver",
     "chromium",
     "chromium-driver",

@@ -75,6 +75,9 @@ commands! {
     /// Checks a server (and room) before joining: how many are in the room
     /// when known, or why joining can't go ahead.
     CheckServer = "check_server", CheckServerArgs => Option<usize>;
+    /// The page's start-up marks, once the home screen is interactive: the
+    /// shell logs how long the launch took.
+    UiReady = "ui_ready", UiReadyArgs => ();
 }
 
 /// [`OpenInBrowser`]'s arguments.
@@ -108,6 +111,16 @@ pub struct StartHostingArgs {
     pub password: Option<String>,
 }
 
+/// [`UiReady`]'s arguments: the page's own clock (`performance.now()`,
+/// from the start of its load).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct UiReadyArgs {
+    /// When the first frame of the UI was drawn.
+    pub first_paint_ms: f64,
+    /// When the home screen became interactive ("Start a call" enabled).
+    pub interactive_ms: f64,
+}
+
 /// [`CheckServer`]'s arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckServerArgs {
@@ -132,7 +145,7 @@ mod tests {
             assert!(seen.insert(name), "{name} twice");
             assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         }
-        assert_eq!(NAMES.len(), 12);
+        assert_eq!(NAMES.len(), 13);
         assert!(NAMES.contains(&CheckServer::NAME));
     }
 
