@@ -70,6 +70,7 @@ pub fn run_app() -> Result<()> {
 pub fn test() -> Result<()> {
     setup::run(Purpose::Test)?;
     crate::tidy::run()?;
+    crate::bundle_config::run()?;
     // The app embeds the UI at compile time, so it must exist before clippy.
     build_ui()?;
 
