@@ -174,8 +174,21 @@ fn scheme(src_tauri: &Path, config: &Config) -> Result<Vec<String>> {
                 template.display()
             );
         }
+        // xdg-open and xdg-mime (xdg-utils) find the handler in the MIME
+        // cache that desktop-file-utils' trigger writes.
+        let depends = match target {
+            "deb" => linux.deb.depends.clone(),
+            _ => linux.rpm.depends.clone(),
+        }
+        .unwrap_or_default();
+        for needed in ["xdg-utils", "desktop-file-utils"] {
+            ensure!(
+                depends.iter().any(|d| d == needed),
+                "{target}: depends lacks {needed}, without which {INVITE_SCHEME}:// opens nothing"
+            );
+        }
         found.push(format!(
-            "{target}: {INVITE_SCHEME}:// in the desktop entry (MimeType, %u)"
+            "{target}: {INVITE_SCHEME}:// in the desktop entry (MimeType, %u; xdg-utils, desktop-file-utils)"
         ));
     }
     let windows = &config.bundle.windows;

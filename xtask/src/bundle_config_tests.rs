@@ -176,6 +176,13 @@ fn the_desktop_entry_must_register_and_pass_the_link() {
 }
 
 #[test]
+fn linux_packages_depend_on_what_registers_the_scheme() {
+    let scratch = Scratch::new("depends");
+    scratch.config(|c| c["bundle"]["linux"]["deb"]["depends"] = json!(["xdg-utils"]));
+    scratch.fails_with("deb: depends lacks desktop-file-utils");
+}
+
+#[test]
 fn a_custom_installer_template_must_keep_deep_links() {
     let scratch = Scratch::new("nsis-template");
     std::fs::write(scratch.src_tauri().join("installer.nsi"), "; nothing\n").unwrap();
