@@ -3,8 +3,11 @@
 //! Runs the same server the desktop app embeds, for a public host: TLS,
 //! STUN/TURN hand-out, and optionally the built web UI on the same port.
 //! Prints `listening on ws://ADDR/` (or `wss://`) once it accepts
-//! connections, and stops gracefully on SIGINT/SIGTERM.
+//! connections, and stops gracefully on SIGINT/SIGTERM. Options come from
+//! the command line and, with `--config FILE`, from a file of the same
+//! options (what the Debian package's systemd unit uses).
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,8 +25,17 @@ use tracing_subscriber::EnvFilter;
 /// Relays WebRTC offers, answers and ICE candidates between peers in rooms
 /// or direct calls over WebSocket, and optionally serves the web UI.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+///
+/// Options may also come from a file (`--config FILE`): one long option a
+/// line without its dashes, `name = value` or a flag's bare `name`, `#`
+/// starting a comment. The command line comes after the file, so it wins
+/// for single options; repeatable ones (`allow-origin`, `ice-server`) add up.
+#[command(version, about, args_override_self = true)]
 struct Args {
+    /// Read options from this file first (see above).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
     /// Address to listen on (port 0 picks a free port; the real one is printed).
     #[arg(long, env = "PEERCALL_BIND", default_value = "127.0.0.1:7777")]
     bind: SocketAddr,
@@ -171,7 +183,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
+    let args = Args::parse_from(with_config_file(std::env::args_os().collect())?);
 
     match server::raise_fd_limit() {
         Ok(Some(limit)) if limit < (args.max_connections as u64).saturating_add(64) => warn!(
@@ -203,6 +215,67 @@ async fn main() -> anyhow::Result<()> {
 
     server::run(listener, config, shutdown).await?;
     Ok(())
+}
+
+/// `argv` with the options of its `--config FILE` (if any) inserted after
+/// the program name, before the command line's own.
+fn with_config_file(argv: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
+    let mut file = None;
+    let mut iter = argv.iter().skip(1);
+    while let Some(arg) = iter.next() {
+        let arg = arg.to_string_lossy();
+        if arg == "--config" {
+            file = iter.next().map(PathBuf::from);
+        } else if let Some(path) = arg.strip_prefix("--config=") {
+            file = Some(PathBuf::from(path));
+        }
+    }
+    let Some(file) = file else {
+        return Ok(argv);
+    };
+    let text = std::fs::read_to_string(&file)
+        .with_context(|| format!("cannot read the config file {}", file.display()))?;
+    let options = config_file_args(&text)
+        .with_context(|| format!("in the config file {}", file.display()))?;
+    let mut argv = argv.into_iter();
+    Ok(argv
+        .next()
+        .into_iter()
+        .chain(options.into_iter().map(OsString::from))
+        .chain(argv)
+        .collect())
+}
+
+/// A config file's lines as command-line arguments: `name = value` is
+/// `--name value`, a bare `name` is the flag `--name`.
+fn config_file_args(text: &str) -> anyhow::Result<Vec<String>> {
+    let mut args = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, value) = match line.split_once('=') {
+            Some((name, value)) => (name.trim(), Some(value.trim())),
+            None => (line, None),
+        };
+        let valid = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid || name.starts_with('-') {
+            bail!(
+                "line {}: `{line}` is not `name = value` or `name`",
+                number + 1
+            );
+        }
+        if name == "config" {
+            bail!("line {}: a config file cannot name another", number + 1);
+        }
+        args.push(format!("--{name}"));
+        args.extend(value.map(str::to_owned));
+    }
+    Ok(args)
 }
 
 /// Prints a line to stdout. Unlike `println!`, a closed stdout (a script
@@ -296,5 +369,76 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(not(any(unix, windows)))]
     {
         Ok(std::future::pending())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(file: &str, command_line: &[&str]) -> anyhow::Result<Args> {
+        let dir =
+            std::env::temp_dir().join(format!("peercall-signal-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{}.conf", command_line.len()));
+        std::fs::write(&path, file)?;
+        let argv = ["peercall-signal", "--config", path.to_str().unwrap()]
+            .iter()
+            .chain(command_line)
+            .map(OsString::from)
+            .collect();
+        let args = Args::try_parse_from(with_config_file(argv)?)?;
+        std::fs::remove_file(&path)?;
+        Ok(args)
+    }
+
+    #[test]
+    fn a_config_file_sets_options_and_flags() {
+        let args = parse(
+            "# a comment\n\nbind = 0.0.0.0:7000\nallow-origin = https://a.example\n\
+             allow-origin=https://b.example\nrequire-origin\nroom-capacity = 4\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(args.bind, "0.0.0.0:7000".parse().unwrap());
+        assert_eq!(
+            args.allow_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert!(args.require_origin);
+        assert_eq!(args.room_capacity, 4);
+    }
+
+    #[test]
+    fn the_command_line_wins_over_the_file() {
+        let args = parse(
+            "bind = 0.0.0.0:7000\nroom-capacity = 4\n",
+            &["--bind", "127.0.0.1:9"],
+        )
+        .unwrap();
+        assert_eq!(args.bind, "127.0.0.1:9".parse().unwrap());
+        assert_eq!(args.room_capacity, 4);
+    }
+
+    #[test]
+    fn a_bad_config_file_is_refused_with_its_line() {
+        let error = parse("bind = 0.0.0.0:7000\n--bind 1\n", &[]).unwrap_err();
+        assert!(format!("{error:#}").contains("line 2"), "{error:#}");
+        let error = parse("no-such-option = 1\n", &[]).unwrap_err();
+        assert!(error.to_string().contains("no-such-option"), "{error}");
+        let error = parse("config = /etc/other\n", &[]).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("cannot name another"),
+            "{error:#}"
+        );
+    }
+
+    #[test]
+    fn without_config_the_arguments_are_unchanged() {
+        let argv: Vec<OsString> = ["peercall-signal", "--bind", "127.0.0.1:1"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(with_config_file(argv.clone()).unwrap(), argv);
     }
 }

@@ -4,8 +4,10 @@
 //! bundles register it: the `.desktop` file's MimeType on Linux, the
 //! registry on Windows, `CFBundleURLTypes` on macOS. A link that launches
 //! the app arrives as its argument (Windows, Linux); one clicked while it
-//! runs arrives as an event (macOS). Either way the UI gets it and opens
-//! the join screen on it; only links that parse as an invite are passed on.
+//! runs arrives as an event: from macOS, or from the second instance the
+//! click started, which [`crate::single_instance`] forwards here (Windows,
+//! Linux). Either way the UI gets it and opens the join screen on it; only
+//! links that parse as an invite are passed on.
 
 use peercall_signal::address::{self, INVITE_SCHEME};
 use peercall_signal::shell::{LAUNCH_LINK_GLOBAL, LINK_EVENT};

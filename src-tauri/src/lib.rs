@@ -13,6 +13,7 @@ mod lan;
 mod permissions;
 mod settings;
 mod shutdown;
+mod single_instance;
 mod window;
 
 pub use error::AppError;
@@ -26,6 +27,8 @@ pub fn run() {
     init_tracing();
 
     let app = tauri::Builder::default()
+        // First: a second launch hands its link over and exits here.
+        .plugin(single_instance::plugin())
         .manage(launched)
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_deep_link::init())

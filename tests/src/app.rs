@@ -1,6 +1,7 @@
-//! The real desktop app: its own X screen ([`Display`]), the WebDriver
-//! session through tauri-driver + WebKitWebDriver ([`App`]), and a stand-in
-//! system browser that records what the app asks it to open.
+//! The real desktop app: its own X screen ([`Display`]) and D-Bus session
+//! bus ([`SessionBus`]), the WebDriver session through tauri-driver +
+//! WebKitWebDriver ([`App`]), and a stand-in system browser that records
+//! what the app asks it to open.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -76,6 +77,49 @@ impl Display {
     }
 }
 
+/// A private D-Bus session bus (`dbus-daemon --session`) for one app, as a
+/// logged-in user has. The app allows one instance per session bus
+/// (`tauri-plugin-single-instance`), so apps that run side by side in tests
+/// each get their own, as they each get their own screen; a second launch
+/// meant to reach a running app uses that app's bus
+/// ([`App::launch_again`]). Stopped when dropped.
+pub struct SessionBus {
+    /// The `DBUS_SESSION_BUS_ADDRESS` value.
+    pub address: String,
+    _daemon: Process,
+}
+
+impl SessionBus {
+    /// Starts a session bus listening on a socket in a fresh temp dir.
+    pub fn start() -> Result<Self> {
+        let dbus_daemon = require("dbus-daemon")?;
+        let dir = temp_dir("dbus");
+        let socket = dir.join("bus");
+        let address = format!("unix:path={}", socket.display());
+        let name = dir.file_name().unwrap_or_default().to_string_lossy();
+        let mut daemon = Process::spawn(
+            &name,
+            Command::new(dbus_daemon)
+                .args(["--session", "--nofork", "--nopidfile"])
+                .arg(format!("--address={address}")),
+        )?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if socket.exists() {
+                return Ok(Self {
+                    address,
+                    _daemon: daemon,
+                });
+            }
+            if let Ok(Some(status)) = daemon.child.try_wait() {
+                bail!("dbus-daemon exited ({status})");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("dbus-daemon did not listen at {address} within 10 s")
+    }
+}
+
 /// Connects a WebDriver client (plain HTTP on loopback).
 pub(crate) async fn connect(port: u16, capabilities: Value) -> Result<Client> {
     let Value::Object(capabilities) = capabilities else {
@@ -108,10 +152,15 @@ pub struct App {
     pub preferred_port: u16,
     /// Where this app instance keeps its settings.
     pub config_dir: PathBuf,
-    // Field order is drop order: the driver (and app) go before their screen.
+    /// The environment the app was started with (display, bus, settings).
+    env: Vec<(String, String)>,
+    // Field order is drop order: the driver (and app) go before their
+    // screen and bus.
     _driver: Process,
     /// The app's own screen.
     pub display: Display,
+    /// The app's own session bus.
+    pub bus: SessionBus,
 }
 
 /// Options for [`App::launch`].
@@ -130,6 +179,7 @@ impl App {
     /// Starts the app with its own tauri-driver, on its own preferred port.
     pub async fn launch(options: AppOptions) -> Result<Self> {
         let display = Display::start()?;
+        let bus = SessionBus::start()?;
         let tauri_driver = require("tauri-driver")?;
         let native_driver = require("WebKitWebDriver")?;
         let app = app_bin()?;
@@ -140,21 +190,26 @@ impl App {
             .config_dir
             .clone()
             .unwrap_or_else(|| temp_dir("config"));
+        let mut env: Vec<(String, String)> = [
+            ("DISPLAY", display.name.clone()),
+            ("DBUS_SESSION_BUS_ADDRESS", bus.address.clone()),
+            ("PEERCALL_PORT", preferred_port.to_string()),
+            ("PEERCALL_CONFIG_DIR", config_dir.display().to_string()),
+            // WebKitGTK's sandbox needs user namespaces a container may lack.
+            ("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1".into()),
+            ("WEBKIT_DISABLE_COMPOSITING_MODE", "1".into()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+        env.extend(options.env.iter().cloned());
         let mut command = Command::new(tauri_driver);
         command
             .args(["--port", &port.to_string()])
             .args(["--native-port", &native_port.to_string()])
             .arg("--native-driver")
             .arg(native_driver)
-            .env("DISPLAY", &display.name)
-            .env("PEERCALL_PORT", preferred_port.to_string())
-            .env("PEERCALL_CONFIG_DIR", &config_dir)
-            // WebKitGTK's sandbox needs user namespaces a container may lack.
-            .env("WEBKIT_DISABLE_SANDBOX_THIS_IS_DANGEROUS", "1")
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
-        for (key, value) in &options.env {
-            command.env(key, value);
-        }
+            .envs(env.iter().map(|(k, v)| (k, v)));
         let driver = Process::spawn(&format!("tauri-driver-{port}"), &mut command)?;
         wait_for_port(port, "tauri-driver").await?;
         let client = connect(
@@ -169,9 +224,48 @@ impl App {
             client,
             preferred_port,
             config_dir,
+            env,
             _driver: driver,
             display,
+            bus,
         })
+    }
+
+    /// Starts the app binary again, by hand, in this app's session (its
+    /// screen, bus and environment) with `args` — as a person clicking an
+    /// invite link or the launcher while the app runs — and waits for that
+    /// second process to end. Fails if it is still running after 20 s.
+    pub async fn launch_again(&self, args: &[String]) -> Result<std::process::ExitStatus> {
+        let log_name = format!("second-launch{}.log", self.display.name.replace(':', "-"));
+        let log = std::fs::File::create(artifacts().join(log_name))?;
+        let mut second = tokio::process::Command::new(app_bin()?)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the app a second time")?;
+        match tokio::time::timeout(Duration::from_secs(20), second.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => bail!("the second launch was still running after 20 s"),
+        }
+    }
+
+    /// The visible top-level X11 windows titled `title` on this app's
+    /// screen, as a window manager would list them (`xdotool search`).
+    pub fn x_windows(&self, title: &str) -> Result<Vec<String>> {
+        let output = Command::new(require("xdotool")?)
+            .args(["search", "--onlyvisible", "--name"])
+            .arg(format!("^{title}$"))
+            .env("DISPLAY", &self.display.name)
+            .output()?;
+        // xdotool exits 1 when nothing matches.
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect())
     }
 
     /// Saves a picture of the app's screen to `tests/artifacts/NAME.png`

@@ -14,7 +14,7 @@
 //!   `tests/artifacts` folder, free ports, [`Process`] (a child killed when
 //!   dropped), fresh temp and settings directories.
 //! - `app` — the real desktop app: [`Display`] (its own Xvfb screen),
-//!   [`App`] / [`AppOptions`] (the WebDriver session through tauri-driver),
+//!   [`SessionBus`] (its own D-Bus session bus), [`App`] / [`AppOptions`] (the WebDriver session through tauri-driver),
 //!   and a [`recording_browser`] standing in for the system browser.
 //! - `browser` — headless Chromium: [`Browser`], [`FakeMedia`], and
 //!   [`with_browsers`] to run a scenario with several at once.
@@ -32,7 +32,7 @@ mod dom;
 mod observe;
 mod process;
 
-pub use app::{opened_url, recording_browser, App, AppOptions, Display};
+pub use app::{opened_url, recording_browser, App, AppOptions, Display, SessionBus};
 pub use browser::{close_all, launch_browsers, with_browsers, Browser, FakeMedia};
 pub use call::{home_url, http_get, room_url, signaling_welcome, SignalServer};
 pub use dom::{

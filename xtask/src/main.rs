@@ -4,6 +4,9 @@
 //! idempotently and with pinned versions, so the README's two commands
 //! (`cargo xtask run`, `cargo xtask test`) are all a developer or CI types.
 
+mod bundle_config;
+mod clean_system;
+mod install_check;
 mod setup;
 mod tasks;
 mod tidy;
@@ -21,7 +24,10 @@ commands:
            end-to-end, the Windows/macOS cross-target checks, and a
            short run of each fuzz target
   tidy     check the invariants ARCHITECTURE.md states
-  bundle   build the .deb and .rpm packages and report their size
+  bundle [--verify]
+           build the app's .deb and .rpm and the server's .deb and report
+           their sizes; --verify then installs both on a clean Debian 12
+           (debootstrap), starts them, and removes them again
   bench    run the benchmarks (app launch and memory, signaling server)
   fuzz [SECONDS]
            fuzz the signaling server's parsers and hub, SECONDS each
@@ -44,7 +50,11 @@ fn run() -> Result<()> {
         "run" => tasks::run_app(),
         "test" => tasks::test(),
         "tidy" => tidy::run(),
-        "bundle" => tasks::bundle(),
+        "bundle" => match args.get(1).map(String::as_str) {
+            None => tasks::bundle(false),
+            Some("--verify") => tasks::bundle(true),
+            Some(other) => bail!("unknown bundle option `{other}`\n\n{USAGE}"),
+        },
         "bench" => tasks::bench(),
         "fuzz" => {
             setup::run(setup::Purpose::Test)?;

@@ -13,7 +13,7 @@ pub enum Purpose {
     Run,
     /// Run every check (adds browsers, WebDriver, cross targets).
     Test,
-    /// Build the packages (adds tauri-cli).
+    /// Build and check the packages (adds tauri-cli, cargo-deb, debootstrap).
     Bundle,
 }
 
@@ -31,9 +31,11 @@ const APT_RUN: &[&str] = &[
 /// …and to test it: browsers and WebDriver servers, clang for the macOS
 /// cross-check, ImageMagick for screenshots, a Korean font so the Korean UI
 /// renders in them, iproute2 to let mDNS run on loopback in the LAN test,
-/// xdotool for the launch benchmark to see the window appear.
+/// a D-Bus session bus per app (single instance) and xdotool to count its
+/// windows and to see it appear in the launch benchmark.
 const APT_TEST: &[&str] = &[
     "iproute2",
+    "dbus-daemon",
     "xdotool",
     "webkit2gtk-driver",
     "chromium",
@@ -43,6 +45,11 @@ const APT_TEST: &[&str] = &[
     "fonts-nanum",
 ];
 
+/// …and to bundle: debootstrap for the clean-system install check, and
+/// dpkg-dev, whose dpkg-shlibdeps cargo-deb reads the server's library
+/// dependencies with.
+const APT_BUNDLE: &[&str] = &["debootstrap", "dpkg-dev"];
+
 /// tauri-driver, pinned to the 2.x line the WebDriver tests speak.
 const TAURI_DRIVER_VERSION: &str = "2.1.0";
 /// cargo-fuzz, for the signaling server's fuzz targets (run on stable
@@ -50,6 +57,8 @@ const TAURI_DRIVER_VERSION: &str = "2.1.0";
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// tauri-cli, only for `cargo xtask bundle`.
 const TAURI_CLI_VERSION: &str = "^2";
+/// cargo-deb, for the server's package.
+const CARGO_DEB_VERSION: &str = "3.8.0";
 
 /// Rust targets: the UI's, and the cross-checks' (std only, no linker needed).
 const TARGET_WASM: &str = "wasm32-unknown-unknown";
@@ -61,6 +70,9 @@ pub fn run(purpose: Purpose) -> Result<()> {
     let mut packages: Vec<&str> = APT_RUN.to_vec();
     if purpose >= Purpose::Test {
         packages.extend(APT_TEST);
+    }
+    if purpose >= Purpose::Bundle {
+        packages.extend(APT_BUNDLE);
     }
     apt_install(&packages)?;
 
@@ -83,6 +95,7 @@ pub fn run(purpose: Purpose) -> Result<()> {
     }
     if purpose >= Purpose::Bundle {
         cargo_install("tauri-cli", "cargo-tauri", TAURI_CLI_VERSION, true)?;
+        cargo_install("cargo-deb", "cargo-deb", CARGO_DEB_VERSION, true)?;
     }
     println!("setup: everything is in place");
     Ok(())

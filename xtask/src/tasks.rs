@@ -70,6 +70,7 @@ pub fn run_app() -> Result<()> {
 pub fn test() -> Result<()> {
     setup::run(Purpose::Test)?;
     crate::tidy::run()?;
+    crate::bundle_config::run()?;
     // The app embeds the UI at compile time, so it must exist before clippy.
     build_ui()?;
 
@@ -196,43 +197,69 @@ fn cross_checks() -> Result<()> {
     )
 }
 
-/// `cargo xtask bundle`: the .deb and .rpm, with their sizes.
-pub fn bundle() -> Result<()> {
+/// The app's .deb must stay this small (it is 3 MiB; see docs/benchmarks.md
+/// for what it holds).
+const APP_DEB_LIMIT: u64 = 5 * 1024 * 1024;
+
+/// `cargo xtask bundle [--verify]`: the app's .deb and .rpm and the
+/// server's .deb, with their sizes; with `verify`, then installed on a
+/// clean Debian 12 (`install_check`).
+pub fn bundle(verify: bool) -> Result<()> {
     setup::run(Purpose::Bundle)?;
+    crate::bundle_config::run()?;
     build_ui()?;
-    step("bundling (deb, rpm)");
+    step("bundling the app (deb, rpm)");
     let cargo_tauri = util::tool("cargo-tauri").context("tauri-cli is not installed")?;
     // tauri-cli finds src-tauri/tauri.conf.json from the workspace root.
     util::run(Command::new(cargo_tauri).args(["build", "--bundles", "deb,rpm"]))?;
     check_deb_desktop_entry()?;
+    step("bundling the server (deb, cargo-deb)");
+    let server_dir = target_dir().join("debian");
+    let _ = std::fs::remove_dir_all(&server_dir);
+    util::run(
+        cargo()
+            .args(["deb", "--package", "peercall-signal", "--output"])
+            .arg(&server_dir),
+    )?;
+
     step("bundle sizes");
-    for kind in ["deb", "rpm"] {
-        let dir = target_dir().join("release/bundle").join(kind);
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if !entry.file_type()?.is_file() {
-                continue;
-            }
-            let size = entry.metadata()?.len();
-            println!(
-                "{kind}: {} — {:.1} MiB",
-                entry.path().display(),
-                size as f64 / (1024.0 * 1024.0)
-            );
-        }
+    let app_deb = newest(&target_dir().join("release/bundle/deb"), "deb")?;
+    let server_deb = newest(&server_dir, "deb")?;
+    let app_rpm = newest(&target_dir().join("release/bundle/rpm"), "rpm")?;
+    for package in [&app_deb, &app_rpm, &server_deb] {
+        println!(
+            "{} — {:.2} MiB",
+            package.display(),
+            std::fs::metadata(package)?.len() as f64 / (1024.0 * 1024.0)
+        );
+    }
+    let app_size = std::fs::metadata(&app_deb)?.len();
+    anyhow::ensure!(
+        app_size <= APP_DEB_LIMIT,
+        "the app's .deb is {app_size} bytes, over the {APP_DEB_LIMIT} limit"
+    );
+    if verify {
+        crate::install_check::run(&app_deb, &server_deb)?;
     }
     Ok(())
+}
+
+/// The one file ending in `.extension` in `dir` that was written last.
+fn newest(dir: &Path, extension: &str) -> Result<PathBuf> {
+    std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .with_context(|| format!("no .{extension} in {}", dir.display()))
 }
 
 /// The .deb's desktop entry must register `peercall://` invite links and
 /// pass the clicked link to the app (`%u`), or links open nothing.
 fn check_deb_desktop_entry() -> Result<()> {
     step("deb: invite links registered");
-    let dir = target_dir().join("release/bundle/deb");
-    let deb = std::fs::read_dir(&dir)?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .with_context(|| format!("no .deb in {}", dir.display()))?;
+    let deb = newest(&target_dir().join("release/bundle/deb"), "deb")?;
     let unpacked = target_dir().join("deb-check");
     let _ = std::fs::remove_dir_all(&unpacked);
     util::run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked))?;

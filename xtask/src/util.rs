@@ -40,6 +40,18 @@ pub fn output(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// [`output`] with extra environment variables.
+pub fn output_env(program: &str, args: &[&str], env: &[(&str, &str)]) -> Option<String> {
+    let out = Command::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// Whether `program` is on PATH.
 pub fn has(program: &str) -> bool {
     which(program).is_some()
