@@ -4,6 +4,7 @@
 //! idempotently and with pinned versions, so the README's two commands
 //! (`cargo xtask run`, `cargo xtask test`) are all a developer or CI types.
 
+mod node_baseline;
 mod setup;
 mod tasks;
 mod tidy;
