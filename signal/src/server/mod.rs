@@ -36,6 +36,7 @@ mod rate;
 mod session;
 mod shared;
 mod shutdown;
+mod splice;
 mod static_files;
 mod stream;
 mod throttle;
