@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::{timeout, timeout_at, Instant};
-use tracing::{debug, info, Instrument};
+use tracing::{debug, info, Instrument, Span};
 
 use super::frames::FrameGuard;
 use super::http::{self, HeadError, Response, Route};
@@ -22,12 +23,24 @@ use super::stream::Prefixed;
 /// abuse, keeps draining what the client still sends) before dropping it.
 pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves one accepted TCP connection, holding `slot` in its address's
-/// counts, to the end.
+/// What a connection holds until it ends, whichever task ends it: its
+/// place under the connection limit and in its address's counts, and its
+/// part in the wait for every connection at shutdown.
+pub(crate) struct Held {
+    /// Held only to be dropped, as is `complete`.
+    #[allow(dead_code)]
+    pub(crate) permit: OwnedSemaphorePermit,
+    pub(crate) slot: AddressSlot,
+    #[allow(dead_code)]
+    pub(crate) complete: mpsc::Sender<()>,
+}
+
+/// Serves one accepted TCP connection to the end of its handshake; a
+/// WebSocket session then runs as a task of its own.
 pub(crate) async fn serve(
     socket: TcpStream,
     remote: SocketAddr,
-    mut slot: AddressSlot,
+    held: Held,
     shared: Arc<Shared>,
     mut shutdown: Shutdown,
 ) {
@@ -37,7 +50,7 @@ pub(crate) async fn serve(
     let span = tracing::debug_span!("conn", %remote);
     async {
         #[cfg(feature = "tls")]
-        if let Some(acceptor) = &shared.tls {
+        if let Some(acceptor) = shared.tls.clone() {
             // Boxed, handshake and stream: TLS state is kilobytes, and
             // inline (even as a result on its way out) it would size every
             // connection's task for it, TLS or not.
@@ -54,11 +67,7 @@ pub(crate) async fn serve(
                 // connections' tasks are not sized for it.
                 Ok(Ok(stream)) => {
                     Box::pin(serve_stream(
-                        stream,
-                        (remote, &mut slot),
-                        &shared,
-                        &mut shutdown,
-                        deadline,
+                        stream, remote, held, shared, shutdown, deadline,
                     ))
                     .await
                 }
@@ -67,14 +76,7 @@ pub(crate) async fn serve(
             }
             return;
         }
-        serve_stream(
-            socket,
-            (remote, &mut slot),
-            &shared,
-            &mut shutdown,
-            deadline,
-        )
-        .await
+        serve_stream(socket, remote, held, shared, shutdown, deadline).await
     }
     .instrument(span)
     .await;
@@ -82,19 +84,27 @@ pub(crate) async fn serve(
 
 async fn serve_stream<S>(
     stream: S,
-    (remote, slot): (SocketAddr, &mut AddressSlot),
-    shared: &Shared,
-    shutdown: &mut Shutdown,
+    remote: SocketAddr,
+    mut held: Held,
+    shared: Arc<Shared>,
+    mut shutdown: Shutdown,
     deadline: Instant,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // Two steps, so that nothing of the first (the head, the stream before
-    // the handshake) is kept beside the session, which lasts as long as the
-    // connection.
-    let upgraded = upgrade(stream, (remote, slot), shared, shutdown, deadline).await;
-    if let Some((ws, client)) = upgraded {
-        session(ws, client, shared, shutdown).await;
+    let upgrade = upgrade(
+        stream,
+        (remote, &mut held.slot),
+        &shared,
+        &mut shutdown,
+        deadline,
+    );
+    if let Some((ws, client)) = upgrade.await {
+        // The session, which lasts as long as the connection, gets a task
+        // of its own, sized for it alone: this one ends here, and nothing
+        // the head or the handshake left in its state is kept beside it.
+        let session = session(ws, client, shared, shutdown, held);
+        tokio::spawn(session.instrument(Span::current()));
     }
 }
 

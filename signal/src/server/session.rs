@@ -3,6 +3,7 @@
 //! proper close however it ends.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -16,7 +17,7 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, Instrument};
 
 use super::budget::{self, Evicted, Eviction, Inbox};
-use super::connection::{drain, CLOSE_GRACE};
+use super::connection::{drain, Held, CLOSE_GRACE};
 use super::frames::{FrameGuard, TooManyFragments};
 use super::hub::Hub;
 use super::rate::{TokenBucket, Verdict};
@@ -66,14 +67,22 @@ impl Drop for Registration<'_> {
 }
 
 /// Runs a session on an upgraded socket from `client` to the end.
+///
+/// The session is its connection's task from here on (see
+/// [`super::connection`]): it owns what the connection holds (`held`),
+/// released when it ends, however it ends.
 pub(crate) async fn session<S>(
     mut ws: Socket<S>,
     client: IpAddr,
-    shared: &Shared,
-    shutdown: &mut Shutdown,
+    shared: Arc<Shared>,
+    mut shutdown: Shutdown,
+    held: Held,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let _held = held;
+    let shared = &*shared;
+    let shutdown = &mut shutdown;
     let config = &shared.config;
     let (outbox, mut inbox, mut evicted) = budget::channel(
         &shared.budget,
