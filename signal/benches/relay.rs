@@ -127,6 +127,8 @@ struct RelayResult {
     server_cores: f64,
     /// Server CPU time per relayed message: what the comparison rests on.
     server_us_per_message: f64,
+    /// Of which in the kernel (system time): the socket reads and writes.
+    server_sys_us_per_message: f64,
     /// The load generator's (this process's) CPU over the window, in cores.
     load_cores: f64,
     load_us_per_message: f64,
@@ -198,10 +200,12 @@ async fn relay_run(server: Server) -> RelayResult {
     tokio::time::sleep_until(measure_from.into()).await;
     measuring.store(true, Ordering::Relaxed);
     let window_start = Instant::now();
-    let cpu_start = server.cpu_time();
+    let (user_start, sys_start) = server.cpu_times();
     let load_start = cpu_time("self");
     tokio::time::sleep_until(end.into()).await;
-    let cpu = server.cpu_time().saturating_sub(cpu_start);
+    let (user_end, sys_end) = server.cpu_times();
+    let sys = sys_end.saturating_sub(sys_start);
+    let cpu = user_end.saturating_sub(user_start) + sys;
     let load = cpu_time("self").saturating_sub(load_start);
     let window = end
         .saturating_duration_since(window_start)
@@ -227,6 +231,7 @@ async fn relay_run(server: Server) -> RelayResult {
         round_trips: samples.len(),
         server_cores: cpu.as_secs_f64() / window.as_secs_f64(),
         server_us_per_message: cpu.as_secs_f64() * 1e6 / total,
+        server_sys_us_per_message: sys.as_secs_f64() * 1e6 / total,
         load_cores: load.as_secs_f64() / window.as_secs_f64(),
         load_us_per_message: load.as_secs_f64() * 1e6 / total,
         rss_before_kib,
@@ -279,12 +284,13 @@ fn mib(kib: u64) -> f64 {
 
 fn print_relay(name: &str, r: &RelayResult) {
     println!(
-        "  {name:<24} {:>9.0} {:>8.2} {:>8.2} {:>6.2} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>6.2} {:>6.1}{}",
+        "  {name:<24} {:>9.0} {:>8.2} {:>8.2} {:>6.2} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>6.2} {:>6.1}{}",
         r.messages_per_sec,
         r.p50_us as f64 / 1000.0,
         r.p99_us as f64 / 1000.0,
         r.server_cores,
         r.server_us_per_message,
+        r.server_sys_us_per_message,
         mib(r.rss_before_kib),
         mib(r.rss_connected_kib),
         mib(r.peak_kib),
@@ -335,13 +341,14 @@ fn main() {
             CLIENTS / 2
         );
         println!(
-            "  {:<24} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6}",
+            "  {:<24} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6}",
             "server",
             "msg/s",
             "p50 ms",
             "p99 ms",
             "cores",
             "µs/msg",
+            "in sys",
             "RSS MiB",
             "conn'd",
             "peak",
@@ -354,7 +361,9 @@ fn main() {
         }
         let (ours, node) = (&relay[0], &relay[1]);
         println!(
-            "  ({} and {} round trips; load = the load generator's cores and µs per message)",
+            "  ({} and {} round trips; µs/msg: server CPU per relayed message, `in sys` the \
+             kernel's part of it; RSS in MiB before connecting, connected, peak (VmHWM) and \
+             peak growth; load = the load generator's cores and µs per message)",
             ours.round_trips, node.round_trips
         );
 

@@ -102,6 +102,11 @@ impl ServerProcess {
         cpu_time(&self.child.id().to_string())
     }
 
+    /// User and system CPU time the server has used so far.
+    pub fn cpu_times(&self) -> (Duration, Duration) {
+        cpu_times(&self.child.id().to_string())
+    }
+
     pub fn stop(mut self) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
         // SAFETY: signalling our own child process.
@@ -112,18 +117,27 @@ impl ServerProcess {
 
 /// CPU time (user + system) of process `pid` (`"self"` for this one).
 pub fn cpu_time(pid: &str) -> Duration {
+    let (user, system) = cpu_times(pid);
+    user + system
+}
+
+/// User and system CPU time of process `pid` (`"self"` for this one).
+pub fn cpu_times(pid: &str) -> (Duration, Duration) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/<pid>/stat");
     // Fields after the parenthesised command name; utime and stime are
     // fields 14 and 15 of the whole line, in clock ticks.
     let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 =
-        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    let user: u64 = fields[11].parse().expect("utime");
+    let system: u64 = fields[12].parse().expect("stime");
     // SAFETY: sysconf has no preconditions.
     let per_sec = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
         .unwrap_or(100)
-        .max(1);
-    Duration::from_secs_f64(ticks as f64 / per_sec as f64)
+        .max(1) as f64;
+    (
+        Duration::from_secs_f64(user as f64 / per_sec),
+        Duration::from_secs_f64(system as f64 / per_sec),
+    )
 }
 
 impl Drop for ServerProcess {
