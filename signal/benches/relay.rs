@@ -11,7 +11,8 @@
 //! this process, which shares the machine's cores with the server; its own
 //! CPU is measured too, and the output says when it was the bottleneck.
 //!
-//! 1. Relay: 1000 clients in 500 pairs, demo dialect. In each pair one side
+//! 1. Relay (two rounds per server, alternated, then combined): 1000
+//!    clients in 500 pairs, demo dialect. In each pair one side
 //!    sends a ~500-byte offer (`{"type":"offer","to":ID,"offer":{…}}`) to
 //!    the other through the server, which answers with an answer of the
 //!    same size; the next offer goes out when the answer arrives (one round
@@ -35,6 +36,8 @@ use futures_util::stream::{self, StreamExt};
 const CLIENTS: usize = 1000;
 const WARMUP: Duration = Duration::from_secs(1);
 const WINDOW: Duration = Duration::from_secs(5);
+/// Relay runs per server, alternated between the servers.
+const ROUNDS: usize = 2;
 const IDLE_CONNECTIONS: usize = 10_000;
 /// Connections opened at once while filling up.
 const CONNECT_CONCURRENCY: usize = 64;
@@ -118,35 +121,98 @@ fn message(kind: &str, to: &str) -> String {
     )
 }
 
+/// What one relay run (or several, combined) measured.
 struct RelayResult {
-    messages_per_sec: f64,
-    p50_us: u64,
-    p99_us: u64,
-    round_trips: usize,
-    /// Server CPU time over the window, in cores (1.0 = one core busy).
-    server_cores: f64,
-    /// Server CPU time per relayed message: what the comparison rests on.
-    server_us_per_message: f64,
-    /// Of which in the kernel (system time): the socket reads and writes.
-    server_sys_us_per_message: f64,
-    /// The load generator's (this process's) CPU over the window, in cores.
-    load_cores: f64,
-    load_us_per_message: f64,
+    /// Round-trip times in µs, sorted.
+    samples: Vec<u64>,
+    /// Messages relayed in the window(s), and the windows' length in s.
+    messages: f64,
+    window: f64,
+    /// Server CPU (user + system) and system time over the window(s), in s.
+    server_cpu: f64,
+    server_sys: f64,
+    /// The load generator's (this process's) CPU over the window(s), in s.
+    load_cpu: f64,
     rss_before_kib: u64,
     rss_connected_kib: u64,
     peak_kib: u64,
+    /// The machine's 1-minute load average at the end of each run.
+    loadavg: Vec<f64>,
 }
 
 impl RelayResult {
+    /// All `runs` as one: totals summed, samples merged, the largest RSS.
+    fn combine(runs: Vec<Self>) -> Self {
+        let mut all = runs.into_iter();
+        let mut total = all.next().expect("at least one run");
+        for run in all {
+            total.samples.extend(run.samples);
+            total.messages += run.messages;
+            total.window += run.window;
+            total.server_cpu += run.server_cpu;
+            total.server_sys += run.server_sys;
+            total.load_cpu += run.load_cpu;
+            total.rss_before_kib = total.rss_before_kib.max(run.rss_before_kib);
+            total.rss_connected_kib = total.rss_connected_kib.max(run.rss_connected_kib);
+            total.peak_kib = total.peak_kib.max(run.peak_kib);
+            total.loadavg.extend(run.loadavg);
+        }
+        total.samples.sort_unstable();
+        total
+    }
+
+    fn percentile_us(&self, p: f64) -> u64 {
+        let index = ((self.samples.len() as f64 - 1.0) * p).round() as usize;
+        self.samples.get(index).copied().unwrap_or_default()
+    }
+
+    fn messages_per_sec(&self) -> f64 {
+        self.messages / self.window
+    }
+
+    /// Server CPU time per relayed message: what the comparison rests on.
+    fn server_us_per_message(&self) -> f64 {
+        self.server_cpu * 1e6 / self.messages
+    }
+
+    /// Of which in the kernel (system time): the socket reads and writes.
+    fn server_sys_us_per_message(&self) -> f64 {
+        self.server_sys * 1e6 / self.messages
+    }
+
+    /// Server CPU over the window, in cores (1.0 = one core busy).
+    fn server_cores(&self) -> f64 {
+        self.server_cpu / self.window
+    }
+
+    fn load_cores(&self) -> f64 {
+        self.load_cpu / self.window
+    }
+
+    fn load_us_per_message(&self) -> f64 {
+        self.load_cpu * 1e6 / self.messages
+    }
+
+    fn peak_growth_kib(&self) -> u64 {
+        self.peak_kib.saturating_sub(self.rss_before_kib)
+    }
+
     /// Whether the load generator, not the server, limited the rate: it
     /// used (nearly) all of its threads, or more CPU than the server on a
     /// machine whose cores were all busy.
     fn load_bound(&self) -> bool {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
-        self.load_cores >= 0.9 * LOAD_THREADS as f64
-            || (self.load_cores > self.server_cores
-                && self.load_cores + self.server_cores >= 0.9 * cores)
+        let (load, server) = (self.load_cores(), self.server_cores());
+        load >= 0.9 * LOAD_THREADS as f64 || (load > server && load + server >= 0.9 * cores)
     }
+}
+
+/// The machine's 1-minute load average: how busy the neighbours were.
+fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 /// One relay run against `server`.
@@ -218,25 +284,18 @@ async fn relay_run(server: Server) -> RelayResult {
         keep.push((a, b));
     }
     let peak_kib = server.status_kib("VmHWM");
-    let total = relayed.load(Ordering::Relaxed).max(1) as f64;
     samples.sort_unstable();
-    let percentile = |p: f64| {
-        let index = ((samples.len() as f64 - 1.0) * p).round() as usize;
-        samples.get(index).copied().unwrap_or_default()
-    };
     let result = RelayResult {
-        messages_per_sec: total / window.as_secs_f64(),
-        p50_us: percentile(0.50),
-        p99_us: percentile(0.99),
-        round_trips: samples.len(),
-        server_cores: cpu.as_secs_f64() / window.as_secs_f64(),
-        server_us_per_message: cpu.as_secs_f64() * 1e6 / total,
-        server_sys_us_per_message: sys.as_secs_f64() * 1e6 / total,
-        load_cores: load.as_secs_f64() / window.as_secs_f64(),
-        load_us_per_message: load.as_secs_f64() * 1e6 / total,
+        samples,
+        messages: relayed.load(Ordering::Relaxed).max(1) as f64,
+        window: window.as_secs_f64(),
+        server_cpu: cpu.as_secs_f64(),
+        server_sys: sys.as_secs_f64(),
+        load_cpu: load.as_secs_f64(),
         rss_before_kib,
         rss_connected_kib,
         peak_kib,
+        loadavg: vec![loadavg()],
     };
     drop(keep);
     server.stop();
@@ -284,19 +343,24 @@ fn mib(kib: u64) -> f64 {
 
 fn print_relay(name: &str, r: &RelayResult) {
     println!(
-        "  {name:<24} {:>9.0} {:>8.2} {:>8.2} {:>6.2} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>6.2} {:>6.1}{}",
-        r.messages_per_sec,
-        r.p50_us as f64 / 1000.0,
-        r.p99_us as f64 / 1000.0,
-        r.server_cores,
-        r.server_us_per_message,
-        r.server_sys_us_per_message,
+        "  {name:<24} {:>9.0} {:>8.2} {:>8.2} {:>6.2} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>6.2} {:>6.1}  {}{}",
+        r.messages_per_sec(),
+        r.percentile_us(0.50) as f64 / 1000.0,
+        r.percentile_us(0.99) as f64 / 1000.0,
+        r.server_cores(),
+        r.server_us_per_message(),
+        r.server_sys_us_per_message(),
         mib(r.rss_before_kib),
         mib(r.rss_connected_kib),
         mib(r.peak_kib),
-        mib(r.peak_kib.saturating_sub(r.rss_before_kib)),
-        r.load_cores,
-        r.load_us_per_message,
+        mib(r.peak_growth_kib()),
+        r.load_cores(),
+        r.load_us_per_message(),
+        r.loadavg
+            .iter()
+            .map(|l| format!("{l:.1}"))
+            .collect::<Vec<_>>()
+            .join("/"),
         if r.load_bound() {
             "  <- load generator was the bottleneck"
         } else {
@@ -331,17 +395,23 @@ fn main() {
     let servers = [Server::Peercall, Server::Node];
     println!("machine: {}", machine());
     runtime.block_on(async {
-        let mut relay = Vec::new();
-        for server in servers {
-            relay.push(relay_run(server).await);
+        // Alternated rounds, so that a busy spell of the shared machine
+        // does not fall on one server only; each server's rounds are then
+        // combined (totals summed, round trips merged).
+        let mut rounds: [Vec<RelayResult>; 2] = [Vec::new(), Vec::new()];
+        for _ in 0..ROUNDS {
+            for (server, runs) in servers.iter().zip(&mut rounds) {
+                runs.push(relay_run(*server).await);
+            }
         }
         println!(
             "\nrelay: {CLIENTS} clients ({} pairs), ~500-byte offers and answers, one round trip \
-             in flight per pair, {WINDOW:?} window after {WARMUP:?} warm-up",
+             in flight per pair; {ROUNDS} alternated rounds per server, each a {WINDOW:?} window \
+             after {WARMUP:?} warm-up",
             CLIENTS / 2
         );
         println!(
-            "  {:<24} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6}",
+            "  {:<24} {:>9} {:>8} {:>8} {:>6} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>6} {:>6}  loadavg",
             "server",
             "msg/s",
             "p50 ms",
@@ -356,15 +426,23 @@ fn main() {
             "load",
             "µs/msg"
         );
+        for (server, runs) in servers.iter().zip(&rounds) {
+            for (round, r) in runs.iter().enumerate() {
+                print_relay(&format!("{} #{}", server.name(), round + 1), r);
+            }
+        }
+        let relay = rounds.map(RelayResult::combine);
         for (server, r) in servers.iter().zip(&relay) {
-            print_relay(&server.name(), r);
+            print_relay(&format!("{}, all", server.name()), r);
         }
         let (ours, node) = (&relay[0], &relay[1]);
         println!(
             "  ({} and {} round trips; µs/msg: server CPU per relayed message, `in sys` the \
              kernel's part of it; RSS in MiB before connecting, connected, peak (VmHWM) and \
-             peak growth; load = the load generator's cores and µs per message)",
-            ours.round_trips, node.round_trips
+             peak growth; load = the load generator's cores and µs per message; loadavg: the \
+             machine's, after each round)",
+            ours.samples.len(),
+            node.samples.len()
         );
 
         let mut idle = Vec::new();
@@ -386,17 +464,23 @@ fn main() {
         println!("\npeercall-signal / Node demo:");
         println!(
             "  messages relayed/s {:.2}, round trip p50 {:.2}",
-            ratio(ours.messages_per_sec, node.messages_per_sec),
-            ratio(ours.p50_us as f64, node.p50_us as f64)
+            ratio(ours.messages_per_sec(), node.messages_per_sec()),
+            ratio(
+                ours.percentile_us(0.50) as f64,
+                node.percentile_us(0.50) as f64
+            )
         );
         goal(
             "server CPU per relayed message",
-            ratio(ours.server_us_per_message, node.server_us_per_message),
+            ratio(ours.server_us_per_message(), node.server_us_per_message()),
             0.25,
         );
         goal(
             "round trip p99",
-            ratio(ours.p99_us as f64, node.p99_us as f64),
+            ratio(
+                ours.percentile_us(0.99) as f64,
+                node.percentile_us(0.99) as f64,
+            ),
             0.5,
         );
         goal(
@@ -404,10 +488,9 @@ fn main() {
             ratio(idle[0].per_connection_kib(), idle[1].per_connection_kib()),
             0.5,
         );
-        let growth = |r: &RelayResult| r.peak_kib.saturating_sub(r.rss_before_kib) as f64;
         goal(
             "peak memory growth under the relay load",
-            ratio(growth(ours), growth(node)),
+            ratio(ours.peak_growth_kib() as f64, node.peak_growth_kib() as f64),
             1.0 / 3.0,
         );
     });

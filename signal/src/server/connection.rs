@@ -42,7 +42,7 @@ pub(crate) async fn serve(
     remote: SocketAddr,
     held: Held,
     shared: Arc<Shared>,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
     // One deadline covers TLS, the request head and the WebSocket handshake,
     // so a client trickling bytes cannot hold a slot longer than that.
@@ -51,6 +51,7 @@ pub(crate) async fn serve(
     async {
         #[cfg(feature = "tls")]
         if let Some(acceptor) = shared.tls.clone() {
+            let mut shutdown = shutdown;
             // Boxed, handshake and stream: TLS state is kilobytes, and
             // inline (even as a result on its way out) it would size every
             // connection's task for it, TLS or not.
