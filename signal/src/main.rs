@@ -168,13 +168,37 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = Config::default().idle_timeout.as_secs())]
     idle_timeout: u64,
 
+    /// Threads that run connections (1: all on one thread, no cross-core
+    /// wake-ups between a sender's task and its recipient's).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    threads: usize,
+
     /// Seconds a single write to a client may take before it is dropped.
     #[arg(long, value_name = "SECS", default_value_t = Config::default().write_timeout.as_secs())]
     write_timeout: u64,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse_from(with_config_file(std::env::args_os().collect())?);
+    // One thread by default: a relay is a read, a lookup and a write, and
+    // on one thread the reader wakes the recipient's task with no
+    // cross-core wake-up and every task waits its turn in one queue, as in
+    // an event loop (one core relays tens of thousands of messages a
+    // second). More threads spread TLS handshakes and heavy rooms.
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()?
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
     // Logs go to stderr: stdout carries only the announcement lines that
     // scripts parse.
     tracing_subscriber::fmt()
@@ -183,7 +207,6 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse_from(with_config_file(std::env::args_os().collect())?);
 
     match server::raise_fd_limit() {
         Ok(Some(limit)) if limit < (args.max_connections as u64).saturating_add(64) => warn!(

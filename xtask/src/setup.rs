@@ -92,6 +92,7 @@ pub fn run(purpose: Purpose) -> Result<()> {
     if purpose >= Purpose::Test {
         cargo_install("tauri-driver", "tauri-driver", TAURI_DRIVER_VERSION, true)?;
         cargo_install("cargo-fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION, true)?;
+        crate::node_baseline::install()?;
     }
     if purpose >= Purpose::Bundle {
         cargo_install("tauri-cli", "cargo-tauri", TAURI_CLI_VERSION, true)?;
@@ -101,7 +102,8 @@ pub fn run(purpose: Purpose) -> Result<()> {
     Ok(())
 }
 
-fn apt_install(packages: &[&str]) -> Result<()> {
+/// Installs the Debian `packages` that are not installed yet.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
     let missing: Vec<&str> = packages
         .iter()
         .copied()

@@ -1,7 +1,11 @@
-//! What the signaling benchmarks share: the server binary as a child
-//! process (its memory and CPU read from `/proc`), a client connection,
-//! and a description of the machine.
+//! What the signaling benchmarks share: the server as a child process
+//! (the built binary, or the Node baseline in `node-baseline/`; its memory
+//! and CPU read from `/proc`), client connections (tungstenite's, and the
+//! load generator's cheap one in `raw.rs`), and a description of the
+//! machine.
 #![allow(dead_code)] // each bench uses a different subset
+
+pub mod raw;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -21,16 +25,44 @@ pub struct ServerProcess {
     pub url: String,
 }
 
+/// Where the Node baseline lives (`server.mjs` and its `node_modules`).
+const NODE_BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/node-baseline");
+
 impl ServerProcess {
+    /// The built `peercall-signal` with `extra` arguments.
     pub fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_peercall-signal"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_peercall-signal"));
+        command
             .args(["--bind", "127.0.0.1:0"])
             .args(extra)
-            .env("RUST_LOG", "error")
+            .env("RUST_LOG", "error");
+        Self::spawn(command, "peercall-signal")
+    }
+
+    /// The original demo's Node relay (`benches/node-baseline/server.mjs`).
+    pub fn node() -> Self {
+        let ws = std::path::Path::new(NODE_BASELINE).join("node_modules/ws/package.json");
+        assert!(
+            ws.exists(),
+            "the Node baseline's `ws` is not installed: run `cargo xtask setup` \
+             (or `npm ci --prefix signal/benches/node-baseline`)"
+        );
+        let mut command = Command::new("node");
+        command
+            .arg("server.mjs")
+            .current_dir(NODE_BASELINE)
+            .env("PORT", "0")
+            .env("ALLOWED_ORIGIN", raw::ORIGIN);
+        Self::spawn(command, "the Node baseline (node server.mjs)")
+    }
+
+    /// Starts `command`, which prints `listening on URL` first.
+    fn spawn(mut command: Command, what: &str) -> Self {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start peercall-signal");
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
@@ -41,6 +73,11 @@ impl ServerProcess {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
         Self { child, url }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// VmRSS of the server, in KiB.
@@ -62,19 +99,12 @@ impl ServerProcess {
 
     /// CPU time (user + system) the server has used so far.
     pub fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))
-            .expect("read /proc/<pid>/stat");
-        // Fields after the parenthesised command name; utime and stime are
-        // fields 14 and 15 of the whole line, in clock ticks.
-        let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 =
-            fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
-        // SAFETY: sysconf has no preconditions.
-        let per_sec = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
-            .unwrap_or(100)
-            .max(1);
-        Duration::from_secs_f64(ticks as f64 / per_sec as f64)
+        cpu_time(&self.child.id().to_string())
+    }
+
+    /// User and system CPU time the server has used so far.
+    pub fn cpu_times(&self) -> (Duration, Duration) {
+        cpu_times(&self.child.id().to_string())
     }
 
     pub fn stop(mut self) {
@@ -83,6 +113,31 @@ impl ServerProcess {
         unsafe { libc::kill(pid, libc::SIGTERM) };
         let _ = self.child.wait();
     }
+}
+
+/// CPU time (user + system) of process `pid` (`"self"` for this one).
+pub fn cpu_time(pid: &str) -> Duration {
+    let (user, system) = cpu_times(pid);
+    user + system
+}
+
+/// User and system CPU time of process `pid` (`"self"` for this one).
+pub fn cpu_times(pid: &str) -> (Duration, Duration) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/<pid>/stat");
+    // Fields after the parenthesised command name; utime and stime are
+    // fields 14 and 15 of the whole line, in clock ticks.
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let user: u64 = fields[11].parse().expect("utime");
+    let system: u64 = fields[12].parse().expect("stime");
+    // SAFETY: sysconf has no preconditions.
+    let per_sec = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .unwrap_or(100)
+        .max(1) as f64;
+    (
+        Duration::from_secs_f64(user as f64 / per_sec),
+        Duration::from_secs_f64(system as f64 / per_sec),
+    )
 }
 
 impl Drop for ServerProcess {

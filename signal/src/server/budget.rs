@@ -14,12 +14,19 @@
 //! once; its connection task hears of it through [`Evicted`], throws
 //! its queue away without writing it, and closes with the code and reason
 //! of [`Eviction::close`].
+//!
+//! The queue is a `VecDeque` under the account's own short lock, allocated
+//! at the first frame, and the connection task waits on it with a waker:
+//! an idle connection's queue costs a few dozen bytes (a channel's first
+//! block was over a KiB per connection).
 
+use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Poll;
 
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::{mpsc, oneshot};
+use futures_util::task::AtomicWaker;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -94,24 +101,48 @@ pub(crate) enum Refused {
     Closed,
 }
 
-/// What one peer's queue holds, shared by both ends.
+/// One peer's queue, shared by both ends: its frames and what they count
+/// against. Nothing is allocated for the frames until the first is queued
+/// (most connections idle, and the welcome is written directly), and a
+/// waiting end costs no more than a waker.
 #[derive(Debug)]
 struct Account {
     budget: Arc<Budget>,
+    /// Bytes this queue may hold.
     limit: usize,
+    /// Frames this queue may hold.
+    max_frames: usize,
     state: Mutex<AccountState>,
+    /// The connection task waiting for a frame.
+    frame_waker: AtomicWaker,
+    /// The connection task waiting for its eviction.
+    evicted_waker: AtomicWaker,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct AccountState {
+    frames: VecDeque<Utf8Bytes>,
     /// Bytes queued and not yet taken out (0 once evicted).
     queued: usize,
     evicted: Option<Eviction>,
-    /// Tells the connection task; taken when it is told.
-    notify: Option<oneshot::Sender<Eviction>>,
+    /// The connection task refuses more (it is ending).
+    closed: bool,
+    /// The hub dropped its end: once empty, the queue has ended.
+    abandoned: bool,
 }
 
 impl Account {
+    fn new(budget: Arc<Budget>, max_frames: usize, limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            budget,
+            limit,
+            max_frames,
+            state: Mutex::default(),
+            frame_waker: AtomicWaker::new(),
+            evicted_waker: AtomicWaker::new(),
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, AccountState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -124,26 +155,25 @@ impl Account {
         }
         state.evicted = Some(why);
         self.budget.release(std::mem::take(&mut state.queued));
-        if let Some(notify) = state.notify.take() {
-            let _ = notify.send(why);
-        }
+        self.evicted_waker.wake();
     }
 
-    /// A frame of `bytes` left the queue.
-    fn taken(&self, bytes: usize) {
+    /// The next frame, if one is waiting, taken out of the counts.
+    fn take(&self) -> Option<Utf8Bytes> {
         let mut state = self.lock();
+        let text = state.frames.pop_front()?;
         // Once evicted, the bytes were released all at once.
         if state.evicted.is_none() {
-            state.queued -= bytes;
-            self.budget.release(bytes);
+            state.queued -= text.len();
+            self.budget.release(text.len());
         }
+        Some(text)
     }
 }
 
 /// The hub's end of a peer's queue.
 #[derive(Debug)]
 pub(crate) struct Outbox {
-    tx: mpsc::Sender<Utf8Bytes>,
     account: Arc<Account>,
 }
 
@@ -151,34 +181,29 @@ impl Outbox {
     /// Queues `text` without waiting; see the module docs for the limits.
     pub(crate) fn try_send(&self, text: &Utf8Bytes) -> Result<(), Refused> {
         let bytes = text.len();
-        let mut state = self.account.lock();
-        if state.evicted.is_some() {
+        let account = &*self.account;
+        let mut state = account.lock();
+        if state.evicted.is_some() || state.closed {
             return Err(Refused::Closed);
         }
         // Like the server-wide budget, an empty queue takes any one frame.
-        if state.queued > 0 && state.queued.saturating_add(bytes) > self.account.limit {
-            self.account.evict(&mut state, Eviction::TooSlow);
+        if state.queued > 0 && state.queued.saturating_add(bytes) > account.limit {
+            account.evict(&mut state, Eviction::TooSlow);
             return Err(Refused::Full);
         }
-        if !self.account.budget.reserve(bytes) {
+        if !account.budget.reserve(bytes) {
             return Err(Refused::OverBudget);
         }
-        // Counted before sending: the task may take the frame out at once.
-        state.queued += bytes;
-        match self.tx.try_send(text.clone()) {
-            Ok(()) => Ok(()),
-            Err(error) => {
-                state.queued -= bytes;
-                self.account.budget.release(bytes);
-                match error {
-                    TrySendError::Full(_) => {
-                        self.account.evict(&mut state, Eviction::TooSlow);
-                        Err(Refused::Full)
-                    }
-                    TrySendError::Closed(_) => Err(Refused::Closed),
-                }
-            }
+        if state.frames.len() >= account.max_frames {
+            account.budget.release(bytes);
+            account.evict(&mut state, Eviction::TooSlow);
+            return Err(Refused::Full);
         }
+        state.queued += bytes;
+        state.frames.push_back(text.clone());
+        drop(state);
+        account.frame_waker.wake();
+        Ok(())
     }
 
     /// Bytes waiting in this queue (0 once evicted).
@@ -199,52 +224,46 @@ impl Outbox {
     }
 }
 
-/// For the hub's unit tests and fuzzing: a plain channel, with no byte
-/// limits.
-#[cfg(any(test, fuzzing))]
-impl From<mpsc::Sender<Utf8Bytes>> for Outbox {
-    fn from(tx: mpsc::Sender<Utf8Bytes>) -> Self {
-        let (notify, _) = oneshot::channel();
-        Self {
-            tx,
-            account: Arc::new(Account {
-                budget: Budget::new(usize::MAX),
-                limit: usize::MAX,
-                state: Mutex::new(AccountState {
-                    queued: 0,
-                    evicted: None,
-                    notify: Some(notify),
-                }),
-            }),
-        }
+impl Drop for Outbox {
+    /// The queue ends: the connection task hears of it once it is empty.
+    fn drop(&mut self) {
+        self.account.lock().abandoned = true;
+        self.account.frame_waker.wake();
     }
 }
 
 /// The connection task's end of its queue.
 #[derive(Debug)]
 pub(crate) struct Inbox {
-    rx: mpsc::Receiver<Utf8Bytes>,
     account: Arc<Account>,
 }
 
 /// Tells the connection task that its peer was evicted.
 #[derive(Debug)]
-pub(crate) struct Evicted(Option<oneshot::Receiver<Eviction>>);
+pub(crate) struct Evicted {
+    account: Arc<Account>,
+    /// Reported already: never again.
+    told: bool,
+}
 
 impl Evicted {
     /// Completes when the peer is evicted, with why (once); never
     /// otherwise. Cancel-safe.
     pub(crate) async fn recv(&mut self) -> Eviction {
-        let Some(evicted) = &mut self.0 else {
-            return std::future::pending().await;
-        };
-        let why = evicted.await;
-        self.0 = None;
-        match why {
-            Ok(why) => why,
-            // The account (which holds the sender) was dropped unevicted.
-            Err(_) => std::future::pending().await,
-        }
+        let why = poll_fn(|cx| {
+            if self.told {
+                return Poll::Pending;
+            }
+            let evicted = || self.account.lock().evicted;
+            if let Some(why) = evicted() {
+                return Poll::Ready(why);
+            }
+            self.account.evicted_waker.register(cx.waker());
+            evicted().map_or(Poll::Pending, Poll::Ready)
+        })
+        .await;
+        self.told = true;
+        why
     }
 }
 
@@ -252,22 +271,36 @@ impl Inbox {
     /// The next queued frame; `None` once the hub dropped the queue.
     /// Cancel-safe.
     pub(crate) async fn recv(&mut self) -> Option<Utf8Bytes> {
-        let text = self.rx.recv().await?;
-        self.account.taken(text.len());
-        Some(text)
+        poll_fn(|cx| {
+            let next = || match self.account.take() {
+                Some(text) => Poll::Ready(Some(text)),
+                None if self.account.lock().abandoned => Poll::Ready(None),
+                None => Poll::Pending,
+            };
+            if let Poll::Ready(next) = next() {
+                return Poll::Ready(next);
+            }
+            self.account.frame_waker.register(cx.waker());
+            next()
+        })
+        .await
     }
 
     /// The next queued frame, if one is waiting.
     pub(crate) fn try_recv(&mut self) -> Option<Utf8Bytes> {
-        let text = self.rx.try_recv().ok()?;
-        self.account.taken(text.len());
-        Some(text)
+        self.account.take()
     }
 
     /// Throws away everything queued, unsent, and refuses more.
     pub(crate) fn discard(&mut self) {
-        self.rx.close();
+        self.account.lock().closed = true;
         while self.try_recv().is_some() {}
+    }
+
+    /// Whether the hub has dropped its end (for the hub's tests).
+    #[cfg(test)]
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.account.lock().abandoned
     }
 }
 
@@ -285,25 +318,27 @@ pub(crate) fn channel(
     frames: usize,
     bytes: usize,
 ) -> (Outbox, Inbox, Evicted) {
-    let (tx, rx) = mpsc::channel(frames);
-    let (notify, evicted) = oneshot::channel();
-    let account = Arc::new(Account {
-        budget: budget.clone(),
-        limit: bytes,
-        state: Mutex::new(AccountState {
-            queued: 0,
-            evicted: None,
-            notify: Some(notify),
-        }),
-    });
+    let account = Account::new(budget.clone(), frames, bytes);
     (
         Outbox {
-            tx,
             account: account.clone(),
         },
-        Inbox { rx, account },
-        Evicted(Some(evicted)),
+        Inbox {
+            account: account.clone(),
+        },
+        Evicted {
+            account,
+            told: false,
+        },
     )
+}
+
+/// For the hub's unit tests and fuzzing: a queue of `frames` frames and
+/// no byte limits.
+#[cfg(any(test, fuzzing))]
+pub(crate) fn unlimited(frames: usize) -> (Outbox, Inbox) {
+    let (outbox, inbox, _) = channel(&Budget::new(usize::MAX), frames, usize::MAX);
+    (outbox, inbox)
 }
 
 #[cfg(test)]

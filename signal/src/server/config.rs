@@ -338,11 +338,12 @@ impl Config {
     /// Buffers are sized for many mostly idle connections: tungstenite's
     /// default read buffer is 128 KiB per connection, allocated and zeroed up
     /// front, which would be over a gigabyte for 10 000 clients. Candidates
-    /// and small offers fit one 2 KiB read, a large SDP takes a few, and an
-    /// idle connection holds just that much.
+    /// and small offers fit one 1 KiB read, a large SDP (a few KiB, once per
+    /// call) takes a few, and an idle connection holds just that much: the
+    /// read buffer is the biggest part of an idle connection's memory.
     pub fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
-            .read_buffer_size(2 * 1024)
+            .read_buffer_size(1024)
             // Write each frame straight through: the task flushes after every
             // message anyway, so buffering would only hold memory.
             .write_buffer_size(0)

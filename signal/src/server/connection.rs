@@ -1,19 +1,20 @@
 //! One task per connection: TLS, the request head, then either a static-file
 //! response or a WebSocket signaling session (`session.rs`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::{timeout, timeout_at, Instant};
-use tracing::{debug, info, Instrument};
+use tracing::{debug, info, Instrument, Span};
 
 use super::frames::FrameGuard;
 use super::http::{self, HeadError, Response, Route};
 use super::per_address::AddressSlot;
-use super::session::session;
+use super::session::{session, Socket};
 use super::shared::Shared;
 use super::shutdown::Shutdown;
 use super::stream::Prefixed;
@@ -22,14 +23,26 @@ use super::stream::Prefixed;
 /// abuse, keeps draining what the client still sends) before dropping it.
 pub(super) const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// Serves one accepted TCP connection, holding `slot` in its address's
-/// counts, to the end.
+/// What a connection holds until it ends, whichever task ends it: its
+/// place under the connection limit and in its address's counts, and its
+/// part in the wait for every connection at shutdown.
+pub(crate) struct Held {
+    /// Held only to be dropped, as is `complete`.
+    #[allow(dead_code)]
+    pub(crate) permit: OwnedSemaphorePermit,
+    pub(crate) slot: AddressSlot,
+    #[allow(dead_code)]
+    pub(crate) complete: mpsc::Sender<()>,
+}
+
+/// Serves one accepted TCP connection to the end of its handshake; a
+/// WebSocket session then runs as a task of its own.
 pub(crate) async fn serve(
     socket: TcpStream,
     remote: SocketAddr,
-    mut slot: AddressSlot,
+    held: Held,
     shared: Arc<Shared>,
-    mut shutdown: Shutdown,
+    shutdown: Shutdown,
 ) {
     // One deadline covers TLS, the request head and the WebSocket handshake,
     // so a client trickling bytes cannot hold a slot longer than that.
@@ -37,24 +50,25 @@ pub(crate) async fn serve(
     let span = tracing::debug_span!("conn", %remote);
     async {
         #[cfg(feature = "tls")]
-        if let Some(acceptor) = &shared.tls {
+        if let Some(acceptor) = shared.tls.clone() {
+            let mut shutdown = shutdown;
+            // Boxed, handshake and stream: TLS state is kilobytes, and
+            // inline (even as a result on its way out) it would size every
+            // connection's task for it, TLS or not.
+            let accept = Box::pin(async {
+                let accepted = timeout_at(deadline, acceptor.accept(socket)).await;
+                accepted.map(|tls| tls.map(Box::new))
+            });
             let accepted = tokio::select! {
-                accepted = timeout_at(deadline, acceptor.accept(socket)) => accepted,
+                accepted = accept => accepted,
                 () = shutdown.recv() => return,
             };
             match accepted {
-                // Boxed twice over. The TLS stream is over a KiB and
-                // every move of it between nested futures would copy it
-                // into each one's state; and this branch's future on the
-                // heap keeps plain connections' tasks from being sized
-                // for the TLS handshake as well.
+                // This branch's future on the heap too, so that plain
+                // connections' tasks are not sized for it.
                 Ok(Ok(stream)) => {
                     Box::pin(serve_stream(
-                        Box::new(stream),
-                        (remote, &mut slot),
-                        &shared,
-                        &mut shutdown,
-                        deadline,
+                        stream, remote, held, shared, shutdown, deadline,
                     ))
                     .await
                 }
@@ -63,31 +77,112 @@ pub(crate) async fn serve(
             }
             return;
         }
-        serve_stream(
-            socket,
-            (remote, &mut slot),
-            &shared,
-            &mut shutdown,
-            deadline,
-        )
-        .await
+        serve_stream(socket, remote, held, shared, shutdown, deadline).await
     }
     .instrument(span)
     .await;
 }
 
 async fn serve_stream<S>(
+    stream: S,
+    remote: SocketAddr,
+    mut held: Held,
+    shared: Arc<Shared>,
+    mut shutdown: Shutdown,
+    deadline: Instant,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let upgrade = upgrade(
+        stream,
+        (remote, &mut held.slot),
+        &shared,
+        &mut shutdown,
+        deadline,
+    );
+    if let Some((ws, client)) = upgrade.await {
+        // The session, which lasts as long as the connection, gets a task
+        // of its own, sized for it alone: this one ends here, and nothing
+        // the head or the handshake left in its state is kept beside it.
+        let session = session(ws, client, shared, shutdown, held);
+        tokio::spawn(session.instrument(Span::current()));
+    }
+}
+
+/// Reads the request head and answers it: a static file, a refusal, or a
+/// WebSocket handshake, whose socket and client address are returned.
+///
+/// Everything here is boxed: its futures (the head, a static response, the
+/// handshake) live on the heap only while they run, so a connection's task
+/// is sized for the session alone.
+async fn upgrade<S>(
     mut stream: S,
     (remote, slot): (SocketAddr, &mut AddressSlot),
     shared: &Shared,
     shutdown: &mut Shutdown,
     deadline: Instant,
-) where
+) -> Option<(Socket<S>, IpAddr)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let (head, upgrade) = Box::pin(read_and_route(&mut stream, shared, shutdown, deadline)).await?;
+    let stream = FrameGuard::new(
+        Prefixed::new(head, stream),
+        upgrade.head_len,
+        shared.config.max_fragments_per_message,
+    );
+    let ws = Box::pin(async {
+        let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(shared.ws_config));
+        let handshake = tokio::select! {
+            ws = timeout_at(deadline, handshake) => ws,
+            () = shutdown.recv() => return None,
+        };
+        match handshake {
+            Ok(Ok(ws)) => Some(ws),
+            Ok(Err(error)) => {
+                debug!(%error, "WebSocket handshake failed");
+                None
+            }
+            Err(_) => {
+                debug!("WebSocket handshake timed out");
+                None
+            }
+        }
+    })
+    .await?;
+    slot.handshake_done();
+    // Behind a trusted reverse proxy on this machine, the client is who the
+    // proxy says: the password throttle counts per client.
+    let client = match upgrade.forwarded_for {
+        Some(forwarded) if shared.config.trust_forwarded_for && remote.ip().is_loopback() => {
+            forwarded
+        }
+        _ => remote.ip(),
+    };
+    Some((ws, client))
+}
+
+/// What a WebSocket upgrade needs of its request head.
+struct Upgrade {
+    head_len: usize,
+    forwarded_for: Option<IpAddr>,
+}
+
+/// Reads and routes the request head: answers a static file or a refusal
+/// itself, and returns the head (for tungstenite to read again) when the
+/// request is a WebSocket upgrade to accept.
+async fn read_and_route<S>(
+    stream: &mut S,
+    shared: &Shared,
+    shutdown: &mut Shutdown,
+    deadline: Instant,
+) -> Option<(Vec<u8>, Upgrade)>
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let head = tokio::select! {
-        head = timeout_at(deadline, http::read_head(&mut stream)) => head,
-        () = shutdown.recv() => return,
+        head = timeout_at(deadline, http::read_head(stream)) => head,
+        () = shutdown.recv() => return None,
     };
     let head = match head {
         Ok(Ok(head)) => head,
@@ -97,71 +192,48 @@ async fn serve_stream<S>(
                 "Request Header Fields Too Large",
                 "request head too large\n",
             );
-            respond(&mut stream, &response, shared).await;
-            return;
+            respond(stream, &response, shared).await;
+            return None;
         }
         Ok(Err(HeadError::Malformed)) => {
             debug!("not an HTTP request");
-            respond(&mut stream, &Response::bad_request(), shared).await;
-            return;
+            respond(stream, &Response::bad_request(), shared).await;
+            return None;
         }
-        Ok(Err(HeadError::Closed)) => return,
+        Ok(Err(HeadError::Closed)) => return None,
         Ok(Err(HeadError::Io(error))) => {
             debug!(%error, "reading request failed");
-            return;
+            return None;
         }
         Err(_) => {
             debug!("request head timed out");
-            return;
+            return None;
         }
     };
     let Some(request) = http::parse_head(&head) else {
-        respond(&mut stream, &Response::bad_request(), shared).await;
-        return;
+        respond(stream, &Response::bad_request(), shared).await;
+        return None;
     };
 
     match http::route(&request, &shared.origins) {
         Route::Static => {
             let files = shared.config.static_files.as_ref();
             let response = http::static_response(&request, files).await;
-            respond(&mut stream, &response, shared).await;
-            return;
+            respond(stream, &response, shared).await;
+            None
         }
         Route::Refuse(response, why) => {
             info!(origin = ?request.origin, why, "WebSocket refused");
-            respond(&mut stream, &response, shared).await;
-            return;
+            respond(stream, &response, shared).await;
+            None
         }
-        Route::WebSocket => {}
-    }
-
-    let stream = FrameGuard::new(
-        Prefixed::new(head, stream),
-        request.head_len,
-        shared.config.max_fragments_per_message,
-    );
-    let handshake = tokio_tungstenite::accept_async_with_config(stream, Some(shared.ws_config));
-    let ws = tokio::select! {
-        ws = timeout_at(deadline, handshake) => ws,
-        () = shutdown.recv() => return,
-    };
-    match ws {
-        Ok(Ok(ws)) => {
-            slot.handshake_done();
-            // Behind a trusted reverse proxy on this machine, the client is
-            // who the proxy says: the password throttle counts per client.
-            let client = match request.forwarded_for {
-                Some(forwarded)
-                    if shared.config.trust_forwarded_for && remote.ip().is_loopback() =>
-                {
-                    forwarded
-                }
-                _ => remote.ip(),
-            };
-            session(ws, client, shared, shutdown).await
-        }
-        Ok(Err(error)) => debug!(%error, "WebSocket handshake failed"),
-        Err(_) => debug!("WebSocket handshake timed out"),
+        Route::WebSocket => Some((
+            head,
+            Upgrade {
+                head_len: request.head_len,
+                forwarded_for: request.forwarded_for,
+            },
+        )),
     }
 }
 

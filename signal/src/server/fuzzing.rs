@@ -6,8 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Utf8Bytes;
+use super::budget::{self, Inbox};
 
 use super::http;
 use super::hub::{Hub, HubLimits};
@@ -57,13 +56,12 @@ pub fn hub(data: &[u8]) {
         max_display_name_chars: 16,
         max_calls_per_peer: 2,
     });
-    let mut peers: Vec<Option<(PeerId, mpsc::Receiver<Utf8Bytes>)>> =
-        (0..PEERS).map(|_| None).collect();
+    let mut peers: Vec<Option<(PeerId, Inbox)>> = (0..PEERS).map(|_| None).collect();
     // What the script has been told: each peer's room, and calls.
     let mut rooms: HashMap<usize, &str> = HashMap::new();
     let mut partners: HashSet<(usize, usize)> = HashSet::new();
-    let connect = |slot: &mut Option<(PeerId, mpsc::Receiver<Utf8Bytes>)>| {
-        let (tx, rx) = mpsc::channel(64);
+    let connect = |slot: &mut Option<(PeerId, Inbox)>| {
+        let (tx, rx) = budget::unlimited(64);
         *slot = Some((hub.register(tx, IpAddr::from([127, 0, 0, 1])), rx));
     };
     for slot in &mut peers {
@@ -150,7 +148,7 @@ pub fn hub(data: &[u8]) {
             let Some((_, rx)) = slot.as_mut() else {
                 continue;
             };
-            while let Ok(frame) = rx.try_recv() {
+            while let Some(frame) = rx.try_recv() {
                 let message = ServerMessage::from_json(&frame).expect("the hub sends valid JSON");
                 let from = match &message {
                     ServerMessage::Offer { from, .. }

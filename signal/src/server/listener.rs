@@ -128,12 +128,12 @@ impl Listener {
             }
             let shared = self.shared.clone();
             let shutdown = Shutdown::new(self.notify_shutdown.subscribe());
-            let complete = self.shutdown_complete_tx.clone();
-            tokio::spawn(async move {
-                connection::serve(socket, remote, slot, shared, shutdown).await;
-                drop(permit);
-                drop(complete);
-            });
+            let held = connection::Held {
+                permit,
+                slot,
+                complete: self.shutdown_complete_tx.clone(),
+            };
+            tokio::spawn(connection::serve(socket, remote, held, shared, shutdown));
         }
     }
 

@@ -7,8 +7,10 @@
 //! connections and handshakes, spawns one task per connection. Each
 //! connection task reads the HTTP request head itself and either serves a
 //! static file ([`StaticFiles`]) or upgrades to a WebSocket after the origin
-//! check, then `select!`s over the socket, its outbound queue, a heartbeat and
-//! the shutdown signal (`shutdown.rs`). What the tasks share (`shared.rs`) is
+//! check; the session then runs in a task of its own (sized for it alone:
+//! an idle connection's memory is mostly its task), which `select!`s over
+//! the socket, its outbound queue, a heartbeat and the shutdown signal
+//! (`shutdown.rs`). What the tasks share (`shared.rs`) is
 //! the config, the queue budget and the state of peers, rooms and calls:
 //! one hub (`hub/`) behind a synchronous mutex that is never held across
 //! an `.await`, a state machine whose steps return what they send; every
@@ -36,6 +38,7 @@ mod rate;
 mod session;
 mod shared;
 mod shutdown;
+mod splice;
 mod static_files;
 mod stream;
 mod throttle;

@@ -3,6 +3,7 @@
 //! proper close however it ends.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -16,12 +17,13 @@ use tokio_tungstenite::WebSocketStream;
 use tracing::{debug, info, Instrument};
 
 use super::budget::{self, Evicted, Eviction, Inbox};
-use super::connection::{drain, CLOSE_GRACE};
+use super::connection::{drain, Held, CLOSE_GRACE};
 use super::frames::{FrameGuard, TooManyFragments};
 use super::hub::Hub;
 use super::rate::{TokenBucket, Verdict};
 use super::shared::Shared;
 use super::shutdown::Shutdown;
+use super::splice;
 use super::stream::Prefixed;
 use crate::protocol::{
     ClientMessage, ErrorCode, MessageError, PeerId, ServerMessage, PROTOCOL_VERSION,
@@ -65,14 +67,22 @@ impl Drop for Registration<'_> {
 }
 
 /// Runs a session on an upgraded socket from `client` to the end.
+///
+/// The session is its connection's task from here on (see
+/// [`super::connection`]): it owns what the connection holds (`held`),
+/// released when it ends, however it ends.
 pub(crate) async fn session<S>(
     mut ws: Socket<S>,
     client: IpAddr,
-    shared: &Shared,
-    shutdown: &mut Shutdown,
+    shared: Arc<Shared>,
+    mut shutdown: Shutdown,
+    held: Held,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let _held = held;
+    let shared = &*shared;
+    let shutdown = &mut shutdown;
     let config = &shared.config;
     let (outbox, mut inbox, mut evicted) = budget::channel(
         &shared.budget,
@@ -87,12 +97,18 @@ pub(crate) async fn session<S>(
     let span = tracing::debug_span!("peer", %id);
     let exit = async {
         debug!(peers = shared.hub.peer_count(), "connected");
+        // Serialized at once: the message itself would otherwise be kept
+        // for the whole session.
         let welcome = ServerMessage::Join {
             id: id.clone(),
             version: PROTOCOL_VERSION,
             ice_servers: shared.ice.for_peer(&id),
-        };
-        if !send(&mut ws, welcome.to_json().into(), config.write_timeout).await {
+        }
+        .to_json();
+        // Boxed, as every rare or one-time await here: the session's future
+        // lives as long as the connection, so it is kept to what the loop
+        // needs (see `run_session`).
+        if !Box::pin(send(&mut ws, welcome.into(), config.write_timeout)).await {
             return Exit::Gone;
         }
         let queue = (&mut inbox, &mut evicted);
@@ -105,57 +121,59 @@ pub(crate) async fn session<S>(
     // and give back what is still queued: it will not be sent.
     drop(registration);
     inbox.discard();
-    async {
-        match exit {
-            Exit::Gone => debug!("disconnected"),
-            Exit::ClientClosed => {
-                debug!("client closed");
-                // Writes the close reply tungstenite queued (echoing the
-                // client's code); the socket is then closed (EOF). Not
-                // `ws.close()`: tungstenite refuses to send after a close.
-                let _ = timeout(CLOSE_GRACE, SinkExt::flush(&mut ws)).await;
-            }
-            Exit::Close(code, reason) => {
-                info!(code = u16::from(code), reason, "closing connection");
-                close(&mut ws, code, reason, CLOSE_GRACE).await;
-            }
-            Exit::Evicted(why) => {
-                let (code, reason) = why.close();
-                let queued = shared.budget.queued();
-                info!(code = u16::from(code), reason, queued, "closing connection");
-                // The client reads slowly, if at all: give the close frame
-                // as long as any other write.
-                let wait = config.write_timeout;
-                tokio::select! {
-                    () = close(&mut ws, code, reason, wait) => {}
-                    () = shutdown.recv() => {}
+    Box::pin(
+        async {
+            match exit {
+                Exit::Gone => debug!("disconnected"),
+                Exit::ClientClosed => {
+                    debug!("client closed");
+                    // Writes the close reply tungstenite queued (echoing the
+                    // client's code); the socket is then closed (EOF). Not
+                    // `ws.close()`: tungstenite refuses to send after a close.
+                    let _ = timeout(CLOSE_GRACE, SinkExt::flush(&mut ws)).await;
+                }
+                Exit::Close(code, reason) => {
+                    info!(code = u16::from(code), reason, "closing connection");
+                    close(&mut ws, code, reason, CLOSE_GRACE).await;
+                }
+                Exit::Evicted(why) => {
+                    let (code, reason) = why.close();
+                    let queued = shared.budget.queued();
+                    info!(code = u16::from(code), reason, queued, "closing connection");
+                    // The client reads slowly, if at all: give the close frame
+                    // as long as any other write.
+                    let wait = config.write_timeout;
+                    tokio::select! {
+                        () = close(&mut ws, code, reason, wait) => {}
+                        () = shutdown.recv() => {}
+                    }
+                }
+                Exit::Oversize(reason) => {
+                    info!(
+                        max_bytes = config.max_message_bytes,
+                        max_frames = config.max_fragments_per_message,
+                        reason,
+                        "closing connection"
+                    );
+                    close_and_drain(&mut ws, reason).await;
+                }
+                Exit::Shutdown => {
+                    let (reason, call_ended) = if config.shutdown_ends_calls {
+                        ("the host stopped hosting this call", true)
+                    } else {
+                        ("server shutting down", false)
+                    };
+                    let notice = ServerMessage::Shutdown {
+                        reason: reason.to_owned(),
+                        call_ended,
+                    };
+                    let _ = send(&mut ws, notice.to_json().into(), CLOSE_GRACE).await;
+                    close(&mut ws, CloseCode::Away, reason, CLOSE_GRACE).await;
                 }
             }
-            Exit::Oversize(reason) => {
-                info!(
-                    max_bytes = config.max_message_bytes,
-                    max_frames = config.max_fragments_per_message,
-                    reason,
-                    "closing connection"
-                );
-                close_and_drain(&mut ws, reason).await;
-            }
-            Exit::Shutdown => {
-                let (reason, call_ended) = if config.shutdown_ends_calls {
-                    ("the host stopped hosting this call", true)
-                } else {
-                    ("server shutting down", false)
-                };
-                let notice = ServerMessage::Shutdown {
-                    reason: reason.to_owned(),
-                    call_ended,
-                };
-                let _ = send(&mut ws, notice.to_json().into(), CLOSE_GRACE).await;
-                close(&mut ws, CloseCode::Away, reason, CLOSE_GRACE).await;
-            }
         }
-    }
-    .instrument(span)
+        .instrument(span),
+    )
     .await;
 }
 
@@ -201,7 +219,7 @@ where
                     Verdict::Limited { notify } => {
                         if notify {
                             let error = rate_limited(what, shared);
-                            if !send_error(ws, inbox, &error, config.write_timeout).await {
+                            if !Box::pin(send_error(ws, inbox, &error, config.write_timeout)).await {
                                 return Exit::Gone;
                             }
                         }
@@ -217,9 +235,12 @@ where
                     }
                 }
                 let outcome = match message {
-                    Message::Text(text) => {
-                        ClientMessage::parse(&text).and_then(|message| shared.hub.handle(id, message))
-                    }
+                    // Relays, most of the traffic, take the fast path.
+                    Message::Text(text) => match splice::parse(&text) {
+                        Some(relay) => shared.hub.relay(id, relay),
+                        None => ClientMessage::parse(&text)
+                            .and_then(|message| shared.hub.handle(id, message)),
+                    },
                     Message::Binary(_) => Err(MessageError::new(
                         ErrorCode::InvalidMessage,
                         "binary frames are not supported; send JSON text frames",
@@ -230,7 +251,7 @@ where
                 };
                 if let Err(error) = outcome {
                     debug!(code = %error.code, "refused message");
-                    if !send_error(ws, inbox, &error, config.write_timeout).await {
+                    if !Box::pin(send_error(ws, inbox, &error, config.write_timeout)).await {
                         return Exit::Gone;
                     }
                 }
@@ -254,7 +275,8 @@ where
                 if last_seen.elapsed() >= config.idle_timeout {
                     return Exit::Close(CloseCode::Normal, "idle timeout");
                 }
-                if !send_message(ws, Message::Ping(Default::default()), config.write_timeout).await {
+                let ping = send_message(ws, Message::Ping(Default::default()), config.write_timeout);
+                if !Box::pin(ping).await {
                     return Exit::Gone;
                 }
             }

@@ -48,7 +48,7 @@ use crate::protocol::{
 };
 use calls::{Answer, Calls};
 use deliveries::Deliveries;
-use relay::Relayed;
+pub(crate) use relay::Relayed;
 use rooms::{Membership, Room};
 
 /// The queue end the hub pushes a peer's outbound frames into.

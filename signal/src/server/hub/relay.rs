@@ -8,25 +8,36 @@
 
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::{quote, unknown_peer, Deliveries, State};
+use super::super::splice::{self, RawRelay};
+use super::{quote, unknown_peer, Deliveries, Hub, State};
 use crate::protocol::{ErrorCode, MessageError, PeerId};
 
 /// What a relay carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Relayed {
+pub(crate) enum Relayed {
     Offer,
     Answer,
     Candidate,
 }
 
 impl Relayed {
-    /// Its name in error messages.
-    fn name(self) -> &'static str {
+    /// Its name: its `type` on the wire, and in error messages.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Offer => "offer",
             Self::Answer => "answer",
             Self::Candidate => "candidate",
         }
+    }
+}
+
+impl Hub {
+    /// Handles a relay from the fast path ([`splice`]): the same step as
+    /// [`Hub::handle`] takes for a parsed one, with the frame spliced
+    /// rather than serialized.
+    pub(crate) fn relay(&self, from: &PeerId, relay: RawRelay<'_>) -> Result<(), MessageError> {
+        let text = splice::frame(relay.kind, from, relay.payload);
+        self.step(|state| state.relay(from, relay.to, relay.kind, text))
     }
 }
 
@@ -59,11 +70,11 @@ impl State {
             return Ok(Deliveries::none());
         };
         let explicit = to.is_some();
-        let implicit = match kind {
+        let implicit = || match kind {
             Relayed::Answer => sender.offered_by.clone().or(sender.negotiating.clone()),
             Relayed::Offer | Relayed::Candidate => sender.negotiating.clone(),
         };
-        let Some(target) = to.or(implicit) else {
+        let Some(target) = to.or_else(implicit) else {
             return Err(MessageError::new(
                 ErrorCode::NoPartner,
                 format!(
@@ -100,12 +111,17 @@ impl State {
             // `to`-less messages go: receiving an offer must not, or anyone
             // who may signal a peer could redirect its candidates with one
             // offer. Receiving one only says where a `to`-less answer goes.
+            // (Most relays repeat the last one's partner: no new copy then.)
             if let Some(sender) = self.peers.get_mut(from) {
-                sender.negotiating = Some(target.clone());
+                if sender.negotiating.as_ref() != Some(&target) {
+                    sender.negotiating = Some(target.clone());
+                }
             }
             if kind == Relayed::Offer {
                 if let Some(recipient) = self.peers.get_mut(&target) {
-                    recipient.offered_by = Some(from.clone());
+                    if recipient.offered_by.as_ref() != Some(from) {
+                        recipient.offered_by = Some(from.clone());
+                    }
                 }
             }
         }
