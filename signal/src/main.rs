@@ -400,10 +400,13 @@ mod tests {
     use super::*;
 
     fn parse(file: &str, command_line: &[&str]) -> anyhow::Result<Args> {
+        // Tests run in parallel: each gets a file of its own.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir =
             std::env::temp_dir().join(format!("peercall-signal-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("{}.conf", command_line.len()));
+        let path = dir.join(format!("{n}.conf"));
         std::fs::write(&path, file)?;
         let argv = ["peercall-signal", "--config", path.to_str().unwrap()]
             .iter()
