@@ -22,13 +22,11 @@
 //! accelerated compositing would cost on this software-rendered screen.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use peercall_e2e::{app_bin, require, temp_dir, Display};
+use anyhow::{bail, Result};
+use peercall_e2e::{app_bin, require, temp_dir, Display, Process};
 
 const RUNS: usize = 3;
 /// When idle memory is read, from launch.
@@ -128,36 +126,38 @@ fn launch_once(app: &std::path::Path, extra: Option<(&str, &str)>) -> Result<Lau
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("DISPLAY", &display.name)
         .env("HOME", &home)
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(home.join("stderr.log"))?);
+        .env("XDG_RUNTIME_DIR", &runtime);
     if let Some((key, value)) = extra {
         command.env(key, value);
     }
     let xdotool = require("xdotool")?;
     let started = Instant::now();
-    let mut child = Guard(command.spawn().context("starting the app")?);
-    let ready = watch_log(&mut child.0)?;
+    let app = Process::spawn("launch-app", &mut command)?;
 
     let (mut window, mut marks) = (None, None);
     while window.is_none() || marks.is_none() {
         if started.elapsed() > Duration::from_secs(30) {
-            let stderr = std::fs::read_to_string(home.join("stderr.log")).unwrap_or_default();
-            let exited = child.0.try_wait().ok().flatten();
+            let shown = if window.is_some() {
+                "shown"
+            } else {
+                "never shown"
+            };
             bail!(
-                "within 30 s: window {}, interactive {}, app {}; its stderr ends: {}",
-                if window.is_some() {
-                    "shown"
-                } else {
-                    "never shown"
-                },
+                "within 30 s: window {shown}, interactive {}; its log ends: {}",
                 if marks.is_some() { "yes" } else { "never" },
-                exited.map_or("still running".to_owned(), |s| format!("exited ({s})")),
-                stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | "),
+                app.log()
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join(" | "),
             );
         }
         if marks.is_none() {
-            marks = ready.try_recv().ok();
+            marks = interactive_marks(&app.log()).map(|paint_before| Marks {
+                seen: Instant::now(),
+                paint_before,
+            });
         }
         if window.is_none() && window_shown(&xdotool, &display.name) {
             window = Some(started.elapsed());
@@ -170,31 +170,13 @@ fn launch_once(app: &std::path::Path, extra: Option<(&str, &str)>) -> Result<Lau
     if let Some(rest) = IDLE_AT.checked_sub(started.elapsed()) {
         std::thread::sleep(rest);
     }
-    let memory = family_pss(child.0.id())?;
+    let memory = family_pss(app.pid())?;
     Ok(Launch {
         window: window.unwrap_or_default(),
         first_paint,
         interactive,
         memory,
     })
-}
-
-/// Stops the app when the run ends, however it ends.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The app's `home screen interactive` log line, when it was read.
@@ -204,33 +186,23 @@ struct Marks {
     paint_before: Duration,
 }
 
-/// Reads the app's log (what a person sees when starting it from a
-/// terminal) for the line `home screen interactive first_paint_ms=…
-/// interactive_ms=…`.
-fn watch_log(child: &mut Child) -> Result<mpsc::Receiver<Marks>> {
-    let stdout = child.stdout.take().context("no stdout")?;
-    let (found, ready) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let line = strip_ansi(&line);
-            if !line.contains("home screen interactive") {
-                continue;
-            }
-            let field = |key: &str| -> Option<f64> {
-                let (_, rest) = line.split_once(&format!("{key}="))?;
-                rest.split_whitespace().next()?.parse().ok()
-            };
-            if let (Some(paint), Some(interactive)) =
-                (field("first_paint_ms"), field("interactive_ms"))
-            {
-                let _ = found.send(Marks {
-                    seen: Instant::now(),
-                    paint_before: Duration::from_secs_f64((interactive - paint).max(0.0) / 1000.0),
-                });
-            }
+/// From the app's log (what a person sees when starting it from a
+/// terminal), the line `home screen interactive first_paint_ms=…
+/// interactive_ms=…`: how long before interactive the first frame was drawn.
+fn interactive_marks(log: &str) -> Option<Duration> {
+    log.lines().map(strip_ansi).find_map(|line| {
+        if !line.contains("home screen interactive") {
+            return None;
         }
-    });
-    Ok(ready)
+        let field = |key: &str| -> Option<f64> {
+            let (_, rest) = line.split_once(&format!("{key}="))?;
+            rest.split_whitespace().next()?.parse().ok()
+        };
+        let (paint, interactive) = (field("first_paint_ms")?, field("interactive_ms")?);
+        Some(Duration::from_secs_f64(
+            (interactive - paint).max(0.0) / 1000.0,
+        ))
+    })
 }
 
 /// The text of a log line without its terminal colours.

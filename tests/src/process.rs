@@ -95,7 +95,9 @@ pub struct Process {
 }
 
 impl Process {
-    pub(crate) fn spawn(name: &str, command: &mut Command) -> Result<Self> {
+    /// Starts `command`, its stdout and stderr going to
+    /// `tests/artifacts/NAME.log` ([`Process::log`]).
+    pub fn spawn(name: &str, command: &mut Command) -> Result<Self> {
         let log = std::fs::File::create(artifacts().join(format!("{name}.log")))?;
         let child = command
             .stdin(Stdio::null())
@@ -112,6 +114,11 @@ impl Process {
     /// The OS process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// What it has written so far (stdout and stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(artifacts().join(format!("{}.log", self.name))).unwrap_or_default()
     }
 }
 
