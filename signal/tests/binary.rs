@@ -3,57 +3,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::binary::{rss_kib, start, Server};
 use common::{connect_ws, header, http_request, Client, TempDir, STEP};
 use serde_json::json;
 use tokio::time::timeout;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-/// The binary, killed if a test fails half-way.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary and returns it with the URL from its `listening on` line.
-async fn start(args: &[&str], envs: &[(&str, &str)]) -> (Server, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_peercall-signal"));
-    command
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (key, value) in envs {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("the binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let server = Server(child);
-    let line = timeout(
-        STEP,
-        tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).unwrap();
-            line
-        }),
-    )
-    .await
-    .expect("it prints its address in time")
-    .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    (server, url)
-}
 
 fn sigterm(server: &Server) {
     let pid = libc::pid_t::try_from(server.0.id()).unwrap();
@@ -172,16 +129,6 @@ async fn sigint_also_stops_it() {
     .unwrap()
     .unwrap();
     assert!(status.success(), "{status}");
-}
-
-/// The server's resident memory, from `/proc/PID/status`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc/PID/status")
 }
 
 /// A client whose socket takes almost nothing in and that never reads past

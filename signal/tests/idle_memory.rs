@@ -4,11 +4,13 @@
 //! (`cargo bench -p peercall-signal --bench relay`); this only checks it
 //! has not crept back towards the 8.8 KiB it was before the idle state was
 //! slimmed down (task, queue and read buffer).
-#![cfg(target_os = "linux")]
+#![cfg(all(feature = "server", feature = "tls", target_os = "linux"))]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
+
+use common::binary::{rss_kib, start};
 
 use futures_util::stream::{self, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,28 +20,6 @@ const CONNECTIONS: usize = 10_000;
 /// KiB per idle connection the server may hold: 4.6 measured on the
 /// development machine, against 8.8 before.
 const MAX_KIB_PER_CONNECTION: f64 = 6.0;
-
-/// The server process, killed when dropped.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Server {
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
-            .expect("read /proc/<pid>/status");
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("a VmRSS line")
-    }
-}
 
 /// Opens a WebSocket by hand (a client that holds no buffers of its own:
 /// 10 000 tungstenite clients would hold over a gigabyte in this process)
@@ -86,36 +66,28 @@ async fn idle_connections_stay_small() {
             "open-file hard limit {limit} is too low for {CONNECTIONS} connections"
         );
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_peercall-signal"))
-        .args(["--bind", "127.0.0.1:0", "--max-connections", "10100"])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start peercall-signal");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("the listening line");
-    let server = Server(child);
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ws://")
+    let (server, url) = start(
+        &["--bind", "127.0.0.1:0", "--max-connections", "10100"],
+        &[],
+    )
+    .await;
+    let addr = url
+        .strip_prefix("ws://")
         .and_then(|rest| rest.strip_suffix('/'))
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .unwrap_or_else(|| panic!("unexpected address {url:?}"))
         .to_owned();
 
     // One connection first, so one-time allocations are not counted.
     let warm = open(&addr).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = server.rss_kib();
+    let before = rss_kib(server.0.id());
     let held: Vec<TcpStream> = stream::iter(0..CONNECTIONS)
         .map(|_| open(&addr))
         .buffer_unordered(64)
         .collect()
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let after = server.rss_kib();
+    let after = rss_kib(server.0.id());
     let per_connection = after.saturating_sub(before) as f64 / held.len() as f64;
     assert_eq!(held.len(), CONNECTIONS);
     assert!(

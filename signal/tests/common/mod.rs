@@ -2,6 +2,8 @@
 //! client whose every receive is bounded in time.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod binary;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
