@@ -173,6 +173,17 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 1)]
     threads: usize,
 
+    /// Share rooms, peers and calls with other instances through this Redis
+    /// (redis://HOST:PORT/), e.g. several servers behind a load balancer.
+    /// Without it this server is on its own.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PEERCALL_REDIS",
+        hide_env_values = true
+    )]
+    redis: Option<String>,
+
     /// Seconds a single write to a client may take before it is dropped.
     #[arg(long, value_name = "SECS", default_value_t = Config::default().write_timeout.as_secs())]
     write_timeout: u64,
@@ -222,6 +233,14 @@ async fn serve(args: Args) -> anyhow::Result<()> {
     config.validate()?;
     let shutdown = shutdown_signal()?;
     let tls = config.uses_tls();
+
+    // Refused before announcing anything: an instance that was told to
+    // share rooms must not serve alone from the start.
+    if let Some(url) = &config.redis {
+        server::check_redis(url)
+            .await
+            .context("--redis: the rooms are shared through Redis, which must be up at start")?;
+    }
 
     let listener =
         server::bind(args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -359,6 +378,7 @@ fn config_from(args: &Args) -> anyhow::Result<Config> {
         max_queued_bytes_per_connection: args.max_queued_bytes_per_connection,
         max_queued_bytes: args.max_queued_bytes,
         password_throttle: ThrottleLimits::default(),
+        redis: args.redis.clone().filter(|url| !url.is_empty()),
     })
 }
 

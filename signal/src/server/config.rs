@@ -143,6 +143,11 @@ pub struct Config {
     /// wrong ones per address and per room, then waits that double (see
     /// [`ThrottleLimits`]).
     pub password_throttle: ThrottleLimits,
+    /// Share rooms, peers and direct calls with the other servers using
+    /// this Redis (`redis://HOST:PORT/`), so clients connected to different
+    /// instances meet (see `server/cluster/`). `None`: this server alone.
+    #[cfg(feature = "redis")]
+    pub redis: Option<String>,
 }
 
 /// The one call a server hosts (see [`Config::hosted_room`]).
@@ -190,6 +195,8 @@ impl Default for Config {
             max_queued_bytes_per_connection: 1024 * 1024,
             max_queued_bytes: 64 * 1024 * 1024,
             password_throttle: ThrottleLimits::default(),
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 }
@@ -198,8 +205,8 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Hand-written: the TLS config and static files are not Debug, and the
         // TURN secret must never reach a log.
-        f.debug_struct("Config")
-            .field("allowed_origins", &self.allowed_origins)
+        let mut f = f.debug_struct("Config");
+        f.field("allowed_origins", &self.allowed_origins)
             .field("allow_loopback_origins", &self.allow_loopback_origins)
             .field("shutdown_ends_calls", &self.shutdown_ends_calls)
             .field("hosted_room", &self.hosted_room.as_ref().map(|r| &r.name))
@@ -242,8 +249,11 @@ impl fmt::Debug for Config {
                 &self.max_queued_bytes_per_connection,
             )
             .field("max_queued_bytes", &self.max_queued_bytes)
-            .field("password_throttle", &self.password_throttle)
-            .finish()
+            .field("password_throttle", &self.password_throttle);
+        // The URL may carry Redis's password.
+        #[cfg(feature = "redis")]
+        f.field("redis", &self.redis.as_ref().map(|_| "<set>"));
+        f.finish()
     }
 }
 
@@ -329,6 +339,12 @@ impl Config {
         }
         if matches!(&self.turn_secret, Some(secret) if secret.is_empty()) {
             return invalid("turn_secret must not be empty");
+        }
+        #[cfg(feature = "redis")]
+        if self.redis.is_some() && self.hosted_room.is_some() {
+            return invalid(
+                "a server hosting one call (hosted_room) does not share rooms through Redis",
+            );
         }
         Ok(())
     }

@@ -222,6 +222,10 @@ where
             respond(stream, &response, shared).await;
             None
         }
+        Route::Health => {
+            respond(stream, &health(shared), shared).await;
+            None
+        }
         Route::Refuse(response, why) => {
             info!(origin = ?request.origin, why, "WebSocket refused");
             respond(stream, &response, shared).await;
@@ -235,6 +239,25 @@ where
             },
         )),
     }
+}
+
+/// `GET /healthz`: always 200 while the server runs (it serves its own
+/// clients whatever happens to Redis); the body says how many clients it
+/// has and, with `--redis`, whether Redis is reachable.
+fn health(shared: &Shared) -> Response {
+    #[cfg(feature = "redis")]
+    let (redis, instance) = match &shared.cluster {
+        Some(cluster) if cluster.connected() => ("connected", cluster.instance_name()),
+        Some(cluster) => ("disconnected", cluster.instance_name()),
+        None => ("off", String::new()),
+    };
+    #[cfg(not(feature = "redis"))]
+    let (redis, instance) = ("off", String::new());
+    let body = format!(
+        "{{\"status\":\"ok\",\"peers\":{},\"redis\":\"{redis}\",\"instance\":\"{instance}\"}}\n",
+        shared.hub.peer_count()
+    );
+    Response::json(200, "OK", body)
 }
 
 /// Writes an HTTP response, then lingers: closing a socket that still has

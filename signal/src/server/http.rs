@@ -278,6 +278,8 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
 pub(crate) enum Route {
     /// A plain GET/HEAD: the static files (or 404/405).
     Static,
+    /// `GET /healthz`: whether the server is up, and its link to Redis.
+    Health,
     /// A WebSocket upgrade that tungstenite will accept.
     WebSocket,
     /// Refused, with the answer to send and why (for the log).
@@ -290,6 +292,10 @@ pub(crate) enum Route {
 /// reason rather than a dropped connection.
 pub(crate) fn route(request: &Request, origins: &OriginPolicy) -> Route {
     if !request.upgrade_websocket {
+        let path = request.target.split('?').next();
+        if request.method == "GET" && path == Some("/healthz") {
+            return Route::Health;
+        }
         return Route::Static;
     }
     if !origins.allows(request.origin.as_deref()) {
@@ -336,6 +342,17 @@ impl Response {
             reason,
             headers: vec![("Content-Type", "text/plain; charset=utf-8".to_owned())],
             body: body.as_bytes().into(),
+            head_only: false,
+        }
+    }
+
+    /// A JSON response.
+    pub(crate) fn json(status: u16, reason: &'static str, body: String) -> Self {
+        Self {
+            status,
+            reason,
+            headers: vec![("Content-Type", "application/json".to_owned())],
+            body: body.into_bytes().into(),
             head_only: false,
         }
     }
@@ -447,10 +464,13 @@ mod tests {
             Sec-WebSocket-Key: abc\r\nSec-WebSocket-Version: 13\r\nOrigin: https://call.example.com\r\n\r\n";
         let status = |head: &str| match route(&parse_head(head.as_bytes()).unwrap(), &origins) {
             Route::Static => 0,
+            Route::Health => 1,
             Route::WebSocket => 101,
             Route::Refuse(response, _) => response.status,
         };
         assert_eq!(status("GET /index.html HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+        assert_eq!(status("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"), 1);
+        assert_eq!(status("GET /healthz?x HTTP/1.1\r\nHost: a\r\n\r\n"), 1);
         assert_eq!(status(upgrade), 101);
         assert_eq!(
             status(&upgrade.replace("call.example.com", "evil.example")),

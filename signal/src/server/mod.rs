@@ -24,6 +24,8 @@
 //! task has finished.
 
 mod budget;
+#[cfg(feature = "redis")]
+mod cluster;
 mod config;
 mod connection;
 mod frames;
@@ -56,6 +58,8 @@ use tracing::info;
 
 use per_address::AddressLimits;
 
+#[cfg(feature = "redis")]
+pub use cluster::RedisError;
 pub use config::{Config, HostedRoom, APP_ORIGINS};
 use listener::Listener;
 pub use listener::{bind, raise_fd_limit, ws_url};
@@ -79,6 +83,16 @@ pub enum ServerError {
     /// The listener's socket failed (e.g. no local address).
     #[error("listener error: {0}")]
     Io(#[from] io::Error),
+    /// [`Config::redis`] is set and Redis can't be used.
+    #[cfg(feature = "redis")]
+    #[error("{0}")]
+    Redis(#[from] RedisError),
+}
+
+/// Whether Redis at `url` answers, as [`Config::redis`] needs at start.
+#[cfg(feature = "redis")]
+pub async fn check_redis(url: &str) -> Result<(), RedisError> {
+    cluster::Cluster::connect(url, 1).await.map(drop)
 }
 
 /// Serves signaling (and static files, if configured) on `listener` until
@@ -95,7 +109,17 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     config.validate()?;
     let local_addr = listener.local_addr()?;
-    let shared = Arc::new(Shared::new(config, local_addr));
+    #[cfg(feature = "redis")]
+    let cluster = match &config.redis {
+        Some(url) => Some(cluster::Cluster::connect(url, config.room_capacity).await?),
+        None => None,
+    };
+    let shared = Arc::new(Shared::new(
+        config,
+        local_addr,
+        #[cfg(feature = "redis")]
+        cluster,
+    ));
 
     // Dropping the broadcast sender is the shutdown signal: every receiver
     // then sees `Closed`. Each connection task holds a clone of the mpsc
@@ -103,6 +127,8 @@ pub async fn run(
     // task has finished (the mini-redis pattern).
     let (notify_shutdown, _) = broadcast::channel::<()>(1);
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
+    #[cfg(feature = "redis")]
+    cluster::spawn(&shared, &notify_shutdown, shutdown_complete_tx.clone());
 
     let mut server = Listener {
         listener,
@@ -121,6 +147,10 @@ pub async fn run(
         max_connections = server.shared.config.max_connections,
         "signaling server running"
     );
+    #[cfg(feature = "redis")]
+    if let Some(cluster) = &server.shared.cluster {
+        info!(instance = %cluster.instance_name(), "sharing rooms through Redis");
+    }
 
     tokio::select! {
         () = server.accept_loop() => {}

@@ -19,7 +19,6 @@ use tracing::{debug, info, Instrument};
 use super::budget::{self, Evicted, Eviction, Inbox};
 use super::connection::{drain, Held, CLOSE_GRACE};
 use super::frames::{FrameGuard, TooManyFragments};
-use super::hub::Hub;
 use super::rate::{TokenBucket, Verdict};
 use super::shared::Shared;
 use super::shutdown::Shutdown;
@@ -56,13 +55,17 @@ enum Exit {
 /// Unregisters the peer however the session ends (even by panic), so the
 /// hub never keeps a peer without a connection.
 struct Registration<'a> {
-    hub: &'a Hub,
+    shared: &'a Shared,
     id: PeerId,
 }
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        self.hub.unregister(&self.id);
+        self.shared.hub.unregister(&self.id);
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.gone(&self.id);
+        }
     }
 }
 
@@ -90,8 +93,12 @@ pub(crate) async fn session<S>(
         config.max_queued_bytes_per_connection,
     );
     let id = shared.hub.register(outbox, client);
+    #[cfg(feature = "redis")]
+    if let Some(cluster) = &shared.cluster {
+        cluster.registered(&id);
+    }
     let registration = Registration {
-        hub: &shared.hub,
+        shared,
         id: id.clone(),
     };
     let span = tracing::debug_span!("peer", %id);
@@ -235,6 +242,12 @@ where
                     }
                 }
                 let outcome = match message {
+                    // Shared through Redis: see `cluster/session.rs`.
+                    #[cfg(feature = "redis")]
+                    Message::Text(text) if shared.cluster.is_some() => {
+                        let cluster = shared.cluster.as_ref().expect("checked");
+                        Box::pin(super::cluster::handle(shared, cluster, id, &text)).await
+                    }
                     // Relays, most of the traffic, take the fast path.
                     Message::Text(text) => match splice::parse(&text) {
                         Some(relay) => shared.hub.relay(id, relay),

@@ -31,6 +31,9 @@ pub(crate) struct Shared {
     /// Message and frame limits for every WebSocket.
     pub(crate) ws_config: WebSocketConfig,
     pub(crate) ice: IceConfig,
+    /// Set when instances share rooms through Redis ([`Config::redis`]).
+    #[cfg(feature = "redis")]
+    pub(crate) cluster: Option<super::cluster::Cluster>,
     /// Set when the server speaks TLS ([`Config::tls`]).
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsAcceptor>,
@@ -38,7 +41,11 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Derives everything per-connection code needs from a validated config.
-    pub(crate) fn new(config: Config, local_addr: SocketAddr) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        local_addr: SocketAddr,
+        #[cfg(feature = "redis")] cluster: Option<super::cluster::Cluster>,
+    ) -> Self {
         let hub = Hub::new(HubLimits {
             room_capacity: config.room_capacity,
             max_room_name_chars: config.max_room_name_chars,
@@ -66,6 +73,8 @@ impl Shared {
             #[cfg(feature = "tls")]
             tls: config.tls.clone().map(TlsAcceptor::from),
             budget: Budget::new(config.max_queued_bytes),
+            #[cfg(feature = "redis")]
+            cluster,
             config,
             hub,
             origins,

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::warn;
 
 use super::super::budget::{Eviction, Refused};
-use super::State;
+use super::{Link, State};
 use crate::protocol::PeerId;
 
 /// The frames one step of the hub sends, in the order they go out. A frame
@@ -49,6 +49,12 @@ impl Deliveries {
         }
     }
 
+    /// Adds everything `other` sends, after what this one does.
+    #[cfg(feature = "redis")]
+    pub(super) fn extend(&mut self, other: Deliveries) {
+        self.0.extend(other.0);
+    }
+
     /// Who gets what, in order (for the tests).
     #[cfg(test)]
     pub(super) fn as_slice(&self) -> &[(PeerId, Utf8Bytes)] {
@@ -73,7 +79,7 @@ impl State {
         }
     }
 
-    fn queue(&self, deliveries: Deliveries, overflowed: &mut Vec<PeerId>) {
+    fn queue(&mut self, deliveries: Deliveries, overflowed: &mut Vec<PeerId>) {
         for (to, text) in &deliveries.0 {
             self.queue_one(to, text, overflowed);
         }
@@ -84,12 +90,25 @@ impl State {
     /// dropped once this step's frames are out. With the server-wide budget
     /// spent, the slowest consumers (the most bytes waiting) are evicted
     /// until the frame fits.
-    fn queue_one(&self, to: &PeerId, text: &Utf8Bytes, overflowed: &mut Vec<PeerId>) {
+    fn queue_one(&mut self, to: &PeerId, text: &Utf8Bytes, overflowed: &mut Vec<PeerId>) {
         let Some(peer) = self.peers.get(to) else {
             return;
         };
+        let outbox = match &peer.link {
+            Link::Local(outbox) => outbox,
+            // Its own instance sends it this (see `remote.rs`).
+            #[cfg(feature = "redis")]
+            Link::Remote(remote) => {
+                let forward = super::Forward {
+                    instance: remote.instance,
+                    to: to.clone(),
+                };
+                self.forwards.push(forward);
+                return;
+            }
+        };
         loop {
-            match peer.outbox.try_send(text) {
+            match outbox.try_send(text) {
                 Ok(()) => return,
                 Err(Refused::Full) => {
                     warn!(peer = %to, "outbound queue full; dropping slow client");
@@ -103,7 +122,11 @@ impl State {
             let slowest = self
                 .peers
                 .iter()
-                .map(|(id, p)| (p.outbox.queued_bytes(), id, p))
+                .filter_map(|(id, p)| match &p.link {
+                    Link::Local(outbox) => Some((outbox.queued_bytes(), id, outbox)),
+                    #[cfg(feature = "redis")]
+                    Link::Remote(_) => None,
+                })
                 .filter(|(queued, ..)| *queued > 0)
                 .max_by_key(|(queued, ..)| *queued);
             // Evicting frees budget, and a frame always fits an empty one, so
@@ -114,7 +137,7 @@ impl State {
                 return;
             };
             warn!(peer = %id, queued, "queued-bytes budget spent; dropping the slowest client");
-            slowest.outbox.evict(Eviction::ServerBusy);
+            slowest.evict(Eviction::ServerBusy);
             overflowed.push(id.clone());
             if id == to {
                 return;

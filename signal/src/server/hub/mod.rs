@@ -22,7 +22,12 @@
 //! - `relay.rs`: offers, answers and candidates between peers that may
 //!   signal each other, and media state to everyone who sees the sender;
 //! - `deliveries.rs`: [`Deliveries`] and the one place frames are queued
-//!   and peers that cannot keep up are dropped.
+//!   and peers that cannot keep up are dropped;
+//! - `remote.rs` (feature `redis`): peers of other instances, mirrored
+//!   here while a local peer shares a room or a call with them. A frame for
+//!   one is not queued: the step reports it as a [`Forward`] and the caller
+//!   sends the client's message to that instance, which replays it on its
+//!   own hub (and so checks it again against its own state).
 //!
 //! Frames are serialized before locking where possible, and shared
 //! ([`Utf8Bytes`] is reference-counted) when one message goes to many peers.
@@ -30,6 +35,8 @@
 mod calls;
 mod deliveries;
 mod relay;
+#[cfg(feature = "redis")]
+mod remote;
 mod rooms;
 #[cfg(test)]
 mod tests;
@@ -49,6 +56,8 @@ use crate::protocol::{
 use calls::{Answer, Calls};
 use deliveries::Deliveries;
 pub(crate) use relay::Relayed;
+#[cfg(feature = "redis")]
+pub(crate) use remote::{Forward, Origin, Remote, RemoteMember};
 use rooms::{Membership, Room};
 
 /// The queue end the hub pushes a peer's outbound frames into.
@@ -94,11 +103,30 @@ struct State {
     /// Set on server shutdown: everyone is leaving at once and has been told
     /// why, so departures are no longer announced to the others.
     closing: bool,
+    /// Frames of this step meant for peers of other instances.
+    #[cfg(feature = "redis")]
+    forwards: Vec<Forward>,
+}
+
+/// What a step sent to peers of other instances: nothing without Redis.
+#[cfg(feature = "redis")]
+pub(crate) type Forwards = Vec<Forward>;
+/// What a step sent to peers of other instances: nothing without Redis.
+#[cfg(not(feature = "redis"))]
+pub(crate) type Forwards = ();
+
+/// Where a peer's frames go.
+enum Link {
+    /// A client of this server: its queue.
+    Local(Outbox),
+    /// A client of another instance (see `remote.rs`).
+    #[cfg(feature = "redis")]
+    Remote(Remote),
 }
 
 /// One connected client.
 struct Peer {
-    outbox: Outbox,
+    link: Link,
     /// Where it connects from, as the password throttle counts it.
     address: AddressKey,
     room: Option<Membership>,
@@ -120,6 +148,8 @@ impl Hub {
                 calls: Calls::default(),
                 guesses: Throttle::new(ThrottleLimits::default()),
                 closing: false,
+                #[cfg(feature = "redis")]
+                forwards: Vec::new(),
             }),
             limits,
             password_key: rand::random(),
@@ -152,10 +182,18 @@ impl Hub {
     /// what it sends is delivered before unlocking, in order. Every frame
     /// the hub sends goes through here. On `Err` nothing is sent (the
     /// error is the caller's reply).
-    fn step<E>(&self, change: impl FnOnce(&mut State) -> Result<Deliveries, E>) -> Result<(), E> {
+    /// Returns what went to peers of other instances (nothing without the
+    /// `redis` feature).
+    fn step<E>(
+        &self,
+        change: impl FnOnce(&mut State) -> Result<Deliveries, E>,
+    ) -> Result<Forwards, E> {
         let mut state = self.lock();
         let deliveries = change(&mut state)?;
         state.deliver(deliveries);
+        #[cfg(feature = "redis")]
+        return Ok(std::mem::take(&mut state.forwards));
+        #[cfg(not(feature = "redis"))]
         Ok(())
     }
 
@@ -174,7 +212,7 @@ impl Hub {
         state.peers.insert(
             id.clone(),
             Peer {
-                outbox,
+                link: Link::Local(outbox),
                 address: AddressKey::from(address),
                 room: None,
                 negotiating: None,
@@ -194,7 +232,7 @@ impl Hub {
                 None => Deliveries::none(),
             })
         };
-        self.step(gone).unwrap_or_else(|never| match never {});
+        let _forwards = self.step(gone).unwrap_or_else(|never| match never {});
     }
 
     /// Marks the server as shutting down: from now on departures are not
@@ -257,8 +295,21 @@ impl Hub {
     /// What needs no state (names, passwords, the frame a relay forwards) is
     /// checked and built before locking; the rest is one [`Hub::step`].
     pub(crate) fn handle(&self, from: &PeerId, message: ClientMessage) -> Result<(), MessageError> {
+        #[cfg_attr(not(feature = "redis"), allow(clippy::unit_arg))]
+        self.apply(from, message).map(drop)
+    }
+
+    /// [`Hub::handle`], returning what went to peers of other instances.
+    pub(crate) fn apply(
+        &self,
+        from: &PeerId,
+        message: ClientMessage,
+    ) -> Result<Forwards, MessageError> {
         match message {
-            ClientMessage::Hello { version } => check_version(version),
+            ClientMessage::Hello { version } => {
+                check_version(version)?;
+                Ok(Forwards::default())
+            }
             ClientMessage::JoinRoom {
                 room,
                 name,
@@ -328,10 +379,28 @@ impl Hub {
     }
 
     /// A display name as shown to others (trimmed), or why it can't be one.
-    fn valid_name(&self, name: &str) -> Result<String, MessageError> {
+    pub(crate) fn valid_name(&self, name: &str) -> Result<String, MessageError> {
         validate_name(name, self.limits.max_display_name_chars)
             .map(str::to_owned)
             .map_err(|e| MessageError::new(ErrorCode::InvalidName, format!("display name {e}")))
+    }
+}
+
+impl Peer {
+    /// Whether it is in no room at all: a peer of another instance may be
+    /// in one this hub does not mirror.
+    fn roomless(&self) -> bool {
+        match &self.link {
+            Link::Local(_) => self.room.is_none(),
+            #[cfg(feature = "redis")]
+            Link::Remote(remote) => self.room.is_none() && remote.roomless,
+        }
+    }
+
+    /// Whether it is a client of this server.
+    #[cfg(feature = "redis")]
+    fn is_local(&self) -> bool {
+        matches!(self.link, Link::Local(_))
     }
 }
 

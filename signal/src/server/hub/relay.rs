@@ -36,6 +36,16 @@ impl Hub {
     /// [`Hub::handle`] takes for a parsed one, with the frame spliced
     /// rather than serialized.
     pub(crate) fn relay(&self, from: &PeerId, relay: RawRelay<'_>) -> Result<(), MessageError> {
+        #[cfg_attr(not(feature = "redis"), allow(clippy::unit_arg))]
+        self.relay_forwarding(from, relay).map(drop)
+    }
+
+    /// [`Hub::relay`], returning what went to a peer of another instance.
+    pub(crate) fn relay_forwarding(
+        &self,
+        from: &PeerId,
+        relay: RawRelay<'_>,
+    ) -> Result<super::Forwards, MessageError> {
         let text = splice::frame(relay.kind, from, relay.payload);
         self.step(|state| state.relay(from, relay.to, relay.kind, text))
     }
@@ -51,7 +61,8 @@ impl State {
         };
         match (&sender.room, &recipient.room) {
             (Some(a), Some(b)) if a.room == b.room => true,
-            (None, None) => true,
+            // A peer of another instance may be in a room not mirrored here.
+            (None, None) => sender.roomless() && recipient.roomless(),
             _ => self.calls.connected(from, to),
         }
     }

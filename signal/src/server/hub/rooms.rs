@@ -36,7 +36,7 @@ pub(super) struct Room {
 impl Hub {
     /// A room name as it is kept (trimmed), or why it can't be one: invalid,
     /// or not the one room this server hosts.
-    pub(super) fn valid_room(&self, room: &str) -> Result<String, MessageError> {
+    pub(crate) fn valid_room(&self, room: &str) -> Result<String, MessageError> {
         let room = validate_name(room, self.limits.max_room_name_chars)
             .map(str::to_owned)
             .map_err(|e| MessageError::new(ErrorCode::InvalidRoom, format!("room name {e}")))?;
@@ -51,7 +51,7 @@ impl Hub {
 
     /// The password's tag, `None` for no password (an empty form field means
     /// none).
-    pub(super) fn valid_password(
+    pub(crate) fn valid_password(
         &self,
         password: Option<String>,
     ) -> Result<Option<[u8; 20]>, MessageError> {
@@ -177,55 +177,67 @@ impl Hub {
             ));
         }
         self.admits(state, from, &room, &tag)?;
-
-        let others: Vec<PeerId> = state
-            .rooms
-            .get(&room)
-            .map(|r| r.members.clone())
-            .unwrap_or_default();
-        let members: Vec<Member> = others
-            .iter()
-            .filter_map(|id| {
-                let membership = state.peers.get(id)?.room.as_ref()?;
-                Some(Member {
-                    id: id.clone(),
-                    name: membership.name.clone(),
-                })
-            })
-            .collect();
-        state
-            .rooms
-            .entry(room.clone())
-            .or_insert_with(|| Room {
-                password: tag,
-                members: Vec::new(),
-            })
-            .members
-            .push(from.clone());
-        if let Some(peer) = state.peers.get_mut(from) {
-            peer.room = Some(Membership {
-                room: room.clone(),
-                name: name.clone(),
-            });
-        }
-        debug!(peer = %from, room = %room, "joined room");
-
-        let joined = frame(&ServerMessage::RoomJoined {
-            room: room.clone(),
-            you: from.clone(),
-            members,
-        });
-        let mut out = Deliveries::one(from, joined);
-        let announce = frame(&ServerMessage::PeerJoined {
-            room,
-            peer: Member {
-                id: from.clone(),
-                name,
-            },
-        });
-        out.push_each(&others, &announce);
-        Ok(out)
+        Ok(enter(state, from, room, name, tag))
     }
+}
+
+/// `from` enters `room` (admitted, not in a room yet) as `name`; a new room
+/// gets password `tag`. It hears `room_joined` with who is there, and they
+/// hear `peer_joined`.
+pub(super) fn enter(
+    state: &mut State,
+    from: &PeerId,
+    room: String,
+    name: String,
+    tag: Option<[u8; 20]>,
+) -> Deliveries {
+    let others: Vec<PeerId> = state
+        .rooms
+        .get(&room)
+        .map(|r| r.members.clone())
+        .unwrap_or_default();
+    let members: Vec<Member> = others
+        .iter()
+        .filter_map(|id| {
+            let membership = state.peers.get(id)?.room.as_ref()?;
+            Some(Member {
+                id: id.clone(),
+                name: membership.name.clone(),
+            })
+        })
+        .collect();
+    state
+        .rooms
+        .entry(room.clone())
+        .or_insert_with(|| Room {
+            password: tag,
+            members: Vec::new(),
+        })
+        .members
+        .push(from.clone());
+    if let Some(peer) = state.peers.get_mut(from) {
+        peer.room = Some(Membership {
+            room: room.clone(),
+            name: name.clone(),
+        });
+    }
+    debug!(peer = %from, room = %room, "joined room");
+
+    let joined = frame(&ServerMessage::RoomJoined {
+        room: room.clone(),
+        you: from.clone(),
+        members,
+    });
+    let mut out = Deliveries::one(from, joined);
+    let announce = frame(&ServerMessage::PeerJoined {
+        room,
+        peer: Member {
+            id: from.clone(),
+            name,
+        },
+    });
+    out.push_each(&others, &announce);
+    out
 }
 
 impl State {
@@ -248,7 +260,21 @@ impl State {
             return Deliveries::none();
         };
         entry.members.retain(|m| m != id);
-        if entry.members.is_empty() {
+        // With Redis, a room whose last member here left is no longer
+        // mirrored: its members elsewhere are forgotten.
+        #[cfg(feature = "redis")]
+        let deserted = !entry
+            .members
+            .iter()
+            .any(|m| self.peers.get(m).is_some_and(super::Peer::is_local));
+        #[cfg(not(feature = "redis"))]
+        let deserted = entry.members.is_empty();
+        if deserted {
+            #[cfg(feature = "redis")]
+            if let Some(entry) = self.rooms.remove(room) {
+                self.forget(entry.members);
+            }
+            #[cfg(not(feature = "redis"))]
             self.rooms.remove(room);
             debug!(room = %room, "room closed");
             return Deliveries::none();
