@@ -31,8 +31,10 @@ const APT_RUN: &[&str] = &[
 /// …and to test it: browsers and WebDriver servers, clang for the macOS
 /// cross-check, ImageMagick for screenshots, a Korean font so the Korean UI
 /// renders in them, iproute2 to let mDNS run on loopback in the LAN test,
-/// a D-Bus session bus per app (single instance) and xdotool to count its
-/// windows and to see it appear in the launch benchmark.
+/// a D-Bus session bus per app (single instance), xdotool to count its
+/// windows and to see it appear in the launch benchmark, and redis-server
+/// for the signaling server's scale-out tests and bench (each starts its
+/// own on a loopback port).
 const APT_TEST: &[&str] = &[
     "iproute2",
     "dbus-daemon",
@@ -43,6 +45,7 @@ const APT_TEST: &[&str] = &[
     "clang",
     "imagemagick",
     "fonts-nanum",
+    "redis-server",
 ];
 
 /// …and to bundle: debootstrap for the clean-system install check, and

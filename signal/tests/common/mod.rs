@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod binary;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

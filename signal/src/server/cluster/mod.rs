@@ -81,6 +81,8 @@ pub(crate) struct Cluster {
     beating: AtomicBool,
     /// The subscription is up.
     listening: AtomicBool,
+    /// The first subscription, made before serving, for the listening task.
+    subscription: Mutex<Option<redis::aio::PubSub>>,
     /// Wakes the heartbeat to write this instance's state again.
     resync: Notify,
     /// Rooms someone here is joining: their members elsewhere are mirrored
@@ -121,16 +123,30 @@ impl Cluster {
             .query_async(&mut connection)
             .await
             .map_err(unreachable)?;
+        let instance = rand::random::<u64>() >> 1;
+        // Subscribed before serving: a client's first join already hears
+        // the other instances.
+        let subscribe = async {
+            let mut pubsub = client.get_async_pubsub().await?;
+            let channels = [events::channel_of(instance), events::ALL.to_owned()];
+            pubsub.subscribe(&channels).await?;
+            Ok(pubsub)
+        };
+        let subscription = tokio::time::timeout(REDIS_WAIT * 3, subscribe)
+            .await
+            .map_err(|_| RedisError::Unreachable("timed out".into()))?
+            .map_err(unreachable)?;
         let (outgoing, outgoing_rx) = mpsc::channel(QUEUE);
         Ok(Self {
-            instance: rand::random::<u64>() >> 1,
+            instance,
             client,
             connection,
             scripts: Scripts::new(),
             outgoing,
             outgoing_rx: Mutex::new(Some(outgoing_rx)),
             beating: AtomicBool::new(true),
-            listening: AtomicBool::new(false),
+            listening: AtomicBool::new(true),
+            subscription: Mutex::new(Some(subscription)),
             resync: Notify::new(),
             joining: Mutex::new(HashMap::new()),
             passwords: Mutex::new(HashMap::new()),

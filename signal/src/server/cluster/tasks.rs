@@ -110,8 +110,16 @@ async fn listen(shared: Arc<Shared>, mut shutdown: Shutdown) {
         return;
     };
     let channels = [events::channel_of(cluster.instance), events::ALL.to_owned()];
-    let mut lost = false;
+    let mut subscription = cluster.subscription.lock().ok().and_then(|mut s| s.take());
     loop {
+        if let Some(pubsub) = subscription.take() {
+            cluster.listening.store(true, Ordering::Relaxed);
+            if !serve_messages(&shared, cluster, pubsub, &mut shutdown).await {
+                return;
+            }
+            cluster.listening.store(false, Ordering::Relaxed);
+            warn!("lost Redis: serving this instance's clients alone until it is back");
+        }
         let subscribe = async {
             let mut pubsub = cluster.client.get_async_pubsub().await?;
             pubsub.subscribe(&channels).await?;
@@ -121,45 +129,42 @@ async fn listen(shared: Arc<Shared>, mut shutdown: Shutdown) {
             subscribed = timeout(REDIS_WAIT, subscribe) => subscribed,
             () = shutdown.recv() => return,
         };
-        let pubsub = match subscribed {
-            Ok(Ok(pubsub)) => pubsub,
-            _ => {
-                if !lost {
-                    warn!("lost Redis: serving this instance's clients alone until it is back");
-                    lost = true;
-                }
-                cluster.listening.store(false, Ordering::Relaxed);
-                tokio::select! {
-                    () = sleep(REDIS_WAIT / 4) => continue,
-                    () = shutdown.recv() => return,
-                }
+        match subscribed {
+            Ok(Ok(pubsub)) => {
+                // Whatever was published meanwhile is lost: start again
+                // from what Redis holds.
+                info!("Redis subscription back");
+                subscription = Some(pubsub);
+                cluster.resync.notify_one();
             }
-        };
-        cluster.listening.store(true, Ordering::Relaxed);
-        if lost {
-            // Whatever was published meanwhile is lost: start again from
-            // what Redis holds.
-            info!("Redis subscription back");
-            cluster.resync.notify_one();
-        }
-        let mut messages = pubsub.into_on_message();
-        loop {
-            tokio::select! {
-                message = messages.next() => match message {
-                    Some(message) => match std::str::from_utf8(message.get_payload_bytes()) {
-                        Ok(payload) => events::receive(&shared, cluster, payload),
-                        Err(_) => debug!("non-UTF-8 message from Redis"),
-                    },
-                    None => break,
-                },
+            _ => tokio::select! {
+                () = sleep(REDIS_WAIT / 4) => {}
                 () = shutdown.recv() => return,
-            }
+            },
         }
-        cluster.listening.store(false, Ordering::Relaxed);
-        warn!(
-            "lost the Redis subscription: serving this instance's clients alone until it is back"
-        );
-        lost = true;
+    }
+}
+
+/// Acts on each message of `pubsub` until it ends (true) or the server
+/// shuts down (false).
+async fn serve_messages(
+    shared: &Arc<Shared>,
+    cluster: &Cluster,
+    pubsub: redis::aio::PubSub,
+    shutdown: &mut Shutdown,
+) -> bool {
+    let mut messages = pubsub.into_on_message();
+    loop {
+        tokio::select! {
+            message = messages.next() => match message {
+                Some(message) => match std::str::from_utf8(message.get_payload_bytes()) {
+                    Ok(payload) => events::receive(shared, cluster, payload),
+                    Err(_) => debug!("non-UTF-8 message from Redis"),
+                },
+                None => return true,
+            },
+            () = shutdown.recv() => return false,
+        }
     }
 }
 

@@ -75,12 +75,6 @@ pub(super) enum Answer {
 }
 
 impl Calls {
-    /// Whether `peer` has any call or ring.
-    #[cfg(feature = "redis")]
-    pub(super) fn involves(&self, peer: &PeerId) -> bool {
-        self.counterparts.contains_key(peer)
-    }
-
     fn get(&self, a: &PeerId, b: &PeerId) -> Option<&Call> {
         self.table.get(&Pair::new(a, b))
     }

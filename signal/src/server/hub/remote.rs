@@ -1,9 +1,9 @@
 //! Peers of other instances, when servers share their rooms through Redis
 //! (`server/cluster/`).
 //!
-//! The hub mirrors a peer of another instance while it matters here: while
-//! it is in a room with a member here, in a call or ring with one, or since
-//! someone here looked its id up. Its frames are not queued: a step reports
+//! The hub mirrors a peer of another instance once it matters here: it was
+//! in a room with a member here, in a call or ring with one, or someone here
+//! looked its id up; until it is gone (`G` on `pc:all`). Its frames are not queued: a step reports
 //! them as [`Forward`]s, the caller sends the client's message to that
 //! instance, and its hub replays it ([`Hub::replay`]) with this peer
 //! mirrored there, so every rule is checked again on the receiving side
@@ -130,9 +130,7 @@ impl Hub {
                 return Ok(Deliveries::none());
             }
             peer.room = None;
-            let out = state.leave(id, room);
-            state.forget_if_idle(id);
-            Ok(out)
+            Ok(state.leave(id, room))
         });
     }
 
@@ -264,7 +262,6 @@ impl Hub {
                     peer.room = None;
                 }
                 out.extend(state.leave(&id, room));
-                state.forget_if_idle(&id);
             }
             if state.rooms.contains_key(room) {
                 for member in members {
@@ -343,7 +340,9 @@ impl State {
     }
 
     /// The members of a room no longer mirrored: those of other instances
-    /// are still in it there, and are dropped here unless in a call.
+    /// are still in it there. They stay known here (as in a room elsewhere)
+    /// until they are gone, so that messages to them are refused as they
+    /// would be on one server.
     pub(super) fn forget(&mut self, members: Vec<PeerId>) {
         for id in members {
             if let Some(peer) = self.peers.get_mut(&id) {
@@ -352,19 +351,6 @@ impl State {
                     remote.roomless = false;
                 }
             }
-            self.forget_if_idle(&id);
-        }
-    }
-
-    /// Drops `id`, a peer of another instance, once nothing here refers to
-    /// it: no room, no call.
-    fn forget_if_idle(&mut self, id: &PeerId) {
-        let idle = self
-            .peers
-            .get(id)
-            .is_some_and(|p| !p.is_local() && p.room.is_none());
-        if idle && !self.calls.involves(id) {
-            self.peers.remove(id);
         }
     }
 }
