@@ -56,7 +56,8 @@ async fn clients_on_two_instances_negotiate_in_one_room() {
     // Offer with `to`, answer without (it goes to whoever offered), then
     // candidates without `to` both ways: the demo dialect, across instances.
     let offer = json!({"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"});
-    b.send(json!({"type":"offer","to":a.id(),"offer":offer})).await;
+    b.send(json!({"type":"offer","to":a.id(),"offer":offer}))
+        .await;
     let got = a.expect("offer").await;
     assert_eq!((&got["from"], &got["offer"]), (&json!(b.id()), &offer));
     let answer = json!({"type":"answer","sdp":"v=0\r\n"});
@@ -65,21 +66,27 @@ async fn clients_on_two_instances_negotiate_in_one_room() {
     assert_eq!((&got["from"], &got["answer"]), (&json!(a.id()), &answer));
     for n in 0..3 {
         let candidate = json!({"candidate":format!("candidate:{n} 1 udp 1 127.0.0.1 {n} typ host"),"sdpMid":"0"});
-        a.send(json!({"type":"candidate","candidate":candidate})).await;
+        a.send(json!({"type":"candidate","candidate":candidate}))
+            .await;
         assert_eq!(b.expect("candidate").await["candidate"], candidate);
-        b.send(json!({"type":"candidate","candidate":candidate})).await;
+        b.send(json!({"type":"candidate","candidate":candidate}))
+            .await;
         assert_eq!(a.expect("candidate").await["candidate"], candidate);
     }
     // A message the fast path leaves to the full parser (a key it does not
     // know is refused, so use a non-ASCII payload) still crosses.
     let odd = json!({"type":"offer","sdp":"v=0 ünïcode"});
-    a.send(json!({"type":"offer","to":b.id(),"offer":odd})).await;
+    a.send(json!({"type":"offer","to":b.id(),"offer":odd}))
+        .await;
     assert_eq!(b.expect("offer").await["offer"], odd);
 
     b.send(json!({"type":"media_state","audio_muted":true,"video_muted":false}))
         .await;
     let got = a.expect("peer_media_state").await;
-    assert_eq!((&got["from"], &got["audio_muted"]), (&json!(b.id()), &json!(true)));
+    assert_eq!(
+        (&got["from"], &got["audio_muted"]),
+        (&json!(b.id()), &json!(true))
+    );
 
     // Leaving and disconnecting are seen on the other instance.
     b.send(json!({"type":"leave_room"})).await;
@@ -105,11 +112,19 @@ async fn capacity_and_passwords_hold_across_instances() {
     let mut c = servers[2].client().await;
     let mut d = servers[0].client().await;
 
-    assert_eq!(join_with(&mut a, "full", "A", None).await["type"], "room_joined");
-    assert_eq!(join_with(&mut b, "full", "B", None).await["type"], "room_joined");
-    c.send(json!({"type":"join_room","room":"full","name":"C"})).await;
+    assert_eq!(
+        join_with(&mut a, "full", "A", None).await["type"],
+        "room_joined"
+    );
+    assert_eq!(
+        join_with(&mut b, "full", "B", None).await["type"],
+        "room_joined"
+    );
+    c.send(json!({"type":"join_room","room":"full","name":"C"}))
+        .await;
     c.expect_error("room_full").await;
-    d.send(json!({"type":"join_room","room":"full","name":"D"})).await;
+    d.send(json!({"type":"join_room","room":"full","name":"D"}))
+        .await;
     d.expect_error("room_full").await;
     c.send(json!({"type":"check_room","room":"full"})).await;
     c.expect_error("room_full").await;
@@ -119,7 +134,8 @@ async fn capacity_and_passwords_hold_across_instances() {
         join_with(&mut c, "locked", "C", Some("s3cret")).await["type"],
         "room_joined"
     );
-    d.send(json!({"type":"join_room","room":"locked","name":"D"})).await;
+    d.send(json!({"type":"join_room","room":"locked","name":"D"}))
+        .await;
     assert!(d.expect_error("wrong_password").await["message"]
         .as_str()
         .unwrap()
@@ -130,7 +146,10 @@ async fn capacity_and_passwords_hold_across_instances() {
     d.send(json!({"type":"check_room","room":"locked","password":"s3cret"}))
         .await;
     let status = d.expect("room_status").await;
-    assert_eq!((&status["members"], &status["password_required"]), (&json!(1), &json!(true)));
+    assert_eq!(
+        (&status["members"], &status["password_required"]),
+        (&json!(1), &json!(true))
+    );
     let joined = join_with(&mut d, "locked", "D", Some("s3cret")).await;
     assert_eq!(ids(&joined), [c.id()]);
     c.expect("peer_joined").await;
@@ -140,7 +159,10 @@ async fn capacity_and_passwords_hold_across_instances() {
     e.send(json!({"type":"join_room","room":"full","name":"E","password":"x"}))
         .await;
     let error = e.expect("error").await;
-    assert!(["wrong_password", "room_full"].contains(&error["code"].as_str().unwrap()), "{error}");
+    assert!(
+        ["wrong_password", "room_full"].contains(&error["code"].as_str().unwrap()),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -155,11 +177,13 @@ async fn nothing_crosses_rooms_through_redis() {
 
     // By id, to a peer in another room on another instance.
     for kind in ["offer", "answer", "candidate"] {
-        a.send(json!({"type":kind,"to":b.id(),kind:{"sdp":"v=0"}})).await;
+        a.send(json!({"type":kind,"to":b.id(),kind:{"sdp":"v=0"}}))
+            .await;
         a.expect_error("not_permitted").await;
     }
     // From outside every room, too: `b` is in a room.
-    lone.send(json!({"type":"offer","to":b.id(),"offer":{}})).await;
+    lone.send(json!({"type":"offer","to":b.id(),"offer":{}}))
+        .await;
     lone.expect_error("not_permitted").await;
     // Media state goes only to those who see the sender.
     a.send(json!({"type":"media_state","audio_muted":true,"video_muted":true}))
@@ -170,7 +194,8 @@ async fn nothing_crosses_rooms_through_redis() {
     b.send(json!({"type":"leave_room"})).await;
     b.join("x", "B").await;
     a.expect("peer_joined").await;
-    a.send(json!({"type":"offer","to":b.id(),"offer":{"sdp":"v=0"}})).await;
+    a.send(json!({"type":"offer","to":b.id(),"offer":{"sdp":"v=0"}}))
+        .await;
     assert_eq!(b.expect("offer").await["from"], a.id());
     // And once they are apart again, it does not.
     b.send(json!({"type":"leave_room"})).await;
@@ -188,23 +213,32 @@ async fn direct_calls_ring_accept_and_decline_across_instances() {
     let mut b = servers[1].client().await;
     let mut c = servers[1].client().await;
 
-    a.send(json!({"type":"call","to":b.id(),"name":"Ann"})).await;
+    a.send(json!({"type":"call","to":b.id(),"name":"Ann"}))
+        .await;
     let ring = b.expect("ring").await;
-    assert_eq!((&ring["from"], &ring["name"]), (&json!(a.id()), &json!("Ann")));
-    b.send(json!({"type":"ringing","to":a.id(),"name":"Bob"})).await;
+    assert_eq!(
+        (&ring["from"], &ring["name"]),
+        (&json!(a.id()), &json!("Ann"))
+    );
+    b.send(json!({"type":"ringing","to":a.id(),"name":"Bob"}))
+        .await;
     assert_eq!(a.expect("ringing").await["name"], "Bob");
-    b.send(json!({"type":"accept","to":a.id(),"name":"Bob"})).await;
+    b.send(json!({"type":"accept","to":a.id(),"name":"Bob"}))
+        .await;
     assert_eq!(a.expect("accepted").await["from"], b.id());
-    a.send(json!({"type":"offer","to":b.id(),"offer":{"sdp":"v=0"}})).await;
+    a.send(json!({"type":"offer","to":b.id(),"offer":{"sdp":"v=0"}}))
+        .await;
     assert_eq!(b.expect("offer").await["from"], a.id());
-    b.send(json!({"type":"answer","answer":{"sdp":"v=0"}})).await;
+    b.send(json!({"type":"answer","answer":{"sdp":"v=0"}}))
+        .await;
     assert_eq!(a.expect("answer").await["from"], b.id());
     a.send(json!({"type":"hang_up","to":b.id()})).await;
     assert_eq!(b.expect("hung_up").await["from"], a.id());
 
     c.send(json!({"type":"call","to":a.id()})).await;
     a.expect("ring").await;
-    a.send(json!({"type":"decline","to":c.id(),"name":"Ann"})).await;
+    a.send(json!({"type":"decline","to":c.id(),"name":"Ann"}))
+        .await;
     assert_eq!(c.expect("declined").await["from"], a.id());
     // Declined: nothing rings any more.
     a.send(json!({"type":"accept","to":c.id()})).await;

@@ -45,9 +45,10 @@ use crate::protocol::PeerId;
 use scripts::Scripts;
 
 /// How often an instance says it is alive.
-const HEARTBEAT: Duration = Duration::from_secs(1);
-/// An instance silent this long is taken for dead and its peers leave.
-const DEAD_AFTER: Duration = Duration::from_secs(3);
+const HEARTBEAT: Duration = Duration::from_millis(500);
+/// An instance silent this long is taken for dead and its peers leave
+/// (within a heartbeat more: the next live instance's).
+const DEAD_AFTER: Duration = Duration::from_secs(2);
 /// Longest wait for Redis on a client's behalf (a join, a lookup) before
 /// the instance serves it alone.
 const REDIS_WAIT: Duration = Duration::from_secs(1);

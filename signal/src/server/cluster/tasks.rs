@@ -207,7 +207,16 @@ async fn beat(shared: Arc<Shared>, mut shutdown: Shutdown, done: mpsc::Sender<()
         first = false;
         if write_back && cluster.listening.load(Ordering::Relaxed) {
             match cluster.write_back(&shared).await {
-                Ok(()) => write_back = false,
+                Ok(()) => {
+                    write_back = false;
+                    // Not here: it may wait, and the heartbeat must not.
+                    let shared = Arc::clone(&shared);
+                    tokio::spawn(async move {
+                        if let Some(cluster) = &shared.cluster {
+                            cluster.reconcile(&shared).await;
+                        }
+                    });
+                }
                 Err(error) => warn!(%error, "writing this instance's state to Redis failed"),
             }
         }
@@ -238,8 +247,8 @@ async fn beat(shared: Arc<Shared>, mut shutdown: Shutdown, done: mpsc::Sender<()
 
 impl Cluster {
     /// Writes this instance's peers and rooms to Redis again (after Redis
-    /// was lost, or took it for dead), forgets those it no longer has,
-    /// tells the others, and reconciles the rooms mirrored here.
+    /// was lost, or took it for dead), forgets those it no longer has, and
+    /// tells the others.
     async fn write_back(&self, shared: &Shared) -> Result<(), redis::RedisError> {
         let name = self.instance_name();
         let index = format!("pc:inst:{name}");
@@ -291,7 +300,6 @@ impl Cluster {
                 .any(|(_, r)| r.as_ref().is_some_and(|(r, _)| r == room))
         });
         self.broadcast(events::resynced(self.instance));
-        self.reconcile(shared).await;
         Ok(())
     }
 
@@ -299,6 +307,7 @@ impl Cluster {
     /// lists.
     pub(super) async fn reconcile(&self, shared: &Shared) {
         let mut connection = self.connection.clone();
+        let mut unlisted = Vec::new();
         for room in shared.hub.rooms() {
             let mut command = redis::cmd("HGETALL");
             command.arg(format!("pc:room:{room}"));
@@ -314,7 +323,33 @@ impl Cluster {
                 })
                 .filter(|m| m.instance != self.instance)
                 .collect();
-            shared.hub.reconcile(&room, members);
+            for id in shared.hub.reconcile(&room, members) {
+                unlisted.push((room.clone(), id));
+            }
+        }
+        if unlisted.is_empty() {
+            return;
+        }
+        // Redis may just have come back empty, with the other instances
+        // about to write theirs: only those still missing once every live
+        // instance has had its heartbeat are gone (their `G` was missed).
+        sleep(DEAD_AFTER + HEARTBEAT).await;
+        for (room, id) in unlisted {
+            let script = self.scripts.lookup.arg(id.as_str());
+            let found = timeout(
+                REDIS_WAIT,
+                script.invoke_async::<Option<Vec<String>>>(&mut connection),
+            )
+            .await;
+            match found {
+                Ok(Ok(None)) => shared.hub.remote_gone(&id),
+                Ok(Ok(Some(entry))) if entry.get(1) != Some(&room) => {
+                    if shared.hub.mirrors_in(&id, &room) {
+                        shared.hub.remote_left(&room, &id);
+                    }
+                }
+                _ => {}
+            }
         }
     }
 }

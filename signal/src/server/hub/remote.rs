@@ -241,15 +241,17 @@ impl Hub {
         self.lock().rooms.keys().cloned().collect()
     }
 
-    /// Makes `room`'s members elsewhere those of `members` (Redis's list):
-    /// the members here hear `peer_left` for those gone and `peer_joined`
-    /// for the new ones.
-    pub(crate) fn reconcile(&self, room: &str, members: Vec<RemoteMember>) {
+    /// Mirrors `room`'s members elsewhere that Redis lists (`members`) and
+    /// this hub missed: the members here hear `peer_joined`. Returns those
+    /// mirrored here that Redis does not list; they may be gone (see
+    /// `cluster/tasks.rs`).
+    pub(crate) fn reconcile(&self, room: &str, members: Vec<RemoteMember>) -> Vec<PeerId> {
+        let mut unlisted = Vec::new();
         let _ = self.step(|state| {
             let Some(entry) = state.rooms.get(room) else {
                 return Ok::<_, Infallible>(Deliveries::none());
             };
-            let gone: Vec<PeerId> = entry
+            unlisted = entry
                 .members
                 .iter()
                 .filter(|id| state.peers.get(*id).is_some_and(|p| !p.is_local()))
@@ -257,19 +259,21 @@ impl Hub {
                 .cloned()
                 .collect();
             let mut out = Deliveries::none();
-            for id in gone {
-                if let Some(peer) = state.peers.get_mut(&id) {
-                    peer.room = None;
-                }
-                out.extend(state.leave(&id, room));
-            }
-            if state.rooms.contains_key(room) {
-                for member in members {
-                    out.extend(state.mirror(room, member));
-                }
+            for member in members {
+                out.extend(state.mirror(room, member));
             }
             Ok(out)
         });
+        unlisted
+    }
+
+    /// Whether `id` is mirrored here as a member of `room`.
+    pub(crate) fn mirrors_in(&self, id: &PeerId, room: &str) -> bool {
+        let state = self.lock();
+        state
+            .peers
+            .get(id)
+            .is_some_and(|p| !p.is_local() && p.room.as_ref().is_some_and(|m| m.room == room))
     }
 
     /// Refuses a password guess from `from` for `room` while its address or
