@@ -344,9 +344,7 @@ impl Cluster {
             match found {
                 Ok(Ok(None)) => shared.hub.remote_gone(&id),
                 Ok(Ok(Some(entry))) if entry.get(1) != Some(&room) => {
-                    if shared.hub.mirrors_in(&id, &room) {
-                        shared.hub.remote_left(&room, &id);
-                    }
+                    shared.hub.remote_left(&room, &id);
                 }
                 _ => {}
             }

@@ -267,15 +267,6 @@ impl Hub {
         unlisted
     }
 
-    /// Whether `id` is mirrored here as a member of `room`.
-    pub(crate) fn mirrors_in(&self, id: &PeerId, room: &str) -> bool {
-        let state = self.lock();
-        state
-            .peers
-            .get(id)
-            .is_some_and(|p| !p.is_local() && p.room.as_ref().is_some_and(|m| m.room == room))
-    }
-
     /// Refuses a password guess from `from` for `room` while its address or
     /// the room is locked for guessing (see `server/throttle.rs`).
     pub(crate) fn guess_allowed(&self, from: &PeerId, room: &str) -> Result<(), MessageError> {
