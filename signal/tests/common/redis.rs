@@ -31,6 +31,12 @@ impl Redis {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Its process id.
+    #[allow(dead_code)] // the benches use it
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     /// Kills it (SIGKILL: everything it held is lost).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
