@@ -456,6 +456,15 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_config_file_names_redis() {
+        let args = parse("redis = redis://10.0.0.5:6379/\n", &[]).unwrap();
+        assert_eq!(args.redis.as_deref(), Some("redis://10.0.0.5:6379/"));
+        let packaged = include_str!("../debian/signal.conf").replace("# redis =", "redis =");
+        let args = parse(&packaged, &[]).unwrap();
+        assert_eq!(args.redis.as_deref(), Some("redis://10.0.0.5:6379/"));
+    }
+
+    #[test]
     fn the_command_line_wins_over_the_file() {
         let args = parse(
             "bind = 0.0.0.0:7000\nroom-capacity = 4\n",

@@ -1,4 +1,5 @@
-//! The signaling server a call goes through: [`SignalServer`], the page
+//! The signaling server a call goes through: [`SignalServer`] (and the
+//! [`RedisServer`] instances of it share rooms through), the page
 //! URLs that open a room or the home page on it, and talking to it
 //! directly (plain HTTP, a bare signaling client). What the browser does
 //! during a call is read from outside the app, by the observer (`observe`).
@@ -46,6 +47,32 @@ impl SignalServer {
             ws_url: format!("ws://127.0.0.1:{port}/"),
             http_url: format!("http://127.0.0.1:{port}/"),
             port,
+            process,
+        })
+    }
+}
+
+/// A real `redis-server` (Debian's package, installed by `cargo xtask
+/// setup`) on a free loopback port, without persistence; killed when
+/// dropped, like every [`Process`].
+pub struct RedisServer {
+    /// `redis://127.0.0.1:PORT/`.
+    pub url: String,
+    pub process: Process,
+}
+
+impl RedisServer {
+    /// Starts one and waits until it accepts connections.
+    pub async fn start() -> Result<Self> {
+        let port = free_port();
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"]);
+        let process = Process::spawn(&format!("redis-server-{port}"), &mut command)?;
+        wait_for_port(port, "redis-server").await?;
+        Ok(Self {
+            url: format!("redis://127.0.0.1:{port}/"),
             process,
         })
     }

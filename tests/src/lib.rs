@@ -34,7 +34,7 @@ mod process;
 
 pub use app::{opened_url, recording_browser, App, AppOptions, Display, SessionBus};
 pub use browser::{close_all, launch_browsers, with_browsers, Browser, FakeMedia};
-pub use call::{home_url, http_get, room_url, signaling_welcome, SignalServer};
+pub use call::{home_url, http_get, room_url, signaling_welcome, RedisServer, SignalServer};
 pub use dom::{
     attr, click, screenshot, type_into, wait_for, wait_for_text, wait_until, UI_TIMEOUT,
 };

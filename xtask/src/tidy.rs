@@ -204,6 +204,7 @@ const MAPPED: &[&str] = &[
     "signal/src",
     "signal/src/server",
     "signal/src/server/hub",
+    "signal/src/server/cluster",
     "signal/src/protocol",
     "signal/src/shell",
     "src-tauri/src",
