@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use peercall_e2e::{
-    connection_to, media_flowing, room_url, wait_for, wait_for_observed,
-    with_browsers, Browser, RedisServer, SignalServer,
+    connection_to, media_flowing, room_url, wait_for, wait_for_observed, with_browsers, Browser,
+    RedisServer, SignalServer,
 };
 
 /// How long fake-media browsers may take to connect on a busy machine.

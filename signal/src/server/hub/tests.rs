@@ -321,3 +321,76 @@ fn a_step_returns_its_deliveries() {
     a.nothing();
     hub.check_invariants().unwrap();
 }
+
+/// Peers of other instances (`remote.rs`): a relay to one is reported as a
+/// forward, not queued; a replayed message is checked against this hub.
+#[cfg(feature = "redis")]
+#[test]
+fn peers_of_other_instances_are_forwarded_to_and_checked_again() {
+    let hub = Hub::new(HubLimits {
+        room_capacity: 3,
+        ..hub().limits
+    });
+    let mut here = TestPeer::new(&hub, 8);
+    let mut elsewhere = TestPeer::new(&hub, 8);
+    let far = RemoteMember {
+        id: PeerId::from("far"),
+        name: "Far".into(),
+        instance: 7,
+    };
+    hub.join_admitted(&here.id, "r".into(), "Here".into(), None, vec![far.clone()])
+        .unwrap();
+    let ServerMessage::RoomJoined { members, .. } = here.next() else {
+        panic!("room_joined expected");
+    };
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].id, far.id);
+
+    let offer = ClientMessage::Offer {
+        to: Some(far.id.clone()),
+        offer: json!({"sdp": "v=0"}),
+    };
+    let forwards = hub.apply(&here.id, offer).unwrap();
+    assert_eq!(
+        forwards,
+        [Forward {
+            instance: 7,
+            to: far.id.clone()
+        }]
+    );
+    hub.check_invariants().unwrap();
+
+    // Replayed from its instance: reaches a member of its room here, not a
+    // peer outside it.
+    let origin = Origin {
+        instance: 7,
+        from: far.id.clone(),
+        roomless: false,
+    };
+    let candidate = |to: &PeerId| ClientMessage::Candidate {
+        to: Some(to.clone()),
+        candidate: json!({}),
+    };
+    hub.replay(&origin, candidate(&here.id)).unwrap();
+    assert!(matches!(here.next(), ServerMessage::Candidate { .. }));
+    let refused = hub.replay(&origin, candidate(&elsewhere.id)).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::NotPermitted);
+    elsewhere.nothing();
+    // A message claiming to come from a client of this server is ignored.
+    let forged = Origin {
+        from: here.id.clone(),
+        ..origin
+    };
+    hub.replay(&forged, candidate(&elsewhere.id)).unwrap();
+    elsewhere.nothing();
+
+    // It leaves: the member here hears it; the room is still here's.
+    hub.remote_left("r", &far.id);
+    assert!(matches!(here.next(), ServerMessage::PeerLeft { .. }));
+    hub.check_invariants().unwrap();
+    // The last member here leaves: nothing of the room is kept.
+    hub.apply(&here.id, ClientMessage::LeaveRoom).unwrap();
+    assert!(hub.rooms().is_empty());
+    hub.remote_gone(&far.id);
+    assert_eq!(hub.peer_count(), 2);
+}
