@@ -14,7 +14,9 @@
 //! (each its own process, from `/proc/PID/stat`).
 //!
 //! Runs: one instance without Redis (the baseline), one with `--redis`
-//! (the cost of the mode when nothing crosses), two and three instances.
+//! (the cost of the mode when nothing crosses), two and three instances;
+//! `SCALE_OUT_RUNS=1:0,2:1` (instances:with Redis, …) picks others, and
+//! `PEERCALL_SIGNAL_BIN` another build of the server (to compare two).
 
 mod common;
 #[path = "../tests/common/redis.rs"]
@@ -188,6 +190,17 @@ async fn run(instances: usize, redis: Option<&Redis>) -> Run {
     }
 }
 
+/// The setups to run: `SCALE_OUT_RUNS`, or all four.
+fn runs() -> Vec<(usize, bool)> {
+    let spec = std::env::var("SCALE_OUT_RUNS").unwrap_or_else(|_| "1:0,1:1,2:1,3:1".into());
+    spec.split(',')
+        .map(|run| {
+            let (n, redis) = run.split_once(':').expect("INSTANCES:REDIS");
+            (n.parse().expect("a number of instances"), redis == "1")
+        })
+        .collect()
+}
+
 fn main() {
     peercall_signal::server::raise_fd_limit().expect("raise RLIMIT_NOFILE");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -207,7 +220,7 @@ fn main() {
         "setup", "msgs/s", "p50 ms", "p99 ms", "instances µs/msg", "redis µs/msg", "load cores"
     );
     runtime.block_on(async {
-        for (instances, with_redis) in [(1, false), (1, true), (2, true), (3, true)] {
+        for (instances, with_redis) in runs() {
             let redis = with_redis.then(Redis::start);
             let result = run(instances, redis.as_ref()).await;
             let setup = match (instances, with_redis) {

@@ -278,7 +278,8 @@ fn check_deb_desktop_entry() -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench`: app launch time and memory, signaling throughput.
+/// `cargo xtask bench`: app launch time and memory, signaling throughput
+/// (one server, and several sharing rooms through Redis).
 pub fn bench() -> Result<()> {
     setup::run(Purpose::Test)?;
     build_ui()?;
@@ -297,7 +298,9 @@ pub fn bench() -> Result<()> {
             .env("PEERCALL_APP_BIN", target_dir().join("release/peercall")),
     )?;
     step("signaling server");
-    util::run(cargo().args(["bench", "--package", "peercall-signal", "--bench", "relay"]))
+    util::run(cargo().args(["bench", "--package", "peercall-signal", "--bench", "relay"]))?;
+    step("signaling servers sharing rooms through Redis");
+    util::run(cargo().args(["bench", "--package", "peercall-signal", "--bench", "scale_out"]))
 }
 
 fn target_dir() -> PathBuf {

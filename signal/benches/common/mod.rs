@@ -29,9 +29,12 @@ pub struct ServerProcess {
 const NODE_BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/node-baseline");
 
 impl ServerProcess {
-    /// The built `peercall-signal` with `extra` arguments.
+    /// The built `peercall-signal` with `extra` arguments (another build
+    /// of it if `PEERCALL_SIGNAL_BIN` names one, to compare two versions).
     pub fn start(extra: &[&str]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_peercall-signal"));
+        let binary = std::env::var_os("PEERCALL_SIGNAL_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_peercall-signal").into());
+        let mut command = Command::new(binary);
         command
             .args(["--bind", "127.0.0.1:0"])
             .args(extra)
