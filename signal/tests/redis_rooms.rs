@@ -271,3 +271,35 @@ async fn health_reports_redis() {
     assert_eq!(health["redis"], "off", "{health}");
     let _ = STEP;
 }
+
+#[tokio::test]
+async fn password_guessers_are_throttled_but_may_join_open_rooms() {
+    let redis = Redis::start();
+    let servers = instances(&redis, 2, Config::default()).await;
+    let mut owner = servers[0].client().await;
+    let mut guesser = servers[1].client().await;
+    join_with(&mut owner, "vault", "Owner", Some("right")).await;
+    let mut throttled = false;
+    for n in 0..20 {
+        guesser
+            .send(json!({"type":"join_room","room":"vault","name":"G","password":format!("wrong{n}")}))
+            .await;
+        let error = guesser.expect("error").await;
+        if error["code"] == "too_many_attempts" {
+            throttled = true;
+            break;
+        }
+        assert_eq!(error["code"], "wrong_password", "{error}");
+    }
+    assert!(throttled, "wrong guesses are throttled");
+    // Even the right password waits now…
+    guesser
+        .send(json!({"type":"join_room","room":"vault","name":"G","password":"right"}))
+        .await;
+    guesser.expect_error("too_many_attempts").await;
+    // …but a room without a password is no guess.
+    assert_eq!(
+        join_with(&mut guesser, "open", "G", None).await["type"],
+        "room_joined"
+    );
+}

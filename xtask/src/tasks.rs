@@ -300,7 +300,13 @@ pub fn bench() -> Result<()> {
     step("signaling server");
     util::run(cargo().args(["bench", "--package", "peercall-signal", "--bench", "relay"]))?;
     step("signaling servers sharing rooms through Redis");
-    util::run(cargo().args(["bench", "--package", "peercall-signal", "--bench", "scale_out"]))
+    util::run(cargo().args([
+        "bench",
+        "--package",
+        "peercall-signal",
+        "--bench",
+        "scale_out",
+    ]))
 }
 
 fn target_dir() -> PathBuf {

@@ -19,12 +19,15 @@
 
 use redis::Script;
 
-/// Checks a password against a room's `pw` field, then the room's size.
-/// Sets `refused` to the reply when the room cannot be entered.
+/// Checks a password against a room's `pw` field (refusing any while the
+/// asking address is `locked` for guessing, as the hub does, only for a
+/// room with a password), then the room's size. Returns the refusal, if
+/// any, and the field.
 const ADMITS: &str = r"
-local function admits(rk, given, capacity)
+local function admits(rk, given, capacity, locked)
   local pw = redis.call('HGET', rk, 'pw')
   if not pw then return nil, nil end
+  if pw ~= '' and locked == '1' then return {'locked'}, pw end
   if pw == '' then
     if given ~= '' then return {'wrong', 'has no password'}, pw end
   else
@@ -40,12 +43,13 @@ local function admits(rk, given, capacity)
 end
 ";
 
-/// ARGV: room, id, instance, name, password, a fresh salt, capacity.
-/// Replies `{'ok', PW, ID, INSTANCE\tNAME, ...}` with the members already
-/// there, `{'full'}` or `{'wrong', WHY}`.
+/// ARGV: room, id, instance, name, password, a fresh salt, capacity,
+/// locked (`1` if the address may not guess now). Replies
+/// `{'ok', PW, ID, INSTANCE\tNAME, ...}` with the members already there,
+/// `{'full'}`, `{'locked'}` or `{'wrong', WHY}`.
 const JOIN: &str = r"
 local rk = 'pc:room:' .. ARGV[1]
-local refused, pw = admits(rk, ARGV[5], tonumber(ARGV[7]))
+local refused, pw = admits(rk, ARGV[5], tonumber(ARGV[7]), ARGV[8])
 if refused then return refused end
 if not pw then
   pw = ''
@@ -66,11 +70,12 @@ end
 return out
 ";
 
-/// ARGV: room, password, capacity. Replies `{'ok', MEMBERS, HAS_PASSWORD}`,
-/// `{'full'}` or `{'wrong', WHY}`.
+/// ARGV: room, password, capacity, locked. Replies
+/// `{'ok', MEMBERS, HAS_PASSWORD}`, `{'full'}`, `{'locked'}` or
+/// `{'wrong', WHY}`.
 const CHECK: &str = r"
 local rk = 'pc:room:' .. ARGV[1]
-local refused, pw = admits(rk, ARGV[2], tonumber(ARGV[3]))
+local refused, pw = admits(rk, ARGV[2], tonumber(ARGV[3]), ARGV[4])
 if refused then return refused end
 if not pw then return {'ok', '0', '0'} end
 local has = '0'

@@ -170,9 +170,10 @@ impl Cluster {
             ));
         }
         let password = password.unwrap_or_default();
-        hub.guess_allowed(id, &room)?;
+        // Refused by the script only if the room has a password.
+        let locked = hub.guess_allowed(id, &room).err();
         *self.joining().entry(room.clone()).or_default() += 1;
-        let admission = self.admit(id, &room, &name, &password).await;
+        let admission = self.admit(id, &room, &name, &password, locked).await;
         let outcome = match admission {
             Some(Admission::Admitted(field, members)) => {
                 if !field.is_empty() {
@@ -233,6 +234,7 @@ impl Cluster {
         room: &str,
         name: &str,
         password: &str,
+        locked: Option<MessageError>,
     ) -> Option<Admission> {
         if !self.connected() {
             return None;
@@ -247,7 +249,8 @@ impl Cluster {
             .arg(name)
             .arg(password)
             .arg(salt)
-            .arg(self.room_capacity);
+            .arg(self.room_capacity)
+            .arg(if locked.is_some() { "1" } else { "0" });
         let reply = match timeout(
             REDIS_WAIT,
             script.invoke_async::<Vec<String>>(&mut connection),
@@ -274,6 +277,7 @@ impl Cluster {
                 }
                 Some(Admission::Admitted(field, members))
             }
+            Some("locked") => locked.map(|error| Admission::Refused(error, None)),
             Some(other) => Some(self.refusal(room, other, reply.next())),
             None => None,
         }
@@ -315,13 +319,14 @@ impl Cluster {
         let password = password.filter(|p| !p.is_empty());
         hub.valid_password(password.clone())?;
         if self.connected() {
-            hub.guess_allowed(id, &room)?;
+            let locked = hub.guess_allowed(id, &room).err();
             let mut connection = self.connection.clone();
             let mut script = self.scripts.check.prepare_invoke();
             script
                 .arg(&room)
                 .arg(password.as_deref().unwrap_or_default())
-                .arg(self.room_capacity);
+                .arg(self.room_capacity)
+                .arg(if locked.is_some() { "1" } else { "0" });
             let reply = timeout(
                 REDIS_WAIT,
                 script.invoke_async::<Vec<String>>(&mut connection),
@@ -343,6 +348,10 @@ impl Cluster {
                         hub.tell(id, &status);
                         Ok(())
                     }
+                    Some("locked") => match locked {
+                        Some(error) => Err(error),
+                        None => Ok(()),
+                    },
                     Some(kind) => match self.refusal(&room, kind, reply.next()) {
                         Admission::Refused(error, guessed) => {
                             if let Some(right) = guessed {
