@@ -15,8 +15,9 @@
 //!
 //! Runs: one instance without Redis (the baseline), one with `--redis`
 //! (the cost of the mode when nothing crosses), two and three instances;
-//! `SCALE_OUT_RUNS=1:0,2:1` (instances:with Redis, …) picks others, and
-//! `PEERCALL_SIGNAL_BIN` another build of the server (to compare two).
+//! `SCALE_OUT_RUNS=1:0,2:1` (instances:with Redis, …) picks others,
+//! `PEERCALL_SIGNAL_BIN` another build of the server (to compare two) and
+//! `SCALE_OUT_ROUND_TRIPS` a fixed number of round trips per pair.
 
 mod common;
 #[path = "../tests/common/redis.rs"]
@@ -129,7 +130,10 @@ async fn run(instances: usize, redis: Option<&Redis>) -> Run {
                 text_frame(&message("answer", &a_id)),
             );
             let mut samples = Vec::with_capacity(4096);
-            while Instant::now() < end {
+            let mut left = round_trips();
+            let fixed = left < u64::MAX;
+            while left > 0 && (fixed || Instant::now() < end) {
+                left -= 1;
                 let sent = Instant::now();
                 a.send(&offer).await.expect("send offer");
                 let got = b.recv_text().await.expect("receive offer");
@@ -188,6 +192,17 @@ async fn run(instances: usize, redis: Option<&Redis>) -> Run {
         redis_cpu: redis_used.as_secs_f64(),
         load_cpu: load_cpu.as_secs_f64(),
     }
+}
+
+/// Round trips per pair: as many as fit the window, or
+/// `SCALE_OUT_ROUND_TRIPS` however long they take (a fixed amount of work,
+/// to count a server's instructions per relay under callgrind; the
+/// printed rates then mean nothing).
+fn round_trips() -> u64 {
+    std::env::var("SCALE_OUT_ROUND_TRIPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX)
 }
 
 /// The setups to run: `SCALE_OUT_RUNS`, or all four.

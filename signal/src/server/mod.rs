@@ -127,8 +127,15 @@ pub async fn run(
     // task has finished (the mini-redis pattern).
     let (notify_shutdown, _) = broadcast::channel::<()>(1);
     let (shutdown_complete_tx, mut shutdown_complete_rx) = mpsc::channel::<()>(1);
+    // The cluster's tasks stop when `cluster_stop` is dropped, with the rest.
     #[cfg(feature = "redis")]
-    cluster::spawn(&shared, &notify_shutdown, shutdown_complete_tx.clone());
+    let (cluster_stop, stopped) = tokio::sync::watch::channel(());
+    #[cfg(feature = "redis")]
+    cluster::spawn(
+        &shared,
+        &cluster::Stop::new(stopped),
+        shutdown_complete_tx.clone(),
+    );
 
     let mut server = Listener {
         listener,
@@ -169,6 +176,8 @@ pub async fn run(
     // than left waiting in the backlog of a server that is going away.
     drop(listener);
     drop(notify_shutdown);
+    #[cfg(feature = "redis")]
+    drop(cluster_stop);
     drop(shutdown_complete_tx);
     let _ = shutdown_complete_rx.recv().await;
     info!("signaling server stopped");

@@ -39,7 +39,7 @@ use tokio::sync::{mpsc, Notify};
 use tracing::warn;
 
 pub(crate) use session::handle;
-pub(crate) use tasks::spawn;
+pub(crate) use tasks::{spawn, Stop};
 
 use crate::protocol::PeerId;
 use scripts::Scripts;
