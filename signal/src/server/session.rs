@@ -84,6 +84,8 @@ pub(crate) async fn session<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let _held = held;
+    #[cfg(feature = "redis")]
+    let shared_arc = Arc::clone(&shared);
     let shared = &*shared;
     let shutdown = &mut shutdown;
     let config = &shared.config;
@@ -119,7 +121,15 @@ pub(crate) async fn session<S>(
             return Exit::Gone;
         }
         let queue = (&mut inbox, &mut evicted);
-        run_session(&mut ws, &id, shared, shutdown, queue).await
+        // Sharing rooms through Redis: a loop of its own (see
+        // `cluster/inbound.rs`), so this server's own stays as it was.
+        #[cfg(feature = "redis")]
+        if let Some(inbound) = super::cluster::Inbound::start(&shared_arc, &id) {
+            let exit = run_session(&mut ws, &id, shared, shutdown, queue, &inbound).await;
+            Box::pin(inbound.finish()).await;
+            return exit;
+        }
+        run_session(&mut ws, &id, shared, shutdown, queue, &Local).await
     }
     .instrument(span.clone())
     .await;
@@ -184,15 +194,37 @@ pub(crate) async fn session<S>(
     .await;
 }
 
-async fn run_session<S>(
+/// What a session does with a client's text message.
+pub(crate) trait Dispatch {
+    /// Handles `text` from `id` without waiting; `Err` is the error reply.
+    fn text(&self, shared: &Shared, id: &PeerId, text: Utf8Bytes) -> Result<(), MessageError>;
+}
+
+/// This server's own clients only: one step of the hub; relays, most of
+/// the traffic, take the fast path.
+struct Local;
+
+impl Dispatch for Local {
+    #[inline(always)]
+    fn text(&self, shared: &Shared, id: &PeerId, text: Utf8Bytes) -> Result<(), MessageError> {
+        match splice::parse(&text) {
+            Some(relay) => shared.hub.relay(id, relay),
+            None => ClientMessage::parse(&text).and_then(|message| shared.hub.handle(id, message)),
+        }
+    }
+}
+
+async fn run_session<S, D>(
     ws: &mut Socket<S>,
     id: &PeerId,
     shared: &Shared,
     shutdown: &mut Shutdown,
     (inbox, evicted): (&mut Inbox, &mut Evicted),
+    dispatch: &D,
 ) -> Exit
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    D: Dispatch,
 {
     let config = &shared.config;
     let now = std::time::Instant::now();
@@ -242,18 +274,7 @@ where
                     }
                 }
                 let outcome = match message {
-                    // Shared through Redis: see `cluster/session.rs`.
-                    #[cfg(feature = "redis")]
-                    Message::Text(text) if shared.cluster.is_some() => {
-                        let cluster = shared.cluster.as_ref().expect("checked");
-                        Box::pin(super::cluster::handle(shared, cluster, id, &text)).await
-                    }
-                    // Relays, most of the traffic, take the fast path.
-                    Message::Text(text) => match splice::parse(&text) {
-                        Some(relay) => shared.hub.relay(id, relay),
-                        None => ClientMessage::parse(&text)
-                            .and_then(|message| shared.hub.handle(id, message)),
-                    },
+                    Message::Text(text) => dispatch.text(shared, id, text),
                     Message::Binary(_) => Err(MessageError::new(
                         ErrorCode::InvalidMessage,
                         "binary frames are not supported; send JSON text frames",

@@ -25,6 +25,7 @@
 //! its steps forward nothing.
 
 mod events;
+mod inbound;
 mod scripts;
 mod session;
 mod tasks;
@@ -38,7 +39,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, Notify};
 use tracing::warn;
 
-pub(crate) use session::handle;
+pub(crate) use inbound::Inbound;
+use session::handle;
 pub(crate) use tasks::{spawn, Stop};
 
 use crate::protocol::PeerId;
