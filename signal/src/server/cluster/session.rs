@@ -87,7 +87,7 @@ enum Admission {
 
 impl Cluster {
     /// Publishes `text` (from `id`) to each instance a step forwarded to.
-    fn forward(&self, hub: &Hub, id: &PeerId, text: &str, mut forwards: Forwards) {
+    pub(super) fn forward(&self, hub: &Hub, id: &PeerId, text: &str, mut forwards: Forwards) {
         if forwards.is_empty() {
             return;
         }
