@@ -9,6 +9,10 @@ use peercall_signal::shell::command::{
     CheckServerArgs, OpenInBrowserArgs, PermissionArgs, StartHostingArgs, UiReadyArgs,
     UpdateSettingsArgs,
 };
+use peercall_signal::shell::native::{
+    AttachArgs, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeEvent,
+    NativeSupport, PeerCloseArgs, PeerOpenArgs, PeerSendArgs, PeerSignalArgs,
+};
 use peercall_signal::shell::{LanCall, PermissionState, ServerInfo, SettingsSnapshot};
 use tauri::State;
 use tauri_plugin_opener::OpenerExt;
@@ -175,4 +179,162 @@ pub fn ui_ready(clock: State<'_, LaunchClock>, args: UiReadyArgs) {
         interactive_ms = interactive.round(),
         "home screen interactive"
     );
+}
+
+/// The native call engine, started on the first command that needs it
+/// (GStreamer's start-up and the frames server cost nothing until then).
+/// Its calls run on blocking threads: GStreamer state changes and opening
+/// a device can take a while, and never on the main thread.
+#[derive(Default)]
+pub struct NativeEngine {
+    #[cfg(target_os = "linux")]
+    engine: std::sync::OnceLock<Result<std::sync::Arc<crate::native::Engine>, String>>,
+}
+
+#[cfg(target_os = "linux")]
+impl NativeEngine {
+    fn get(&self) -> Result<std::sync::Arc<crate::native::Engine>, AppError> {
+        self.engine
+            .get_or_init(|| {
+                crate::native::Engine::new(
+                    tauri::async_runtime::handle().inner(),
+                    crate::native::fake_media_from_env(),
+                )
+                .map(std::sync::Arc::new)
+                .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(AppError::NativeUnsupported)
+    }
+
+    /// Runs `f` on the engine on a blocking thread.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&crate::native::Engine) -> Result<T, crate::native::NativeError>
+            + Send
+            + 'static,
+    ) -> Result<T, AppError> {
+        let engine = self.get()?;
+        tauri::async_runtime::spawn_blocking(move || f(&engine))
+            .await
+            .map_err(|e| AppError::Native(e.to_string()))?
+            .map_err(AppError::from)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+impl NativeEngine {
+    async fn run<T: Send + 'static>(&self, _: impl FnOnce(&Never) -> Result<T, AppError>) -> Result<T, AppError> {
+        Err(AppError::NativeUnsupported(
+            "this build has no native call engine (the webview has WebRTC)".to_owned(),
+        ))
+    }
+}
+
+/// Stands for the engine where there is none.
+#[cfg(not(target_os = "linux"))]
+enum Never {}
+
+/// Whether the native engine can run here, and if not why.
+#[tauri::command]
+pub async fn native_availability() -> Result<NativeSupport, AppError> {
+    #[cfg(target_os = "linux")]
+    {
+        tauri::async_runtime::spawn_blocking(crate::native::support::check)
+            .await
+            .map_err(|e| AppError::Native(e.to_string()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    Ok(NativeSupport::NotBuilt)
+}
+
+/// The cameras and microphones the native engine can open.
+#[tauri::command]
+pub async fn native_devices(
+    native: State<'_, NativeEngine>,
+) -> Result<Vec<NativeDevice>, AppError> {
+    native.run(|engine| Ok(engine.devices())).await
+}
+
+/// The page hands over its event channel (`__CHANNEL__:N`): whatever a
+/// previous page left is closed, and events go to this webview's channel.
+#[tauri::command]
+pub async fn native_attach(
+    webview: tauri::Webview,
+    native: State<'_, NativeEngine>,
+    args: AttachArgs,
+) -> Result<FramesEndpoint, AppError> {
+    use std::str::FromStr;
+    let id = tauri::ipc::JavaScriptChannelId::from_str(&args.events)
+        .map_err(|e| AppError::Native(format!("not a channel: {e}")))?;
+    let channel: tauri::ipc::Channel<NativeEvent> = id.channel_on(webview);
+    #[cfg(target_os = "linux")]
+    {
+        let sink = std::sync::Arc::new(move |event: NativeEvent| {
+            if let Err(error) = channel.send(event) {
+                tracing::warn!(%error, "native engine: an event did not reach the page");
+            }
+        });
+        native.run(move |engine| Ok(engine.attach(sink))).await
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        drop(channel);
+        native.run(|_| unreachable!()).await
+    }
+}
+
+/// Opens, switches or closes the camera and microphone, and mutes.
+#[tauri::command]
+pub async fn native_set_media(
+    native: State<'_, NativeEngine>,
+    args: MediaRequest,
+) -> Result<LocalMedia, AppError> {
+    native.run(move |engine| Ok(engine.set_media(&args))).await
+}
+
+/// Stops the camera and microphone.
+#[tauri::command]
+pub async fn native_close_media(native: State<'_, NativeEngine>) -> Result<(), AppError> {
+    native.run(|engine| {
+        engine.close_media();
+        Ok(())
+    })
+    .await
+}
+
+/// Opens a native peer.
+#[tauri::command]
+pub async fn native_peer_open(
+    native: State<'_, NativeEngine>,
+    args: PeerOpenArgs,
+) -> Result<(), AppError> {
+    native.run(move |engine| engine.open_peer(args)).await
+}
+
+/// Gives a native peer a remote description or candidate.
+#[tauri::command]
+pub async fn native_peer_signal(
+    native: State<'_, NativeEngine>,
+    args: PeerSignalArgs,
+) -> Result<(), AppError> {
+    native.run(move |engine| engine.signal_peer(args)).await
+}
+
+/// Sends text on a native peer's chat channel.
+#[tauri::command]
+pub async fn native_peer_send(
+    native: State<'_, NativeEngine>,
+    args: PeerSendArgs,
+) -> Result<(), AppError> {
+    native.run(move |engine| engine.send(&args)).await
+}
+
+/// Closes a native peer.
+#[tauri::command]
+pub async fn native_peer_close(
+    native: State<'_, NativeEngine>,
+    args: PeerCloseArgs,
+) -> Result<(), AppError> {
+    native.run(move |engine| engine.close_peer(args.peer)).await
 }
