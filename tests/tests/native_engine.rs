@@ -230,8 +230,9 @@ async fn call(
     while frames.distinct(stream) < since + 10 {
         ensure!(
             Instant::now() < deadline,
-            "fewer than 10 new distinct frames of Chromium's video in 10 s (had {since}, now {})",
-            frames.distinct(stream)
+            "fewer than 10 new distinct frames of Chromium's video in 10 s (had {since}, now {}; preview: {})",
+            frames.distinct(stream),
+            frames.distinct(StreamId::LOCAL)
         );
         relay.pump().await?;
         tokio::time::sleep(Duration::from_millis(100)).await;

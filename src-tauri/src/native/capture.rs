@@ -215,7 +215,7 @@ fn open_camera(id: Option<&str>, generation: u64, context: &Context) -> Result<S
     let (element, device) = devices::open(MediaKind::Camera, id, context.fake)?;
     let tail = format!(
         "videoconvert ! videoscale ! videorate ! {VIDEO_CAPS} ! tee name=t \
-         t. ! queue leaky=downstream max-size-buffers=2 ! appsink name=send sync=false max-buffers=2 drop=true \
+         t. ! queue leaky=downstream max-size-buffers=2 ! appsink name=send sync=false async=false max-buffers=2 drop=true \
          t. ! {}",
         frames::tail("preview")
     );
@@ -250,7 +250,7 @@ fn open_microphone(id: Option<&str>, generation: u64, context: &Context) -> Resu
     let tail = format!(
         "audioconvert ! audioresample ! {AUDIO_CAPS} ! \
          webrtcdsp probe={} noise-suppression={suppress} ! volume name=volume ! \
-         appsink name=send sync=false",
+         appsink name=send sync=false async=false",
         context.probe
     );
     let (pipeline, bin) = assemble("peercall-microphone", element, &tail)?;

@@ -34,7 +34,7 @@ pub fn tail(name: &str) -> String {
     format!(
         "queue leaky=downstream max-size-buffers=1 ! videoconvert ! videoscale ! \
          video/x-raw,width=[16,{MAX_WIDTH}],height=[16,{MAX_WIDTH}],pixel-aspect-ratio=1/1 ! \
-         jpegenc quality=80 ! appsink name={name} sync=false max-buffers=1 drop=true"
+         jpegenc quality=80 ! appsink name={name} sync=false async=false max-buffers=1 drop=true"
     )
 }
 

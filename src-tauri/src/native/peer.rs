@@ -399,6 +399,7 @@ fn build(
         sources.push(src);
     }
     connect_signals(inner, &webrtc);
+    watch_bus(inner, &pipeline);
     let audio_src = sources.remove(0);
     let video_src = sources.remove(0);
 
@@ -426,6 +427,35 @@ fn build(
         channel,
     });
     Ok(webrtc)
+}
+
+/// Handles the pipeline's messages as they are posted (nothing piles up on
+/// its bus): an error is reported to the page, a new latency (a stream
+/// added) is applied.
+fn watch_bus(inner: &Arc<Inner>, pipeline: &gst::Pipeline) {
+    let weak = Arc::downgrade(inner);
+    let pipeline_weak = pipeline.downgrade();
+    let bus = pipeline.bus().expect("a pipeline has a bus");
+    bus.set_sync_handler(move |_, message| {
+        match message.view() {
+            gst::MessageView::Error(error) => {
+                if let Some(inner) = weak.upgrade() {
+                    inner.error(format!("pipeline: {}", error.error()));
+                }
+            }
+            gst::MessageView::Latency(_) => {
+                let pipeline = pipeline_weak.clone();
+                // Not from the streaming thread that posted it.
+                std::thread::spawn(move || {
+                    if let Some(pipeline) = pipeline.upgrade() {
+                        let _ = pipeline.recalculate_latency();
+                    }
+                });
+            }
+            _ => {}
+        }
+        gst::BusSyncReply::Drop
+    });
 }
 
 /// STUN and TURN servers from the page's list (webrtcbin takes one STUN
@@ -520,7 +550,13 @@ fn connect_signals(inner: &Arc<Inner>, webrtc: &gst::Element) {
 /// What the receiving side needs of a peer.
 fn inner_receiver(inner: &Arc<Inner>) -> super::receive::Receiver {
     let weak = Arc::downgrade(inner);
+    let on_error_weak = Arc::downgrade(inner);
     super::receive::Receiver {
+        on_error: Arc::new(move |message| {
+            if let Some(inner) = on_error_weak.upgrade() {
+                inner.error(format!("a received stream: {message}"));
+            }
+        }),
         peer: inner.key,
         stream: inner.context.stream,
         frames: inner.context.frames.clone(),

@@ -19,6 +19,9 @@ pub const PLAY_CAPS: &str = "audio/x-raw,format=S16LE,rate=48000,channels=2,layo
 /// The playback pipeline.
 pub struct Playback {
     pipeline: gst::Pipeline,
+    /// The bin holding the mixer, where inputs go (pads link only within
+    /// one bin).
+    bin: gst::Bin,
     mixer: gst::Element,
     probe: String,
     inputs: Mutex<HashMap<PeerKey, Input>>,
@@ -46,8 +49,31 @@ impl Playback {
             .and_then(|_| bin.link(&sink))
             .map_err(|e| gst_error(&e))?;
         let mixer = bin.by_name("mix").ok_or_else(|| gst_error(&"no mixer"))?;
+        // Nothing piles up on the bus; an input added changes the latency.
+        let weak = pipeline.downgrade();
+        pipeline
+            .bus()
+            .expect("a pipeline has a bus")
+            .set_sync_handler(move |_, message| {
+                match message.view() {
+                    gst::MessageView::Latency(_) => {
+                        let weak = weak.clone();
+                        std::thread::spawn(move || {
+                            if let Some(pipeline) = weak.upgrade() {
+                                let _ = pipeline.recalculate_latency();
+                            }
+                        });
+                    }
+                    gst::MessageView::Error(error) => {
+                        tracing::warn!(error = %error.error(), "native engine: audio playback");
+                    }
+                    _ => {}
+                }
+                gst::BusSyncReply::Drop
+            });
         Ok(Self {
             pipeline,
+            bin,
             mixer,
             probe: probe.to_owned(),
             inputs: Mutex::new(HashMap::new()),
@@ -100,7 +126,7 @@ impl Playback {
             .property("max-size-time", 200_000_000u64)
             .build()
             .map_err(|e| gst_error(&e))?;
-        self.pipeline
+        self.bin
             .add_many([src.upcast_ref(), &queue])
             .and_then(|_| src.link(&queue))
             .map_err(|e| gst_error(&e))?;
@@ -133,7 +159,7 @@ impl Playback {
         };
         let _ = input.src.set_state(gst::State::Null);
         let _ = input.queue.set_state(gst::State::Null);
-        let _ = self.pipeline.remove_many([input.src.upcast_ref(), &input.queue]);
+        let _ = self.bin.remove_many([input.src.upcast_ref(), &input.queue]);
         self.mixer.release_request_pad(&input.pad);
     }
 }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use gst::glib;
 use gst::prelude::*;
 use peercall_signal::shell::native::{PeerKey, StreamId};
 
@@ -25,6 +26,21 @@ pub struct Receiver {
     pub playback: Arc<Playback>,
     /// Called on the first frame of each video stream.
     pub on_video: Arc<dyn Fn() + Send + Sync>,
+    /// Called when a stream can't be played.
+    pub on_error: Arc<dyn Fn(String) + Send + Sync>,
+}
+
+/// Links `pad` to a `fakesink`.
+fn discard(parent: &gst::Bin, pad: &gst::Pad) -> Result<(), glib::BoolError> {
+    let sink = gst::ElementFactory::make("fakesink")
+        .property("sync", false)
+        .property("async", false)
+        .build()?;
+    parent.add(&sink)?;
+    sink.sync_state_with_parent()?;
+    pad.link(&sink.static_pad("sink").expect("a sink pad"))
+        .map_err(|e| glib::bool_error!("{e:?}"))?;
+    Ok(())
 }
 
 /// Decodes what arrives on `pad` (a `webrtcbin` src pad).
@@ -43,7 +59,9 @@ pub fn decode(receiver: &Receiver, webrtc: &gst::Element, pad: &gst::Pad) -> Res
     decodebin.connect_pad_added(move |_, pad| {
         let Some(parent) = bin.upgrade() else { return };
         if let Err(error) = play(&receiver, &parent, pad) {
-            tracing::warn!(peer = receiver.peer.0, %error, "native peer: a received stream");
+            (receiver.on_error)(error.to_string());
+            // An unlinked pad would stop the whole peer: discard it instead.
+            let _ = discard(&parent, pad);
         }
     });
     decodebin
@@ -65,7 +83,7 @@ fn play(receiver: &Receiver, parent: &gst::Bin, pad: &gst::Pad) -> Result<(), Na
     let description = if name.starts_with("video/") {
         frames::tail("frames")
     } else if name.starts_with("audio/") {
-        format!("queue ! audioconvert ! audioresample ! {PLAY_CAPS} ! appsink name=audio sync=false")
+        format!("queue ! audioconvert ! audioresample ! {PLAY_CAPS} ! appsink name=audio sync=false async=false")
     } else {
         return Ok(());
     };
