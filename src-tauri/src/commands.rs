@@ -10,8 +10,8 @@ use peercall_signal::shell::command::{
     UpdateSettingsArgs,
 };
 use peercall_signal::shell::native::{
-    AttachArgs, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeEvent,
-    NativeSupport, PeerCloseArgs, PeerOpenArgs, PeerSendArgs, PeerSignalArgs,
+    AttachArgs, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeEvent, NativeSupport,
+    PeerCloseArgs, PeerOpenArgs, PeerSendArgs, PeerSignalArgs,
 };
 use peercall_signal::shell::{LanCall, PermissionState, ServerInfo, SettingsSnapshot};
 use tauri::State;
@@ -210,9 +210,7 @@ impl NativeEngine {
     /// Runs `f` on the engine on a blocking thread.
     async fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&crate::native::Engine) -> Result<T, crate::native::NativeError>
-            + Send
-            + 'static,
+        f: impl FnOnce(&crate::native::Engine) -> Result<T, crate::native::NativeError> + Send + 'static,
     ) -> Result<T, AppError> {
         let engine = self.get()?;
         tauri::async_runtime::spawn_blocking(move || f(&engine))
@@ -222,18 +220,30 @@ impl NativeEngine {
     }
 }
 
+/// What every native command but [`native_availability`] answers where
+/// the engine is not built.
 #[cfg(not(target_os = "linux"))]
-impl NativeEngine {
-    async fn run<T: Send + 'static>(&self, _: impl FnOnce(&Never) -> Result<T, AppError>) -> Result<T, AppError> {
-        Err(AppError::NativeUnsupported(
-            "this build has no native call engine (the webview has WebRTC)".to_owned(),
-        ))
-    }
+fn not_built() -> AppError {
+    AppError::NativeUnsupported(
+        "this build has no native call engine (the webview has WebRTC)".to_owned(),
+    )
 }
 
-/// Stands for the engine where there is none.
-#[cfg(not(target_os = "linux"))]
-enum Never {}
+/// Runs `$body` (a closure over the engine) where the engine is built, and
+/// fails with [`not_built`] elsewhere.
+macro_rules! on_engine {
+    ($native:expr, $body:expr) => {{
+        #[cfg(target_os = "linux")]
+        {
+            $native.run($body).await
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = &$native;
+            Err(not_built())
+        }
+    }};
+}
 
 /// Whether the native engine can run here, and if not why.
 #[tauri::command]
@@ -245,7 +255,9 @@ pub async fn native_availability() -> Result<NativeSupport, AppError> {
             .map_err(|e| AppError::Native(e.to_string()))
     }
     #[cfg(not(target_os = "linux"))]
-    Ok(NativeSupport::NotBuilt)
+    {
+        Ok(NativeSupport::NotBuilt)
+    }
 }
 
 /// The cameras and microphones the native engine can open.
@@ -253,7 +265,7 @@ pub async fn native_availability() -> Result<NativeSupport, AppError> {
 pub async fn native_devices(
     native: State<'_, NativeEngine>,
 ) -> Result<Vec<NativeDevice>, AppError> {
-    native.run(|engine| Ok(engine.devices())).await
+    on_engine!(native, |engine| Ok(engine.devices()))
 }
 
 /// The page hands over its event channel (`__CHANNEL__:N`): whatever a
@@ -268,20 +280,14 @@ pub async fn native_attach(
     let id = tauri::ipc::JavaScriptChannelId::from_str(&args.events)
         .map_err(|e| AppError::Native(format!("not a channel: {e}")))?;
     let channel: tauri::ipc::Channel<NativeEvent> = id.channel_on(webview);
-    #[cfg(target_os = "linux")]
-    {
-        let sink = std::sync::Arc::new(move |event: NativeEvent| {
-            if let Err(error) = channel.send(event) {
-                tracing::warn!(%error, "native engine: an event did not reach the page");
-            }
-        });
-        native.run(move |engine| Ok(engine.attach(sink))).await
-    }
+    let sink = std::sync::Arc::new(move |event: NativeEvent| {
+        if let Err(error) = channel.send(event) {
+            tracing::warn!(%error, "native engine: an event did not reach the page");
+        }
+    });
     #[cfg(not(target_os = "linux"))]
-    {
-        drop(channel);
-        native.run(|_| unreachable!()).await
-    }
+    let _ = sink;
+    on_engine!(native, move |engine| Ok(engine.attach(sink)))
 }
 
 /// Opens, switches or closes the camera and microphone, and mutes.
@@ -290,17 +296,20 @@ pub async fn native_set_media(
     native: State<'_, NativeEngine>,
     args: MediaRequest,
 ) -> Result<LocalMedia, AppError> {
-    native.run(move |engine| Ok(engine.set_media(&args))).await
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    on_engine!(native, move |engine| Ok(engine.set_media(&args)))
 }
 
 /// Stops the camera and microphone.
 #[tauri::command]
 pub async fn native_close_media(native: State<'_, NativeEngine>) -> Result<(), AppError> {
-    native.run(|engine| {
-        engine.close_media();
-        Ok(())
-    })
-    .await
+    native
+        .run(|engine| {
+            engine.close_media();
+            Ok(())
+        })
+        .await
 }
 
 /// Opens a native peer.
@@ -309,7 +318,9 @@ pub async fn native_peer_open(
     native: State<'_, NativeEngine>,
     args: PeerOpenArgs,
 ) -> Result<(), AppError> {
-    native.run(move |engine| engine.open_peer(args)).await
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    on_engine!(native, move |engine| engine.open_peer(args))
 }
 
 /// Gives a native peer a remote description or candidate.
@@ -318,7 +329,9 @@ pub async fn native_peer_signal(
     native: State<'_, NativeEngine>,
     args: PeerSignalArgs,
 ) -> Result<(), AppError> {
-    native.run(move |engine| engine.signal_peer(args)).await
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    on_engine!(native, move |engine| engine.signal_peer(args))
 }
 
 /// Sends text on a native peer's chat channel.
@@ -327,7 +340,9 @@ pub async fn native_peer_send(
     native: State<'_, NativeEngine>,
     args: PeerSendArgs,
 ) -> Result<(), AppError> {
-    native.run(move |engine| engine.send(&args)).await
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    on_engine!(native, move |engine| engine.send(&args))
 }
 
 /// Closes a native peer.
@@ -336,5 +351,7 @@ pub async fn native_peer_close(
     native: State<'_, NativeEngine>,
     args: PeerCloseArgs,
 ) -> Result<(), AppError> {
-    native.run(move |engine| engine.close_peer(args.peer)).await
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    on_engine!(native, move |engine| engine.close_peer(args.peer))
 }

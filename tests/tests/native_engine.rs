@@ -17,79 +17,26 @@
 //! unprivileged user namespaces (tried second, `--map-root-user`).
 #![cfg(target_os = "linux")]
 
-use std::collections::{HashMap, HashSet};
-use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use fantoccini::Client;
-use futures_util::StreamExt;
 use peercall::native::Engine;
+use peercall_e2e::native::{
+    event_sink, in_network_namespace, rerun_in_network_namespace, serve_blank_page, FrameCounter,
+    Relay, PAGE,
+};
 use peercall_e2e::Browser;
 use peercall_signal::shell::native::{
-    FrameFormat, FrameHeader, MediaRequest, NativeEvent, PeerKey, PeerOpenArgs, PeerSendArgs,
-    PeerSignalArgs, PeerState, RemoteSignal, StreamId,
+    MediaRequest, NativeEvent, PeerKey, PeerOpenArgs, PeerSendArgs, PeerState, StreamId,
 };
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
-
-/// Set inside the namespace the test runs itself in.
-const IN_NETNS: &str = "PEERCALL_TEST_NETNS";
 /// How long one direction's call may take, start to end.
 const CALL_LIMIT: Duration = Duration::from_secs(60);
 
-/// The page's side: one `RTCPeerConnection` with the fake camera and
-/// microphone and the negotiated chat channel, as the browser engine makes
-/// them; what it would send through signaling is queued in `t.out`.
-const PAGE: &str = r#"
-window.t = { out: [], got: [], pc: null, dc: null, sent: 0, added: 0 };
-t.setup = async (offer) => {
-  const stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
-  const pc = new RTCPeerConnection({ iceServers: [] });
-  t.pc = pc;
-  for (const track of stream.getTracks()) pc.addTrack(track, stream);
-  t.dc = pc.createDataChannel('peercall', { negotiated: true, id: 0, ordered: true });
-  t.dc.onmessage = (e) => t.got.push(e.data);
-  // Played out, so Chromium measures the audio it receives.
-  pc.ontrack = (e) => {
-    if (e.track.kind !== 'audio') return;
-    const audio = new Audio();
-    audio.srcObject = new MediaStream([e.track]);
-    audio.play().catch(() => {});
-    document.body.append(audio);
-  };
-  pc.onicecandidate = (e) => { if (e.candidate) { t.sent++; t.out.push({ type: 'candidate', candidate: e.candidate.toJSON() }); } };
-  if (offer) {
-    await pc.setLocalDescription(await pc.createOffer());
-    t.out.push({ type: 'description', description: { type: 'offer', sdp: pc.localDescription.sdp } });
-  }
-};
-t.remote = async (description) => {
-  await t.pc.setRemoteDescription(description);
-  if (description.type === 'offer') {
-    await t.pc.setLocalDescription(await t.pc.createAnswer());
-    t.out.push({ type: 'description', description: { type: 'answer', sdp: t.pc.localDescription.sdp } });
-  }
-};
-t.candidate = async (candidate) => { await t.pc.addIceCandidate(candidate); t.added++; };
-t.stats = async () => {
-  const out = { framesDecoded: 0, audioPackets: 0, audioEnergy: 0, state: t.pc.connectionState, ice: t.pc.iceConnectionState, signaling: t.pc.signalingState, channel: t.dc.readyState, sent: t.sent, added: t.added, gathering: t.pc.iceGatheringState };
-  (await t.pc.getStats()).forEach((s) => {
-    if (s.type === 'inbound-rtp' && s.kind === 'video') out.framesDecoded += s.framesDecoded || 0;
-    if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-      out.audioPackets += s.packetsReceived || 0;
-      out.audioEnergy += s.totalAudioEnergy || 0;
-    }
-  });
-  return out;
-};
-t.close = () => { t.pc.close(); t.pc.getSenders().forEach((s) => s.track && s.track.stop()); };
-"#;
-
 #[test]
 fn native_engine_calls_chromium_both_ways() -> Result<()> {
-    if std::env::var_os(IN_NETNS).is_some() {
+    if in_network_namespace() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
@@ -99,36 +46,12 @@ fn native_engine_calls_chromium_both_ways() -> Result<()> {
                 .context("the test took too long")?
         });
     }
-    run_in_namespace("native_engine_calls_chromium_both_ways")
-}
-
-/// Runs this test again in a fresh network namespace with a veth pair.
-fn run_in_namespace(test: &str) -> Result<()> {
-    let exe = std::env::current_exe()?;
-    let setup = "ip link set lo up && \
-        ip link add pc-a type veth peer name pc-b && \
-        ip addr add 10.213.0.1/24 dev pc-a && ip addr add 10.213.0.2/24 dev pc-b && \
-        ip link set pc-a up && ip link set pc-b up && exec \"$0\" \"$@\"";
-    let mut last_error = String::new();
-    for unshare in [&["--net"][..], &["--user", "--map-root-user", "--net"][..]] {
-        let status = Command::new("unshare")
-            .args(unshare)
-            .args(["--", "sh", "-c", setup])
-            .arg(&exe)
-            .args([test, "--exact", "--nocapture", "--test-threads=1"])
-            .env(IN_NETNS, "1")
-            .status()
-            .context("running unshare (util-linux)")?;
-        if status.success() {
-            return Ok(());
-        }
-        last_error = format!("unshare {unshare:?}: {status}");
-        // A failure of the test itself (not of the namespace) is final.
-        if status.code() == Some(101) {
-            bail!("the test failed inside its network namespace ({last_error})");
-        }
-    }
-    bail!("could not run in a network namespace (needs root or user namespaces, and iproute2): {last_error}")
+    rerun_in_network_namespace(&[
+        "native_engine_calls_chromium_both_ways",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
 }
 
 async fn both_directions() -> Result<()> {
@@ -143,10 +66,19 @@ async fn both_directions() -> Result<()> {
             let started = Instant::now();
             tokio::time::timeout(
                 CALL_LIMIT,
-                call(&engine, &browser.client, &frames, &page_url, PeerKey(n), native_offers),
+                call(
+                    &engine,
+                    &browser.client,
+                    &frames,
+                    &page_url,
+                    PeerKey(n),
+                    native_offers,
+                ),
             )
             .await
-            .with_context(|| format!("call {n} (native offers: {native_offers}) took too long"))??;
+            .with_context(|| {
+                format!("call {n} (native offers: {native_offers}) took too long")
+            })??;
             println!(
                 "call {n} (native offers: {native_offers}): everything shown in {:?}",
                 started.elapsed()
@@ -169,10 +101,8 @@ async fn call(
     peer: PeerKey,
     native_offers: bool,
 ) -> Result<()> {
-    let (tx, events) = mpsc::unbounded_channel();
-    engine.attach(Arc::new(move |event: NativeEvent| {
-        let _ = tx.send(event);
-    }));
+    let (sink, events) = event_sink();
+    engine.attach(sink);
     let media = engine.set_media(&MediaRequest {
         video: true,
         audio: true,
@@ -182,7 +112,10 @@ async fn call(
         media.camera.is_some() && media.microphone.is_some(),
         "the fake devices did not open: {media:?}"
     );
-    ensure!(media.preview == Some(StreamId::LOCAL), "no preview: {media:?}");
+    ensure!(
+        media.preview == Some(StreamId::LOCAL),
+        "no preview: {media:?}"
+    );
 
     page.goto(page_url).await?;
     page.execute(PAGE, vec![]).await?;
@@ -204,12 +137,14 @@ async fn call(
     // Chromium decodes our video and receives our audio.
     let first = relay
         .until("Chromium decodes the native video and audio", |_, stats| {
-            stats["framesDecoded"].as_f64() > Some(10.0) && stats["audioPackets"].as_f64() > Some(20.0)
+            stats["framesDecoded"].as_f64() > Some(10.0)
+                && stats["audioPackets"].as_f64() > Some(20.0)
         })
         .await?;
     let later = relay
         .until("Chromium's decoded frames keep rising", |_, stats| {
-            stats["framesDecoded"].as_f64() > Some(first["framesDecoded"].as_f64().unwrap_or(0.0) + 15.0)
+            stats["framesDecoded"].as_f64()
+                > Some(first["framesDecoded"].as_f64().unwrap_or(0.0) + 15.0)
         })
         .await?;
     ensure!(
@@ -224,7 +159,10 @@ async fn call(
             _ => None,
         })
         .await?;
-    ensure!(stream != StreamId::LOCAL, "the remote video took the preview's id");
+    ensure!(
+        stream != StreamId::LOCAL,
+        "the remote video took the preview's id"
+    );
     let since = frames.distinct(stream);
     let deadline = Instant::now() + Duration::from_secs(10);
     while frames.distinct(stream) < since + 10 {
@@ -266,12 +204,24 @@ async fn call(
         .await?;
     ensure!(theirs == format!("hello from Chromium {}", peer.0));
     relay
-        .until("Chromium gets our chat message", |got, _| got.contains(&json!(ours)))
+        .until("Chromium gets our chat message", |got, _| {
+            got.contains(&json!(ours))
+        })
         .await?;
     ensure!(
-        relay.seen.iter().any(|e| matches!(e, NativeEvent::State { state: PeerState::Connected, .. })),
+        relay.seen.iter().any(|(_, e)| matches!(
+            e,
+            NativeEvent::State {
+                state: PeerState::Connected,
+                ..
+            }
+        )),
         "no connected state was reported"
     );
+
+    if native_offers {
+        media_controls(engine, &mut relay, frames).await?;
+    }
 
     // Hang up: nothing captures any more.
     engine.close_peer(peer)?;
@@ -281,146 +231,104 @@ async fn call(
     Ok(())
 }
 
-/// Carries signaling between the engine and the page.
-struct Relay<'a> {
-    engine: &'a Engine,
-    page: &'a Client,
-    events: mpsc::UnboundedReceiver<NativeEvent>,
-    peer: PeerKey,
-    seen: Vec<NativeEvent>,
-}
+/// Mute, camera off and on, and an ICE restart from the browser's side, in
+/// a running call, as Chromium sees them.
+async fn media_controls(
+    engine: &Engine,
+    relay: &mut Relay<'_>,
+    frames: &FrameCounter,
+) -> Result<()> {
+    let request = |video: bool, mic_muted: bool| MediaRequest {
+        video,
+        audio: true,
+        mic_muted,
+        ..MediaRequest::default()
+    };
+    let num = |stats: &Value, field: &str| stats[field].as_f64().unwrap_or(0.0);
 
-impl Relay<'_> {
-    /// Moves what each side has for the other.
-    async fn pump(&mut self) -> Result<()> {
-        while let Ok(event) = self.events.try_recv() {
-            match &event {
-                NativeEvent::LocalDescription { description, .. } => {
-                    self.page
-                        .execute("return t.remote(arguments[0])", vec![json!(description)])
-                        .await
-                        .context("Chromium refused our description")?;
-                }
-                NativeEvent::LocalCandidate { candidate, .. } => {
-                    self.page
-                        .execute("return t.candidate(arguments[0])", vec![json!(candidate)])
-                        .await
-                        .context("Chromium refused our candidate")?;
-                }
-                NativeEvent::Error { message, .. } => bail!("the engine reported: {message}"),
-                _ => {}
-            }
-            self.seen.push(event);
-        }
-        let out = self.page.execute("return t.out.splice(0)", vec![]).await?;
-        for message in out.as_array().cloned().unwrap_or_default() {
-            let signal = match message["type"].as_str() {
-                Some("description") => RemoteSignal::Description {
-                    description: serde_json::from_value(message["description"].clone())?,
-                },
-                Some("candidate") => RemoteSignal::Candidate {
-                    candidate: serde_json::from_value(message["candidate"].clone())?,
-                },
-                _ => bail!("unexpected page message {message}"),
-            };
-            self.engine.signal_peer(PeerSignalArgs {
-                peer: self.peer,
-                signal,
-            })?;
-        }
-        Ok(())
-    }
+    // Muted: packets keep coming (the track goes on), their energy stops.
+    let media = engine.set_media(&request(true, true));
+    ensure!(
+        media.microphone.is_some(),
+        "mute closed the microphone: {media:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let before = relay.until("muted", |_, _| true).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = relay.until("muted", |_, _| true).await?;
+    ensure!(
+        num(&after, "audioPackets") > num(&before, "audioPackets") + 20.0,
+        "muting stopped the audio packets: {before} then {after}"
+    );
+    ensure!(
+        num(&after, "audioEnergy") - num(&before, "audioEnergy") < 1e-3,
+        "Chromium still hears the muted microphone: {before} then {after}"
+    );
+    engine.set_media(&request(true, false));
+    let unmuted = num(&after, "audioEnergy");
+    relay
+        .until("Chromium hears the unmuted microphone", |_, stats| {
+            num(stats, "audioEnergy") > unmuted + 0.01
+        })
+        .await?;
 
-    /// Pumps until `done(received chat, stats)` holds; answers the stats.
-    async fn until(&mut self, what: &str, done: impl Fn(&[Value], &Value) -> bool) -> Result<Value> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            self.pump().await?;
-            let stats = self.page.execute("return t.stats()", vec![]).await?;
-            let got = self.page.execute("return t.got", vec![]).await?;
-            if done(got.as_array().unwrap_or(&Vec::new()), &stats) {
-                return Ok(stats);
-            }
-            if Instant::now() > deadline {
-                bail!("{what}: not within 20 s (page: {stats}, events: {:?})", self.seen);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    // Camera off: no preview, no video sent; on again: both come back,
+    // without renegotiating.
+    let media = engine.set_media(&request(false, false));
+    ensure!(
+        media.camera.is_none() && media.preview.is_none(),
+        "camera off: {media:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (before, preview) = (
+        relay.until("camera off", |_, _| true).await?,
+        frames.distinct(StreamId::LOCAL),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = relay.until("camera off", |_, _| true).await?;
+    ensure!(
+        num(&after, "framesDecoded") <= num(&before, "framesDecoded") + 1.0,
+        "Chromium still decodes video with the camera off: {before} then {after}"
+    );
+    ensure!(
+        frames.distinct(StreamId::LOCAL) == preview,
+        "the preview goes on with the camera off"
+    );
+    let media = engine.set_media(&request(true, false));
+    ensure!(
+        media.preview == Some(StreamId::LOCAL),
+        "camera on: {media:?}"
+    );
+    let off = num(&after, "framesDecoded");
+    relay
+        .until("Chromium decodes video again", |_, stats| {
+            num(stats, "framesDecoded") > off + 15.0
+        })
+        .await?;
 
-    /// Pumps until an event `pick` takes has been seen.
-    async fn until_event<T>(&mut self, what: &str, pick: impl Fn(&NativeEvent) -> Option<T>) -> Result<T> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            self.pump().await?;
-            if let Some(found) = self.seen.iter().find_map(&pick) {
-                return Ok(found);
-            }
-            if Instant::now() > deadline {
-                bail!("{what}: no such event within 20 s (events: {:?})", self.seen);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-/// Reads the frames WebSocket, counting distinct JPEG pictures per stream.
-struct FrameCounter {
-    distinct: Arc<Mutex<HashMap<StreamId, HashSet<u64>>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl FrameCounter {
-    async fn start(url: &str) -> Result<Self> {
-        let (socket, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .context("the frames WebSocket refused its own secret")?;
-        let distinct: Arc<Mutex<HashMap<StreamId, HashSet<u64>>>> = Arc::default();
-        let counts = Arc::clone(&distinct);
-        let task = tokio::spawn(async move {
-            let (_, mut read) = socket.split();
-            while let Some(Ok(message)) = read.next().await {
-                let data = message.into_data();
-                let Ok((header, picture)) = FrameHeader::decode(&data) else {
-                    continue;
-                };
-                // A real JPEG of the size the header says.
-                if header.format != FrameFormat::Jpeg
-                    || !picture.starts_with(&[0xFF, 0xD8])
-                    || header.width == 0
-                    || header.height == 0
-                {
-                    continue;
-                }
-                use std::hash::{Hash, Hasher};
-                let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                picture.hash(&mut hasher);
-                if let Ok(mut counts) = counts.lock() {
-                    counts.entry(header.stream).or_default().insert(hasher.finish());
-                }
-            }
-        });
-        Ok(Self { distinct, task })
-    }
-
-    fn distinct(&self, stream: StreamId) -> usize {
-        self.distinct
-            .lock()
-            .map(|c| c.get(&stream).map_or(0, HashSet::len))
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for FrameCounter {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    // An ICE restart offered by the browser is answered; media goes on.
+    relay.page.execute("return t.restartIce()", vec![]).await?;
+    let restarted = relay
+        .until("the ICE restart is answered", |_, stats| {
+            stats["signaling"] == "stable"
+        })
+        .await?;
+    let decoded = num(&restarted, "framesDecoded");
+    relay
+        .until("video after the ICE restart", |_, stats| {
+            num(stats, "framesDecoded") > decoded + 30.0 && stats["state"] == "connected"
+        })
+        .await?;
+    Ok(())
 }
 
 /// A request for any other path than the secret one is refused.
 async fn refuses_a_wrong_secret(url: &str) -> Result<()> {
     let (base, _secret) = url.rsplit_once('/').context("no path in the frames URL")?;
-    for wrong in [format!("{base}/"), format!("{base}/0123456789abcdef0123456789abcdef")] {
+    for wrong in [
+        format!("{base}/"),
+        format!("{base}/0123456789abcdef0123456789abcdef"),
+    ] {
         match tokio_tungstenite::connect_async(&wrong).await {
             Err(tokio_tungstenite::tungstenite::Error::Http(response)) => ensure!(
                 response.status() == 404,
@@ -432,33 +340,4 @@ async fn refuses_a_wrong_secret(url: &str) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// An empty page on `http://127.0.0.1` (a secure context, unlike
-/// `about:blank`, so it may open the fake camera); answers its URL.
-async fn serve_blank_page() -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/", listener.local_addr()?);
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let body = "<!doctype html><title>native engine test</title>";
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(response.as_bytes()).await;
-            });
-        }
-    });
-    Ok(url)
 }

@@ -162,15 +162,29 @@ impl Capture {
     /// A device of `kind` failed while open (if it is still the one of
     /// `generation`): it is closed, and the failure kept for [`Self::local`].
     /// Answers whether anything changed.
-    pub fn failed(&mut self, kind: MediaKind, generation: u64, message: String, context: &Context) -> bool {
+    pub fn failed(
+        &mut self,
+        kind: MediaKind,
+        generation: u64,
+        message: String,
+        context: &Context,
+    ) -> bool {
         match kind {
-            MediaKind::Camera if self.camera.as_ref().is_some_and(|c| c.generation == generation) => {
+            MediaKind::Camera
+                if self
+                    .camera
+                    .as_ref()
+                    .is_some_and(|c| c.generation == generation) =>
+            {
                 self.close_camera(context);
                 self.camera_error = Some(message);
                 true
             }
             MediaKind::Microphone
-                if self.microphone.as_ref().is_some_and(|m| m.generation == generation) =>
+                if self
+                    .microphone
+                    .as_ref()
+                    .is_some_and(|m| m.generation == generation) =>
             {
                 self.microphone = None;
                 self.microphone_error = Some(message);
@@ -211,7 +225,11 @@ impl Capture {
     }
 }
 
-fn open_camera(id: Option<&str>, generation: u64, context: &Context) -> Result<Source, NativeError> {
+fn open_camera(
+    id: Option<&str>,
+    generation: u64,
+    context: &Context,
+) -> Result<Source, NativeError> {
     let (element, device) = devices::open(MediaKind::Camera, id, context.fake)?;
     let tail = format!(
         "videoconvert ! videoscale ! videorate ! {VIDEO_CAPS} ! tee name=t \
@@ -233,7 +251,12 @@ fn open_camera(id: Option<&str>, generation: u64, context: &Context) -> Result<S
             })
             .build(),
     );
-    frames::attach(&appsink(&bin, "preview")?, StreamId::LOCAL, &context.frames, || {});
+    frames::attach(
+        &appsink(&bin, "preview")?,
+        StreamId::LOCAL,
+        &context.frames,
+        || {},
+    );
     start(&pipeline, MediaKind::Camera, generation, context)?;
     Ok(Source {
         pipeline,
@@ -243,7 +266,11 @@ fn open_camera(id: Option<&str>, generation: u64, context: &Context) -> Result<S
     })
 }
 
-fn open_microphone(id: Option<&str>, generation: u64, context: &Context) -> Result<Source, NativeError> {
+fn open_microphone(
+    id: Option<&str>,
+    generation: u64,
+    context: &Context,
+) -> Result<Source, NativeError> {
     let (element, device) = devices::open(MediaKind::Microphone, id, context.fake)?;
     // A steady test tone is exactly what noise suppression removes.
     let suppress = !context.fake;
@@ -278,7 +305,11 @@ fn open_microphone(id: Option<&str>, generation: u64, context: &Context) -> Resu
 }
 
 /// A pipeline of `source` followed by the bin `tail` describes.
-fn assemble(name: &str, source: gst::Element, tail: &str) -> Result<(gst::Pipeline, gst::Bin), NativeError> {
+fn assemble(
+    name: &str,
+    source: gst::Element,
+    tail: &str,
+) -> Result<(gst::Pipeline, gst::Bin), NativeError> {
     let bin = gst::parse::bin_from_description(tail, true)
         .map_err(|e| NativeError::Gst(format!("{name}: {e}")))?;
     let pipeline = gst::Pipeline::with_name(name);
@@ -298,7 +329,12 @@ pub fn appsink(bin: &gst::Bin, name: &str) -> Result<gst_app::AppSink, NativeErr
 
 /// Plays `pipeline`; a device that can't start is an error with GStreamer's
 /// words, and one that fails later is reported through `on_failure`.
-fn start(pipeline: &gst::Pipeline, kind: MediaKind, generation: u64, context: &Context) -> Result<(), NativeError> {
+fn start(
+    pipeline: &gst::Pipeline,
+    kind: MediaKind,
+    generation: u64,
+    context: &Context,
+) -> Result<(), NativeError> {
     let bus = pipeline.bus().expect("a pipeline has a bus");
     if pipeline.set_state(gst::State::Playing).is_err() {
         let reason = bus

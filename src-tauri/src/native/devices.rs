@@ -42,10 +42,7 @@ pub fn list(fake: bool) -> Vec<NativeDevice> {
             },
         ];
     }
-    monitored()
-        .into_iter()
-        .map(|(device, _)| device)
-        .collect()
+    monitored().into_iter().map(|(device, _)| device).collect()
 }
 
 /// The source element for the device `id` of `kind` (`None`: the first
@@ -109,11 +106,8 @@ fn monitored() -> Vec<(NativeDevice, gst::Device)> {
                 return None;
             };
             let properties = device.properties();
-            let property = |name: &str| {
-                properties
-                    .as_ref()
-                    .and_then(|p| p.get::<String>(name).ok())
-            };
+            let property =
+                |name: &str| properties.as_ref().and_then(|p| p.get::<String>(name).ok());
             // A speaker's monitor is not a microphone.
             if property("device.class").as_deref() == Some("monitor") {
                 return None;

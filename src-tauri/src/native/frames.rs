@@ -153,8 +153,11 @@ pub struct FramesServer {
 impl FramesServer {
     /// Binds `127.0.0.1:0` with a fresh secret and serves on `runtime`.
     pub fn start(runtime: &tokio::runtime::Handle) -> Result<Self, NativeError> {
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(NativeError::Frames)?;
-        listener.set_nonblocking(true).map_err(NativeError::Frames)?;
+        let listener =
+            std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(NativeError::Frames)?;
+        listener
+            .set_nonblocking(true)
+            .map_err(NativeError::Frames)?;
         let port = listener.local_addr().map_err(NativeError::Frames)?.port();
         let secret: String = {
             use rand::RngCore;
@@ -269,4 +272,3 @@ mod tests {
         assert_eq!(sent.len(), 1);
     }
 }
-

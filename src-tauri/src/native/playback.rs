@@ -41,7 +41,8 @@ impl Playback {
             "audiotestsrc is-live=true wave=silence ! {PLAY_CAPS} ! audiomixer name=mix ! \
              audioconvert ! audioresample ! {PLAY_CAPS} ! webrtcechoprobe name={probe} ! queue"
         );
-        let bin = gst::parse::bin_from_description(&description, true).map_err(|e| gst_error(&e))?;
+        let bin =
+            gst::parse::bin_from_description(&description, true).map_err(|e| gst_error(&e))?;
         let pipeline = gst::Pipeline::with_name("peercall-playback");
         let sink = audio_sink()?;
         pipeline
@@ -113,7 +114,8 @@ impl Playback {
         if let Some(input) = inputs.get(&peer) {
             return Ok(input.src.clone());
         }
-        let gst_error = |e: &dyn std::fmt::Display| NativeError::Gst(format!("playback input: {e}"));
+        let gst_error =
+            |e: &dyn std::fmt::Display| NativeError::Gst(format!("playback input: {e}"));
         let caps: gst::Caps = PLAY_CAPS.parse().map_err(|e| gst_error(&e))?;
         let src = gst_app::AppSrc::builder()
             .is_live(true)

@@ -44,7 +44,11 @@ fn discard(parent: &gst::Bin, pad: &gst::Pad) -> Result<(), glib::BoolError> {
 }
 
 /// Decodes what arrives on `pad` (a `webrtcbin` src pad).
-pub fn decode(receiver: &Receiver, webrtc: &gst::Element, pad: &gst::Pad) -> Result<(), NativeError> {
+pub fn decode(
+    receiver: &Receiver,
+    webrtc: &gst::Element,
+    pad: &gst::Pad,
+) -> Result<(), NativeError> {
     let gst_error = |e: &dyn std::fmt::Display| NativeError::Gst(format!("receiving: {e}"));
     let parent = webrtc
         .parent()
@@ -67,7 +71,9 @@ pub fn decode(receiver: &Receiver, webrtc: &gst::Element, pad: &gst::Pad) -> Res
     decodebin
         .sync_state_with_parent()
         .map_err(|e| gst_error(&e))?;
-    let sink = decodebin.static_pad("sink").expect("decodebin has a sink pad");
+    let sink = decodebin
+        .static_pad("sink")
+        .expect("decodebin has a sink pad");
     pad.link(&sink).map_err(|e| gst_error(&e))?;
     Ok(())
 }
@@ -90,7 +96,12 @@ fn play(receiver: &Receiver, parent: &gst::Bin, pad: &gst::Pad) -> Result<(), Na
     let bin = gst::parse::bin_from_description(&description, true).map_err(|e| gst_error(&e))?;
     if name.starts_with("video/") {
         let on_video = Arc::clone(&receiver.on_video);
-        frames::attach(&appsink(&bin, "frames")?, receiver.stream, &receiver.frames, move || on_video());
+        frames::attach(
+            &appsink(&bin, "frames")?,
+            receiver.stream,
+            &receiver.frames,
+            move || on_video(),
+        );
     } else {
         let input = receiver.playback.input(receiver.peer)?;
         appsink(&bin, "audio")?.set_callbacks(
@@ -112,7 +123,9 @@ fn play(receiver: &Receiver, parent: &gst::Bin, pad: &gst::Pad) -> Result<(), Na
     }
     parent.add(&bin).map_err(|e| gst_error(&e))?;
     bin.sync_state_with_parent().map_err(|e| gst_error(&e))?;
-    let sink = bin.static_pad("sink").ok_or_else(|| gst_error(&"no sink pad"))?;
+    let sink = bin
+        .static_pad("sink")
+        .ok_or_else(|| gst_error(&"no sink pad"))?;
     pad.link(&sink).map_err(|e| gst_error(&e))?;
     Ok(())
 }

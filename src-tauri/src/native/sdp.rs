@@ -85,6 +85,41 @@ pub fn index_of_mid(sdp: &str, mid: &str) -> Option<u32> {
     None
 }
 
+/// The DTLS role (`active` or `passive`) the side that wrote `sdp` takes,
+/// from its first `a=setup:` (`actpass`, an offer's, takes none yet).
+pub fn dtls_role(sdp: &str) -> Option<&'static str> {
+    sdp.lines()
+        .find_map(|line| line.trim().strip_prefix("a=setup:"))
+        .and_then(|setup| match setup.trim() {
+            "active" => Some("active"),
+            "passive" => Some("passive"),
+            _ => None,
+        })
+}
+
+/// The other side's role.
+pub fn opposite(role: &'static str) -> &'static str {
+    if role == "active" {
+        "passive"
+    } else {
+        "active"
+    }
+}
+
+/// `sdp` with every `a=setup:` saying `role`.
+pub fn with_dtls_role(sdp: &str, role: &str) -> String {
+    sdp.split_inclusive('\n')
+        .map(|line| {
+            if line.trim_start().starts_with("a=setup:") {
+                let ending = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
+                format!("a=setup:{role}{ending}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,7 +134,10 @@ mod tests {
     fn payload_types_come_from_the_offer() {
         assert_eq!(
             PayloadTypes::from_sdp(OFFER),
-            PayloadTypes { vp8: 100, opus: 109 }
+            PayloadTypes {
+                vp8: 100,
+                opus: 109
+            }
         );
         assert_eq!(PayloadTypes::from_sdp("v=0\r\n"), PayloadTypes::default());
     }
@@ -113,6 +151,19 @@ mod tests {
             "candidate:1 1 udp 2122260223 192.0.2.2 54321 typ host"
         ));
         assert!(!is_mdns(""));
+    }
+
+    #[test]
+    fn dtls_roles_are_read_and_kept() {
+        let answer =
+            "v=0\r\nm=audio 9 X 111\r\na=setup:active\r\nm=video 9 X 96\r\na=setup:active\r\n";
+        assert_eq!(dtls_role(answer), Some("active"));
+        assert_eq!(dtls_role("a=setup:actpass\r\n"), None);
+        assert_eq!(opposite("active"), "passive");
+        let kept = with_dtls_role(answer, "passive");
+        assert_eq!(kept.matches("a=setup:passive\r\n").count(), 2);
+        assert!(!kept.contains("active"));
+        assert!(kept.starts_with("v=0\r\nm=audio"));
     }
 
     #[test]

@@ -73,9 +73,10 @@ pub fn check() -> NativeSupport {
 pub fn ready() -> Result<(), String> {
     match check() {
         NativeSupport::Ready { .. } => Ok(()),
-        NativeSupport::MissingElements { missing } => {
-            Err(format!("missing GStreamer elements: {}", missing.join(", ")))
-        }
+        NativeSupport::MissingElements { missing } => Err(format!(
+            "missing GStreamer elements: {}",
+            missing.join(", ")
+        )),
         NativeSupport::Unavailable { reason } => Err(reason),
         NativeSupport::NotBuilt => Err("not built with the native engine".to_owned()),
     }
@@ -87,4 +88,3 @@ pub fn make(factory: &str) -> Result<gst::Element, super::NativeError> {
         .build()
         .map_err(|e| super::NativeError::Gst(format!("creating {factory}: {e}")))
 }
-
