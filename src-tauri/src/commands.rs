@@ -304,12 +304,10 @@ pub async fn native_set_media(
 /// Stops the camera and microphone.
 #[tauri::command]
 pub async fn native_close_media(native: State<'_, NativeEngine>) -> Result<(), AppError> {
-    native
-        .run(|engine| {
-            engine.close_media();
-            Ok(())
-        })
-        .await
+    on_engine!(native, |engine| {
+        engine.close_media();
+        Ok(())
+    })
 }
 
 /// Opens a native peer.
