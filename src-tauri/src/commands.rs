@@ -191,6 +191,17 @@ pub struct NativeEngine {
     engine: std::sync::OnceLock<Result<std::sync::Arc<crate::native::Engine>, String>>,
 }
 
+impl NativeEngine {
+    /// Closes every peer and the local media, if the engine ever started
+    /// (the app is exiting).
+    pub fn close_all(&self) {
+        #[cfg(target_os = "linux")]
+        if let Some(Ok(engine)) = self.engine.get() {
+            engine.close_all();
+        }
+    }
+}
+
 #[cfg(target_os = "linux")]
 impl NativeEngine {
     fn get(&self) -> Result<std::sync::Arc<crate::native::Engine>, AppError> {

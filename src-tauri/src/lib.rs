@@ -88,6 +88,9 @@ pub fn run() {
 
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
+            if let Some(native) = handle.try_state::<commands::NativeEngine>() {
+                native.close_all();
+            }
             if let Some(lan) = handle.try_state::<lan::Lan>() {
                 tauri::async_runtime::block_on(lan.stop_hosting());
             }

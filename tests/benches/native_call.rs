@@ -4,8 +4,9 @@
 //! run. Prints:
 //!
 //! - start → first remote frame on each side, in both offer directions:
-//!   from the moment both sides are told to start (the engine's
-//!   `open_peer`, the page's `getUserMedia` + `RTCPeerConnection`) to the
+//!   from the moment both sides are told to start (the page's
+//!   `getUserMedia` + `RTCPeerConnection`, then the engine's `open_peer`;
+//!   the engine's camera and microphone are open already) to the
 //!   engine's first decoded frame (`RemoteVideo`) and to the first frame a
 //!   `<video>` in the page presents (`requestVideoFrameCallback`);
 //! - during a steady two-party call (640×480 VP8 + Opus both ways), for
@@ -97,7 +98,7 @@ const watchVideo = () => {
 
             println!("steady two-party call, {} s:", STEADY.as_secs());
             key += 1;
-            let mut relay = start_call(&engine, page, &url, PeerKey(key), true).await?;
+            let (mut relay, _) = start_call(&engine, page, &url, PeerKey(key), true).await?;
             relay.until("connected", |_, s| s["framesDecoded"].as_f64() > Some(30.0)).await?;
             let (engine_cpu, chromium_cpu) = measure(&mut relay).await?;
             println!(
@@ -128,7 +129,7 @@ const watchVideo = () => {
         url: &str,
         peer: PeerKey,
         native_offers: bool,
-    ) -> Result<Relay<'a>> {
+    ) -> Result<(Relay<'a>, Instant)> {
         let (sink, events) = event_sink();
         engine.attach(sink);
         engine.set_media(&MediaRequest {
@@ -138,6 +139,7 @@ const watchVideo = () => {
         });
         page.goto(url).await?;
         page.execute(PAGE, vec![]).await?;
+        let started = Instant::now();
         page.execute(
             &format!("{FIRST_FRAME} return t.setup(arguments[0]).then(watchVideo)"),
             vec![json!(!native_offers)],
@@ -148,13 +150,16 @@ const watchVideo = () => {
             ice_servers: Vec::new(),
             offer: native_offers,
         })?;
-        Ok(Relay {
-            engine,
-            page,
-            events,
-            peer,
-            seen: Vec::new(),
-        })
+        Ok((
+            Relay {
+                engine,
+                page,
+                events,
+                peer,
+                seen: Vec::new(),
+            },
+            started,
+        ))
     }
 
     /// One call's start → first frame on each side, in ms.
@@ -165,8 +170,7 @@ const watchVideo = () => {
         peer: PeerKey,
         native_offers: bool,
     ) -> Result<(f64, f64)> {
-        let started = Instant::now();
-        let mut relay = start_call(engine, page, url, peer, native_offers).await?;
+        let (mut relay, started) = start_call(engine, page, url, peer, native_offers).await?;
         let native = relay
             .until_event("the native side's first frame", |event| {
                 matches!(event, NativeEvent::RemoteVideo { .. }).then_some(())
