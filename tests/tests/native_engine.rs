@@ -8,7 +8,10 @@
 //! and receives its audio (`getStats()`), the engine decodes Chromium's
 //! moving video (distinct JPEG frames read from the frames WebSocket with
 //! the secret, and a wrong secret is refused), chat text goes both ways on
-//! the negotiated data channel, and closing leaves no capture running.
+//! the negotiated data channel, and closing leaves no capture running; in
+//! the first direction also mute, camera off and on, and an ICE restart
+//! offered by the browser. A second test calls one engine from another
+//! (two apps).
 //!
 //! Neither libnice nor Chromium gathers loopback addresses, so the test runs
 //! itself again inside a network namespace of its own (`unshare --net`)
@@ -28,7 +31,8 @@ use peercall_e2e::native::{
 };
 use peercall_e2e::Browser;
 use peercall_signal::shell::native::{
-    MediaRequest, NativeEvent, PeerKey, PeerOpenArgs, PeerSendArgs, PeerState, StreamId,
+    MediaRequest, NativeEvent, PeerKey, PeerOpenArgs, PeerSendArgs, PeerSignalArgs, PeerState,
+    RemoteSignal, StreamId,
 };
 use serde_json::{json, Value};
 /// How long one direction's call may take, start to end.
@@ -89,6 +93,127 @@ async fn both_directions() -> Result<()> {
     .await;
     let _ = browser.client.close().await;
     outcome
+}
+
+/// Two engines (two apps) call each other: one offers, the other answers;
+/// each decodes the other's video and their chat goes both ways.
+#[test]
+fn native_engine_calls_another_native_engine() -> Result<()> {
+    if in_network_namespace() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(async {
+            tokio::time::timeout(CALL_LIMIT, two_engines())
+                .await
+                .context("the test took too long")?
+        });
+    }
+    rerun_in_network_namespace(&[
+        "native_engine_calls_another_native_engine",
+        "--exact",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+}
+
+async fn two_engines() -> Result<()> {
+    let handle = tokio::runtime::Handle::current();
+    let engines = [Engine::new(&handle, true)?, Engine::new(&handle, true)?];
+    let mut events = Vec::new();
+    let mut frames = Vec::new();
+    for engine in &engines {
+        let (sink, rx) = event_sink();
+        engine.attach(sink);
+        engine.set_media(&MediaRequest {
+            video: true,
+            audio: true,
+            ..MediaRequest::default()
+        });
+        events.push(rx);
+        frames.push(FrameCounter::start(&engine.frames_endpoint().url).await?);
+    }
+    // Each names the other 7.
+    let peer = PeerKey(7);
+    for (engine, offer) in engines.iter().zip([true, false]) {
+        engine.open_peer(PeerOpenArgs {
+            peer,
+            ice_servers: Vec::new(),
+            offer,
+        })?;
+    }
+    let mut seen: [Vec<NativeEvent>; 2] = [Vec::new(), Vec::new()];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut said = false;
+    loop {
+        for from in 0..2 {
+            while let Ok((_, event)) = events[from].try_recv() {
+                let to = &engines[1 - from];
+                match &event {
+                    NativeEvent::LocalDescription { description, .. } => {
+                        to.signal_peer(PeerSignalArgs {
+                            peer,
+                            signal: RemoteSignal::Description {
+                                description: description.clone(),
+                            },
+                        })?
+                    }
+                    NativeEvent::LocalCandidate { candidate, .. } => {
+                        to.signal_peer(PeerSignalArgs {
+                            peer,
+                            signal: RemoteSignal::Candidate {
+                                candidate: candidate.clone(),
+                            },
+                        })?
+                    }
+                    NativeEvent::Error { message, .. } => bail!("engine {from}: {message}"),
+                    _ => {}
+                }
+                seen[from].push(event);
+            }
+        }
+        let open = |s: &Vec<NativeEvent>| {
+            s.iter()
+                .any(|e| matches!(e, NativeEvent::ChannelOpen { .. }))
+        };
+        if !said && open(&seen[0]) && open(&seen[1]) {
+            for (n, engine) in engines.iter().enumerate() {
+                engine.send(&PeerSendArgs {
+                    peer,
+                    text: format!("hello from engine {n}"),
+                })?;
+            }
+            said = true;
+        }
+        let heard = |s: &Vec<NativeEvent>, text: &str| {
+            s.iter()
+                .any(|e| matches!(e, NativeEvent::ChannelMessage { text: t, .. } if t == text))
+        };
+        let stream = |s: &Vec<NativeEvent>| {
+            s.iter().find_map(|e| match e {
+                NativeEvent::RemoteVideo { stream, .. } => Some(*stream),
+                _ => None,
+            })
+        };
+        let decoding = |n: usize| stream(&seen[n]).is_some_and(|s| frames[n].distinct(s) >= 20);
+        if heard(&seen[0], "hello from engine 1")
+            && heard(&seen[1], "hello from engine 0")
+            && decoding(0)
+            && decoding(1)
+        {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "no two-way call between two engines in 30 s: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for engine in &engines {
+        engine.close_all();
+        ensure!(!engine.capturing(), "a capture pipeline still runs");
+    }
+    Ok(())
 }
 
 /// One call: the engine and the page connect, each decodes the other,
