@@ -278,7 +278,8 @@ fn check_deb_desktop_entry() -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench`: app launch time and memory, signaling throughput.
+/// `cargo xtask bench`: app launch time and memory, signaling throughput,
+/// the native call engine.
 pub fn bench() -> Result<()> {
     setup::run(Purpose::Test)?;
     build_ui()?;
@@ -297,7 +298,16 @@ pub fn bench() -> Result<()> {
             .env("PEERCALL_APP_BIN", target_dir().join("release/peercall")),
     )?;
     step("signaling server");
-    util::run(cargo().args(["bench", "--package", "peercall-signal", "--bench", "relay"]))
+    util::run(cargo().args(["bench", "--package", "peercall-signal", "--bench", "relay"]))?;
+    step("native call engine (Linux): frames to the page, a call with Chromium");
+    util::run(cargo().args(["bench", "--package", "peercall", "--bench", "frames"]))?;
+    util::run(cargo().args([
+        "bench",
+        "--package",
+        "peercall-e2e",
+        "--bench",
+        "native_call",
+    ]))
 }
 
 fn target_dir() -> PathBuf {
