@@ -9,6 +9,10 @@ use peercall_signal::shell::command::{
     CheckServerArgs, OpenInBrowserArgs, PermissionArgs, StartHostingArgs, UiReadyArgs,
     UpdateSettingsArgs,
 };
+use peercall_signal::shell::native::{
+    AttachArgs, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeEvent, NativeSupport,
+    PeerCloseArgs, PeerOpenArgs, PeerSendArgs, PeerSignalArgs,
+};
 use peercall_signal::shell::{LanCall, PermissionState, ServerInfo, SettingsSnapshot};
 use tauri::State;
 use tauri_plugin_opener::OpenerExt;
@@ -175,4 +179,188 @@ pub fn ui_ready(clock: State<'_, LaunchClock>, args: UiReadyArgs) {
         interactive_ms = interactive.round(),
         "home screen interactive"
     );
+}
+
+/// The native call engine, started on the first command that needs it
+/// (GStreamer's start-up and the frames server cost nothing until then).
+/// Its calls run on blocking threads: GStreamer state changes and opening
+/// a device can take a while, and never on the main thread.
+#[derive(Default)]
+pub struct NativeEngine {
+    #[cfg(target_os = "linux")]
+    engine: std::sync::OnceLock<Result<std::sync::Arc<crate::native::Engine>, String>>,
+}
+
+impl NativeEngine {
+    /// Closes every peer and the local media, if the engine ever started
+    /// (the app is exiting).
+    pub fn close_all(&self) {
+        #[cfg(target_os = "linux")]
+        if let Some(Ok(engine)) = self.engine.get() {
+            engine.close_all();
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl NativeEngine {
+    fn get(&self) -> Result<std::sync::Arc<crate::native::Engine>, AppError> {
+        self.engine
+            .get_or_init(|| {
+                crate::native::Engine::new(
+                    tauri::async_runtime::handle().inner(),
+                    crate::native::fake_media_from_env(),
+                )
+                .map(std::sync::Arc::new)
+                .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(AppError::NativeUnsupported)
+    }
+
+    /// Runs `f` on the engine on a blocking thread.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&crate::native::Engine) -> Result<T, crate::native::NativeError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let engine = self.get()?;
+        tauri::async_runtime::spawn_blocking(move || f(&engine))
+            .await
+            .map_err(|e| AppError::Native(e.to_string()))?
+            .map_err(AppError::from)
+    }
+}
+
+/// What every native command but [`native_availability`] answers where
+/// the engine is not built.
+#[cfg(not(target_os = "linux"))]
+fn not_built() -> AppError {
+    AppError::NativeUnsupported(
+        "this build has no native call engine (the webview has WebRTC)".to_owned(),
+    )
+}
+
+/// Runs `$body` (a closure over the engine) where the engine is built, and
+/// fails with [`not_built`] elsewhere.
+macro_rules! on_engine {
+    ($native:expr, $body:expr) => {{
+        #[cfg(target_os = "linux")]
+        {
+            $native.run($body).await
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = &$native;
+            Err(not_built())
+        }
+    }};
+}
+
+/// Whether the native engine can run here, and if not why.
+#[tauri::command]
+pub async fn native_availability() -> Result<NativeSupport, AppError> {
+    #[cfg(target_os = "linux")]
+    {
+        tauri::async_runtime::spawn_blocking(crate::native::support::check)
+            .await
+            .map_err(|e| AppError::Native(e.to_string()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Ok(NativeSupport::NotBuilt)
+    }
+}
+
+/// The cameras and microphones the native engine can open.
+#[tauri::command]
+pub async fn native_devices(
+    native: State<'_, NativeEngine>,
+) -> Result<Vec<NativeDevice>, AppError> {
+    on_engine!(native, |engine| Ok(engine.devices()))
+}
+
+/// The page hands over its event channel (`__CHANNEL__:N`): whatever a
+/// previous page left is closed, and events go to this webview's channel.
+#[tauri::command]
+pub async fn native_attach(
+    webview: tauri::Webview,
+    native: State<'_, NativeEngine>,
+    args: AttachArgs,
+) -> Result<FramesEndpoint, AppError> {
+    use std::str::FromStr;
+    let id = tauri::ipc::JavaScriptChannelId::from_str(&args.events)
+        .map_err(|e| AppError::Native(format!("not a channel: {e}")))?;
+    let channel: tauri::ipc::Channel<NativeEvent> = id.channel_on(webview);
+    let sink = std::sync::Arc::new(move |event: NativeEvent| {
+        if let Err(error) = channel.send(event) {
+            tracing::warn!(%error, "native engine: an event did not reach the page");
+        }
+    });
+    #[cfg(not(target_os = "linux"))]
+    let _ = sink;
+    on_engine!(native, move |engine| Ok(engine.attach(sink)))
+}
+
+/// Opens, switches or closes the camera and microphone, and mutes.
+#[tauri::command]
+pub async fn native_set_media(
+    native: State<'_, NativeEngine>,
+    args: MediaRequest,
+) -> Result<LocalMedia, AppError> {
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    on_engine!(native, move |engine| Ok(engine.set_media(&args)))
+}
+
+/// Stops the camera and microphone.
+#[tauri::command]
+pub async fn native_close_media(native: State<'_, NativeEngine>) -> Result<(), AppError> {
+    on_engine!(native, |engine| {
+        engine.close_media();
+        Ok(())
+    })
+}
+
+/// Opens a native peer.
+#[tauri::command]
+pub async fn native_peer_open(
+    native: State<'_, NativeEngine>,
+    args: PeerOpenArgs,
+) -> Result<(), AppError> {
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    on_engine!(native, move |engine| engine.open_peer(args))
+}
+
+/// Gives a native peer a remote description or candidate.
+#[tauri::command]
+pub async fn native_peer_signal(
+    native: State<'_, NativeEngine>,
+    args: PeerSignalArgs,
+) -> Result<(), AppError> {
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    on_engine!(native, move |engine| engine.signal_peer(args))
+}
+
+/// Sends text on a native peer's chat channel.
+#[tauri::command]
+pub async fn native_peer_send(
+    native: State<'_, NativeEngine>,
+    args: PeerSendArgs,
+) -> Result<(), AppError> {
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    on_engine!(native, move |engine| engine.send(&args))
+}
+
+/// Closes a native peer.
+#[tauri::command]
+pub async fn native_peer_close(
+    native: State<'_, NativeEngine>,
+    args: PeerCloseArgs,
+) -> Result<(), AppError> {
+    #[cfg(not(target_os = "linux"))]
+    let _ = args;
+    on_engine!(native, move |engine| engine.close_peer(args.peer))
 }

@@ -35,6 +35,13 @@ pub enum AppError {
     /// Looking for calls on the LAN (mDNS) could not start.
     #[error("could not look for calls on the network: {0}")]
     Discovery(String),
+    /// The native call engine can't run here (not built, or GStreamer or
+    /// a plugin is missing).
+    #[error("the native call engine is not available: {0}")]
+    NativeUnsupported(String),
+    /// The native call engine failed.
+    #[error("native call engine: {0}")]
+    Native(String),
     /// A server failed the pre-join check; `kind` says how.
     #[error(transparent)]
     Join(#[from] peercall_signal::client::JoinError),
@@ -52,6 +59,8 @@ impl AppError {
             AppError::InvalidRoom(_) => ShellErrorKind::InvalidRoom,
             AppError::HostingStart(_) => ShellErrorKind::HostingStart,
             AppError::Discovery(_) => ShellErrorKind::Discovery,
+            AppError::NativeUnsupported(_) => ShellErrorKind::Unsupported,
+            AppError::Native(_) => ShellErrorKind::Native,
             AppError::Join(error) => ShellErrorKind::Join(error.failure()),
         }
     }
@@ -73,5 +82,15 @@ impl From<&AppError> for ShellError {
 impl Serialize for AppError {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         ShellError::from(self).serialize(serializer)
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl From<crate::native::NativeError> for AppError {
+    fn from(error: crate::native::NativeError) -> Self {
+        match error {
+            crate::native::NativeError::Unavailable(reason) => AppError::NativeUnsupported(reason),
+            other => AppError::Native(other.to_string()),
+        }
     }
 }

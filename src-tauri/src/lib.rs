@@ -10,6 +10,9 @@ mod deep_link;
 mod embedded;
 mod error;
 mod lan;
+/// The native call engine (GStreamer), where the webview has no WebRTC.
+#[cfg(target_os = "linux")]
+pub mod native;
 mod permissions;
 mod settings;
 mod shutdown;
@@ -30,6 +33,7 @@ pub fn run() {
         // First: a second launch hands its link over and exits here.
         .plugin(single_instance::plugin())
         .manage(launched)
+        .manage(commands::NativeEngine::default())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_deep_link::init())
         .invoke_handler(tauri::generate_handler![
@@ -46,6 +50,15 @@ pub fn run() {
             commands::lan_calls,
             commands::check_server,
             commands::ui_ready,
+            commands::native_availability,
+            commands::native_devices,
+            commands::native_attach,
+            commands::native_set_media,
+            commands::native_close_media,
+            commands::native_peer_open,
+            commands::native_peer_signal,
+            commands::native_peer_send,
+            commands::native_peer_close,
         ])
         .setup(|app| {
             let config_dir = match std::env::var_os(settings::CONFIG_DIR_ENV) {
@@ -75,6 +88,9 @@ pub fn run() {
 
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
+            if let Some(native) = handle.try_state::<commands::NativeEngine>() {
+                native.close_all();
+            }
             if let Some(lan) = handle.try_state::<lan::Lan>() {
                 tauri::async_runtime::block_on(lan.stop_hosting());
             }

@@ -24,11 +24,16 @@
 //!   [`wait_for_text`], [`attr`], [`click`], [`type_into`], [`screenshot`].
 //! - `observe` — what the browser itself does during a call, recorded by
 //!   an init script (`observe.js`) and read from outside the app.
+//! - `native` (Linux) — the shell's native call engine driven directly
+//!   against a Chromium page's `RTCPeerConnection`, in a network namespace
+//!   of its own.
 
 mod app;
 mod browser;
 mod call;
 mod dom;
+#[cfg(target_os = "linux")]
+pub mod native;
 mod observe;
 mod process;
 

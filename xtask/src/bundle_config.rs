@@ -14,6 +14,8 @@
 //!   MimeType, the NSIS and MSI installers' registry keys, the app's
 //!   `CFBundleURLTypes`), with the Linux desktop template passing the link
 //!   on (`%u`) and no custom installer template dropping it;
+//! - the `.deb` and `.rpm` depend on the GStreamer plugins the native call
+//!   engine runs on (base, good, bad, libnice's);
 //! - Windows: the installers bring WebView2 (a bootstrapper) and speak the
 //!   UI's languages; camera and microphone need nothing declared there (a
 //!   desktop app asks through WebView2, answered in `window.rs`);
@@ -47,6 +49,20 @@ const USAGE_STRINGS: &[&str] = &[
     "NSMicrophoneUsageDescription",
     "NSLocalNetworkUsageDescription",
 ];
+/// What the native call engine runs on (GStreamer's base, good and bad
+/// plugins and libnice's), as Debian and as Fedora name the packages.
+const GSTREAMER_DEB: &[&str] = &[
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-nice",
+];
+const GSTREAMER_RPM: &[&str] = &[
+    "gstreamer1-plugins-base",
+    "gstreamer1-plugins-good",
+    "gstreamer1-plugins-bad-free",
+    "libnice-gstreamer1",
+];
 /// The UI's languages, as NSIS and WiX name them.
 const NSIS_LANGUAGES: &[&str] = &["English", "Korean"];
 const WIX_LANGUAGES: &[&str] = &["en-US", "ko-KR"];
@@ -77,8 +93,33 @@ pub fn check(src_tauri: &Path) -> Result<Vec<String>> {
     found.push(targets(&config)?);
     found.extend(icons(src_tauri, &config)?);
     found.extend(scheme(src_tauri, &config)?);
+    found.extend(gstreamer(&config)?);
     found.push(windows(&config)?);
     found.extend(macos(src_tauri, &config)?);
+    Ok(found)
+}
+
+/// The Linux packages bring the native call engine's GStreamer plugins
+/// (the app starts without them, but calls in its window need them).
+fn gstreamer(config: &Config) -> Result<Vec<String>> {
+    let linux = &config.bundle.linux;
+    let mut found = Vec::new();
+    for (target, depends, needed) in [
+        ("deb", linux.deb.depends.clone(), GSTREAMER_DEB),
+        ("rpm", linux.rpm.depends.clone(), GSTREAMER_RPM),
+    ] {
+        let depends = depends.unwrap_or_default();
+        for package in needed {
+            ensure!(
+                depends.iter().any(|d| d == package),
+                "{target}: depends lacks {package}, which the native call engine needs"
+            );
+        }
+        found.push(format!(
+            "{target}: the native engine's GStreamer plugins ({})",
+            needed.join(", ")
+        ));
+    }
     Ok(found)
 }
 

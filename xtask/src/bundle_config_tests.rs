@@ -183,6 +183,25 @@ fn linux_packages_depend_on_what_registers_the_scheme() {
 }
 
 #[test]
+fn linux_packages_depend_on_the_native_engines_plugins() {
+    let scratch = Scratch::new("gstreamer-deb");
+    scratch.config(|c| {
+        c["bundle"]["linux"]["deb"]["depends"] = json!([
+            "xdg-utils",
+            "desktop-file-utils",
+            "gstreamer1.0-plugins-base"
+        ])
+    });
+    scratch.fails_with("deb: depends lacks gstreamer1.0-plugins-good");
+    let scratch = Scratch::new("gstreamer-rpm");
+    scratch.config(|c| {
+        c["bundle"]["linux"]["rpm"]["depends"] =
+            json!(["webkit2gtk4.1", "xdg-utils", "desktop-file-utils"])
+    });
+    scratch.fails_with("rpm: depends lacks gstreamer1-plugins-base");
+}
+
+#[test]
 fn a_custom_installer_template_must_keep_deep_links() {
     let scratch = Scratch::new("nsis-template");
     std::fs::write(scratch.src_tauri().join("installer.nsi"), "; nothing\n").unwrap();

@@ -18,13 +18,22 @@ pub enum Purpose {
 }
 
 /// Debian packages to build and start the app (WebKitGTK, OpenSSL for the
-/// pre-join server check's TLS, and Xvfb so it also starts on a machine
-/// without a display).
+/// pre-join server check's TLS, GStreamer for the native call engine —
+/// its headers to build, and the plugins it runs on: base, good, bad
+/// (webrtcbin, DTLS/SRTP, webrtcdsp) and libnice's — and Xvfb so it also
+/// starts on a machine without a display).
 const APT_RUN: &[&str] = &[
     "pkg-config",
     "libssl-dev",
     "libwebkit2gtk-4.1-dev",
     "libgtk-3-dev",
+    "libgstreamer1.0-dev",
+    "libgstreamer-plugins-base1.0-dev",
+    "libgstreamer-plugins-bad1.0-dev",
+    "gstreamer1.0-plugins-base",
+    "gstreamer1.0-plugins-good",
+    "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-nice",
     "xvfb",
     "xdg-utils",
 ];

@@ -279,7 +279,8 @@ fn check_deb_desktop_entry() -> Result<()> {
 }
 
 /// `cargo xtask bench`: app launch time and memory, signaling throughput
-/// (one server, and several sharing rooms through Redis).
+/// (one server, and several sharing rooms through Redis), the native call
+/// engine.
 pub fn bench() -> Result<()> {
     setup::run(Purpose::Test)?;
     build_ui()?;
@@ -306,6 +307,15 @@ pub fn bench() -> Result<()> {
         "peercall-signal",
         "--bench",
         "scale_out",
+    ]))?;
+    step("native call engine (Linux): frames to the page, a call with Chromium");
+    util::run(cargo().args(["bench", "--package", "peercall", "--bench", "frames"]))?;
+    util::run(cargo().args([
+        "bench",
+        "--package",
+        "peercall-e2e",
+        "--bench",
+        "native_call",
     ]))
 }
 

@@ -208,6 +208,7 @@ const MAPPED: &[&str] = &[
     "signal/src/protocol",
     "signal/src/shell",
     "src-tauri/src",
+    "src-tauri/src/native",
     "src-ui/src",
     "src-ui/src/call",
     "src-ui/src/call/session",

@@ -11,6 +11,10 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::native::{
+    AttachArgs, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeSupport,
+    PeerCloseArgs, PeerOpenArgs, PeerSendArgs, PeerSignalArgs,
+};
 use super::{HostingInfo, LanCall, MediaKind, PermissionState, ServerInfo, SettingsSnapshot};
 use crate::settings::Settings;
 
@@ -78,6 +82,26 @@ commands! {
     /// The page's start-up marks, once the home screen is interactive: the
     /// shell logs how long the launch took.
     UiReady = "ui_ready", UiReadyArgs => ();
+    /// Whether the native call engine can run here, and if not why.
+    NativeAvailability = "native_availability", NoArgs => NativeSupport;
+    /// The cameras and microphones the native engine can open.
+    NativeDevices = "native_devices", NoArgs => Vec<NativeDevice>;
+    /// Gives the native engine the page's event channel (closing whatever
+    /// a previous page left) and answers where to read video frames.
+    NativeAttach = "native_attach", AttachArgs => FramesEndpoint;
+    /// Opens, changes (devices, camera on/off, mute) or keeps the local
+    /// media; every peer sends what it is now.
+    NativeSetMedia = "native_set_media", MediaRequest => LocalMedia;
+    /// Stops the local camera and microphone.
+    NativeCloseMedia = "native_close_media", NoArgs => ();
+    /// Creates a native peer for one remote person.
+    NativePeerOpen = "native_peer_open", PeerOpenArgs => ();
+    /// Gives a native peer their description or candidate.
+    NativePeerSignal = "native_peer_signal", PeerSignalArgs => ();
+    /// Sends text on a native peer's data channel.
+    NativePeerSend = "native_peer_send", PeerSendArgs => ();
+    /// Closes a native peer.
+    NativePeerClose = "native_peer_close", PeerCloseArgs => ();
 }
 
 /// [`OpenInBrowser`]'s arguments.
@@ -145,7 +169,7 @@ mod tests {
             assert!(seen.insert(name), "{name} twice");
             assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         }
-        assert_eq!(NAMES.len(), 13);
+        assert_eq!(NAMES.len(), 22);
         assert!(NAMES.contains(&CheckServer::NAME));
     }
 

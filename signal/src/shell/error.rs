@@ -77,6 +77,12 @@ pub enum ShellErrorKind {
     /// The bridge itself failed: the call or its answer could not be made
     /// or read.
     Ipc,
+    /// This build or system can't do that (the native call engine on
+    /// Windows and macOS, or where GStreamer or a plugin is missing).
+    Unsupported,
+    /// The native call engine failed: a description or candidate it could
+    /// not use, a peer it does not hold, a device or pipeline that failed.
+    Native,
 }
 
 /// Why a server (and room) failed the check before joining, each told

@@ -13,12 +13,15 @@
 //! - [`snapshot`]: the settings as the UI gets them at start, with the
 //!   one-time notice about damaged settings.
 //! - [`media`]: camera/microphone permission.
+//! - [`native`]: the native call engine (GStreamer in the shell, Linux):
+//!   native peers, local media, video frames.
 //!
 //! Serde-only and wasm-safe, like [`crate::protocol`] and [`crate::settings`].
 
 pub mod command;
 pub mod error;
 pub mod media;
+pub mod native;
 pub mod servers;
 pub mod snapshot;
 

@@ -1,0 +1,295 @@
+//! The native call engine (Linux): what an `RTCPeerConnection` and
+//! `getUserMedia` do in a browser, on GStreamer, for a webview that has
+//! neither (WebKitGTK). The page keeps signaling, the roster and the chat
+//! protocol; it drives an [`Engine`] through the `native_*` commands
+//! (`crate::commands::native`) and hears back through an [`EventSink`]
+//! (the page's Tauri channel). See `peercall_signal::shell::native` for the
+//! contract.
+//!
+//! - [`support`]: whether GStreamer and every element are there;
+//! - [`devices`]: cameras and microphones (or the fake ones);
+//! - [`capture`]: the local media, one pipeline per device, fanned out to
+//!   every peer;
+//! - [`peer`]: one `webrtcbin` per remote person; [`receive`] its incoming
+//!   streams;
+//! - [`playback`]: remote audio, mixed, through the echo probe;
+//! - [`frames`]: video to the page over a loopback WebSocket;
+//! - [`sdp`]: text helpers (payload types, mDNS candidates, mids).
+//!
+//! The engine needs no Tauri runtime (only a tokio runtime for the frames
+//! server): tests drive it directly.
+
+pub mod capture;
+pub mod devices;
+pub mod frames;
+pub mod peer;
+pub mod playback;
+pub mod receive;
+pub mod sdp;
+pub mod support;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use peercall_signal::shell::native::{
+    FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeEvent, PeerKey, PeerOpenArgs,
+    PeerSendArgs, PeerSignalArgs, StreamId,
+};
+use peercall_signal::shell::MediaKind;
+
+/// The environment variable that makes the engine use test sources instead
+/// of devices (`1`): tests only.
+pub const FAKE_MEDIA_ENV: &str = "PEERCALL_FAKE_MEDIA";
+
+/// Whether [`FAKE_MEDIA_ENV`] asks for fake media.
+pub fn fake_media_from_env() -> bool {
+    std::env::var(FAKE_MEDIA_ENV).is_ok_and(|v| v == "1")
+}
+
+/// Where the engine's events go. Called from GStreamer's threads.
+pub trait EventSink: Send + Sync + 'static {
+    /// Delivers one event (must not block for long).
+    fn send(&self, event: NativeEvent);
+}
+
+impl<F: Fn(NativeEvent) + Send + Sync + 'static> EventSink for F {
+    fn send(&self, event: NativeEvent) {
+        self(event)
+    }
+}
+
+/// What the native engine can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum NativeError {
+    /// GStreamer or an element it needs is missing.
+    #[error("the native engine can't run here: {0}")]
+    Unavailable(String),
+    /// No peer by that key.
+    #[error("no native peer {0}")]
+    UnknownPeer(u32),
+    /// A peer by that key is open already.
+    #[error("native peer {0} is open already")]
+    PeerExists(u32),
+    /// The peer's chat channel is not open.
+    #[error("the data channel of native peer {0} is not open")]
+    ChannelNotOpen(u32),
+    /// A description that can't be used.
+    #[error("unusable session description: {0}")]
+    Sdp(String),
+    /// No such device.
+    #[error("no {kind:?} {}", .id.as_deref().unwrap_or("at all"))]
+    NoDevice {
+        /// Camera or microphone.
+        kind: MediaKind,
+        /// The id asked for.
+        id: Option<String>,
+    },
+    /// The device would not open.
+    #[error("the device failed: {0}")]
+    Device(String),
+    /// A pipeline could not be built or started.
+    #[error("GStreamer: {0}")]
+    Gst(String),
+    /// The frames server could not listen.
+    #[error("the frames server could not listen: {0}")]
+    Frames(#[source] std::io::Error),
+}
+
+/// The native call engine: local media, native peers, frames.
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    fake: bool,
+    frames: frames::FramesServer,
+    fanout: Arc<capture::Fanout>,
+    playback: Arc<playback::Playback>,
+    next_stream: AtomicU32,
+    state: Mutex<State>,
+    /// Set once, right after construction (the capture's failure callback).
+    capture_context: Mutex<Option<Arc<capture::Context>>>,
+}
+
+struct State {
+    sink: Arc<dyn EventSink>,
+    peers: HashMap<PeerKey, peer::Peer>,
+    capture: capture::Capture,
+}
+
+/// Distinguishes engines in one process (their echo probes' names).
+static ENGINES: AtomicU32 = AtomicU32::new(0);
+
+impl Engine {
+    /// Starts GStreamer (checking every element) and the frames server on
+    /// `runtime`. `fake_media`: test sources instead of devices.
+    pub fn new(runtime: &tokio::runtime::Handle, fake_media: bool) -> Result<Self, NativeError> {
+        support::ready().map_err(NativeError::Unavailable)?;
+        let probe = format!(
+            "peercall-echo-probe-{}",
+            ENGINES.fetch_add(1, Ordering::Relaxed)
+        );
+        let shared = Arc::new(Shared {
+            fake: fake_media,
+            frames: frames::FramesServer::start(runtime)?,
+            fanout: Arc::default(),
+            playback: Arc::new(playback::Playback::new(&probe)?),
+            next_stream: AtomicU32::new(StreamId::LOCAL.0 + 1),
+            state: Mutex::new(State {
+                sink: Arc::new(|_: NativeEvent| {}),
+                peers: HashMap::new(),
+                capture: capture::Capture::default(),
+            }),
+            capture_context: Mutex::new(None),
+        });
+        let weak: Weak<Shared> = Arc::downgrade(&shared);
+        let context = capture::Context {
+            fake: fake_media,
+            fanout: Arc::clone(&shared.fanout),
+            frames: shared.frames.frames().clone(),
+            probe,
+            on_failure: Arc::new(move |kind, generation, message| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.device_failed(kind, generation, message);
+                }
+            }),
+        };
+        *shared
+            .capture_context
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(context));
+        Ok(Self { shared })
+    }
+
+    /// Where the page reads frames.
+    pub fn frames_endpoint(&self) -> FramesEndpoint {
+        self.shared.frames.endpoint()
+    }
+
+    /// A new page attaches: everything the previous one left (peers, local
+    /// media) is closed, and events go to `sink` from now on.
+    pub fn attach(&self, sink: Arc<dyn EventSink>) -> FramesEndpoint {
+        self.close_all();
+        self.shared.lock().sink = sink;
+        self.frames_endpoint()
+    }
+
+    /// The cameras and microphones that can be opened.
+    pub fn devices(&self) -> Vec<NativeDevice> {
+        devices::list(self.shared.fake)
+    }
+
+    /// Makes the local media what `request` says.
+    pub fn set_media(&self, request: &MediaRequest) -> LocalMedia {
+        let context = self.shared.capture_context();
+        self.shared.lock().capture.apply(request, &context)
+    }
+
+    /// Stops the camera and microphone (their devices are released).
+    pub fn close_media(&self) {
+        let context = self.shared.capture_context();
+        self.shared.lock().capture.close(&context);
+    }
+
+    /// Whether a camera or microphone pipeline is running.
+    pub fn capturing(&self) -> bool {
+        self.shared.lock().capture.is_open()
+    }
+
+    /// Opens a native peer.
+    pub fn open_peer(&self, args: PeerOpenArgs) -> Result<(), NativeError> {
+        let mut state = self.shared.lock();
+        if state.peers.contains_key(&args.peer) {
+            return Err(NativeError::PeerExists(args.peer.0));
+        }
+        let context = peer::Context {
+            sink: Arc::clone(&state.sink),
+            fanout: Arc::clone(&self.shared.fanout),
+            playback: Arc::clone(&self.shared.playback),
+            frames: self.shared.frames.frames().clone(),
+            stream: StreamId(self.shared.next_stream.fetch_add(1, Ordering::Relaxed)),
+        };
+        let peer = peer::Peer::open(args.peer, args.ice_servers, args.offer, context)?;
+        state.peers.insert(args.peer, peer);
+        Ok(())
+    }
+
+    /// Gives a peer what its remote side sent.
+    pub fn signal_peer(&self, args: PeerSignalArgs) -> Result<(), NativeError> {
+        let state = self.shared.lock();
+        let peer = state
+            .peers
+            .get(&args.peer)
+            .ok_or(NativeError::UnknownPeer(args.peer.0))?;
+        peer.signal(args.signal)
+    }
+
+    /// Sends text on a peer's chat channel.
+    pub fn send(&self, args: &PeerSendArgs) -> Result<(), NativeError> {
+        let state = self.shared.lock();
+        let peer = state
+            .peers
+            .get(&args.peer)
+            .ok_or(NativeError::UnknownPeer(args.peer.0))?;
+        peer.send(&args.text)
+    }
+
+    /// Closes a peer.
+    pub fn close_peer(&self, key: PeerKey) -> Result<(), NativeError> {
+        let peer = self
+            .shared
+            .lock()
+            .peers
+            .remove(&key)
+            .ok_or(NativeError::UnknownPeer(key.0))?;
+        drop(peer);
+        self.shared.stop_playback_if_idle();
+        Ok(())
+    }
+
+    /// Closes every peer and the local media.
+    pub fn close_all(&self) {
+        let peers: Vec<peer::Peer> = self.shared.lock().peers.drain().map(|(_, p)| p).collect();
+        drop(peers);
+        self.close_media();
+        self.shared.stop_playback_if_idle();
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.close_all();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn capture_context(&self) -> Arc<capture::Context> {
+        self.capture_context
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .expect("set in Engine::new")
+    }
+
+    fn stop_playback_if_idle(&self) {
+        if self.lock().peers.is_empty() {
+            self.playback.stop();
+        }
+    }
+
+    fn device_failed(&self, kind: MediaKind, generation: u64, message: String) {
+        let context = self.capture_context();
+        let mut state = self.lock();
+        if state.capture.failed(kind, generation, message, &context) {
+            let media = state.capture.local();
+            let sink = Arc::clone(&state.sink);
+            drop(state);
+            sink.send(NativeEvent::LocalChanged { media });
+        }
+    }
+}
