@@ -457,7 +457,7 @@ fn in_call(props: &InCallProps) -> Html {
                     on_send={send_chat} on_close={close_chat} />
             </div>
             <ControlBar audio_muted={local.audio_muted} video_muted={local.video_muted}
-                mic_available={local.video.is_some() && local.mic_error.is_none()}
+                mic_available={local.mic_error.is_none()}
                 camera_busy={local.opening} chat_open={call.chat_open} unread={call.unread}
                 on_toggle_mic={toggle_mic} on_toggle_camera={toggle_camera}
                 on_toggle_chat={toggle_chat} on_hang_up={hang_up}

@@ -213,10 +213,19 @@ impl NativeShell {
         }
     }
 
-    /// Opens, changes or keeps the local media (in the order asked).
+    /// Opens, changes or keeps the local media (in the order asked), for
+    /// a holder ([`NativeShell::hold`]). A request whose turn comes after
+    /// every holder let go is dropped, so nothing reopens the capture after
+    /// a hang-up.
     pub async fn set_media(&self, request: MediaRequest) -> Result<LocalMedia, ShellError> {
-        self.0.close_timer.borrow_mut().take();
         let _turn = self.0.media_turns.turn().await;
+        if self.0.holders.get() == 0 {
+            return Err(ShellError::new(
+                peercall_signal::shell::ShellErrorKind::Ipc,
+                "the local media was released",
+            ));
+        }
+        self.0.close_timer.borrow_mut().take();
         self.call::<command::NativeSetMedia>(request).await
     }
 
