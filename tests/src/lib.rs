@@ -32,7 +32,9 @@ mod dom;
 mod observe;
 mod process;
 
-pub use app::{opened_url, recording_browser, App, AppOptions, Display, SessionBus};
+pub use app::{
+    opened_url, recording_browser, without_native_engine, App, AppOptions, Display, SessionBus,
+};
 pub use browser::{close_all, launch_browsers, with_browsers, Browser, FakeMedia};
 pub use call::{home_url, http_get, room_url, signaling_welcome, SignalServer};
 pub use dom::{

@@ -34,9 +34,8 @@ fn engine_words(
                 Some(NativeSupport::MissingElements { missing }) => {
                     fill(tr(Text::EngineMissing), &missing.join(", "))
                 }
-                Some(NativeSupport::Unavailable { reason }) => {
-                    fill(tr(Text::EngineUnavailable), reason)
-                }
+                // The shell's own words ("GStreamer could not start: …").
+                Some(NativeSupport::Unavailable { reason }) => reason.clone(),
                 Some(NativeSupport::NotBuilt) => tr(Text::EngineNotBuilt).to_owned(),
                 Some(NativeSupport::Ready { .. }) | None => tr(Text::EngineUnknown).to_owned(),
             };
