@@ -189,10 +189,14 @@ pub fn devices_section(props: &DevicesSectionProps) -> Html {
             <div class="devices-grid">
                 <div class="devices-preview">
                     <CameraPreview video={preview.video.clone()}>{ overlay }</CameraPreview>
-                    <div class="mic-row">
-                        <span class="mic-row-label">{ tr(Text::MicLevel) }</span>
-                        <MicMeter stream={preview.stream()} label={tr(Text::MicLevel)} />
-                    </div>
+                    // The native engine keeps the sound in the shell: no
+                    // level to show in the page.
+                    if !platform.engine.is_native() {
+                        <div class="mic-row">
+                            <span class="mic-row-label">{ tr(Text::MicLevel) }</span>
+                            <MicMeter stream={preview.stream()} label={tr(Text::MicLevel)} />
+                        </div>
+                    }
                     if let Some(message) = mic_message {
                         <p class="field-error" id="mic-message">{ tr(message) }</p>
                     }
