@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use fantoccini::{Client, Locator};
 use peercall_e2e::{
-    app_bin, click, media_flowing, observed, screenshot, type_into, wait_for, wait_for_observed,
-    wait_for_text, wait_until, App, AppOptions, Browser,
+    app_bin, click, media_flowing, observed, screenshot, settings_dir, type_into, wait_for,
+    wait_for_observed, wait_for_text, wait_until, App, AppOptions, Browser,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -169,6 +169,106 @@ async fn scenario(app: &App, chromium: &Client) -> Result<()> {
     );
     click(window, "#open-settings").await?;
     wait_for_text(window, "#call-engine[data-engine='native']", "GStreamer").await?;
+    Ok(())
+}
+
+/// Two apps (each on its own native engine) and Chromium in one room:
+/// everyone decodes the other two — the apps' canvases draw both remote
+/// videos, Chromium's `getStats()` shows both connections decoding video
+/// and audio. The second app joins the first app's server by its invite
+/// link, so the two native engines negotiate with each other.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_apps_and_chromium_in_a_mesh() -> Result<()> {
+    let launch = |name: &str, args: Vec<String>| {
+        let config_dir = settings_dir(
+            "native-mesh",
+            &format!(r#"{{"version": 2, "display_name": "{name}"}}"#),
+        );
+        async move {
+            App::launch(AppOptions {
+                env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
+                config_dir: Some(config_dir?),
+                args,
+            })
+            .await
+        }
+    };
+    let appa = launch("Appa", Vec::new()).await?;
+    let outcome = tokio::time::timeout(Duration::from_secs(240), async {
+        let a = &appa.client;
+        wait_for(a, "#server-status[data-state='ready']").await?;
+        click(a, "#start-call").await?;
+        let room = wait_for(a, "#call[data-phase='joined']")
+            .await?
+            .attr("data-room")
+            .await?
+            .context("the call shows no room")?;
+        let invite = format!("peercall://127.0.0.1:{}/{room}", appa.preferred_port);
+        let bomi = launch("Bomi", vec![invite]).await?;
+        let chromium = Browser::launch().await;
+        let result = async {
+            let b = &bomi.client;
+            let chromium = &chromium
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?
+                .client;
+            click(b, "#join-submit").await?;
+            wait_for(b, "#call[data-phase='joined']").await?;
+            chromium
+                .goto(&format!(
+                    "http://127.0.0.1:{}/?room={room}&name=Chromium",
+                    appa.preferred_port
+                ))
+                .await?;
+            wait_for(chromium, "#call[data-phase='joined']").await?;
+            wait_for_observed(
+                chromium,
+                "Chromium decoding both apps' video and audio",
+                CONNECT_TIMEOUT,
+                |o| media_flowing(o, 2),
+            )
+            .await?;
+            for (client, who) in [(a, "Appa"), (b, "Bomi")] {
+                remote_canvases_drawing(client, 2, who).await?;
+            }
+            appa.capture_screen("native-mesh-appa")?;
+            bomi.capture_screen("native-mesh-bomi")?;
+            screenshot(chromium, "native-mesh-chromium").await?;
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        if let Ok(browser) = chromium {
+            let _ = browser.client.close().await;
+        }
+        let _ = bomi.quit().await;
+        result
+    })
+    .await;
+    let _ = appa.quit().await;
+    outcome.context("the mesh took over 4 minutes")?
+}
+
+/// Waits until the page shows `count` remote tiles whose canvases all draw
+/// frames, and keep drawing.
+async fn remote_canvases_drawing(client: &Client, count: usize, who: &str) -> Result<()> {
+    let least = format!(
+        "(() => {{ const c = [...document.querySelectorAll('.tile[data-peer-id] canvas')]; \
+           return c.length === {count} ? Math.min(...c.map(e => Number(e.dataset.frames))) : 0; }})()"
+    );
+    let first = wait_until(
+        client,
+        &format!("{who}'s {count} remote tiles to draw"),
+        &format!("{least} >= 10"),
+    )
+    .await?
+    .as_f64()
+    .unwrap_or_default();
+    wait_until(
+        client,
+        &format!("{who}'s remote tiles to keep drawing"),
+        &format!("{least} >= {}", first + 15.0),
+    )
+    .await?;
     Ok(())
 }
 
