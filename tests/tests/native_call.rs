@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use fantoccini::{Client, Locator};
 use peercall_e2e::{
-    app_bin, click, media_flowing, observed, screenshot, settings_dir, type_into, wait_for,
-    wait_for_observed, wait_for_text, wait_until, App, AppOptions, Browser,
+    app_bin, click, connection, connections, live_connections, media_flowing, num, observed,
+    room_url, screenshot, settings_dir, type_into, wait_for, wait_for_observed, wait_for_text,
+    wait_until, App, AppOptions, Browser, SignalServer,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -247,6 +248,149 @@ async fn two_apps_and_chromium_in_a_mesh() -> Result<()> {
     .await;
     let _ = appa.quit().await;
     outcome.context("the mesh took over 4 minutes")?
+}
+
+/// The app (native engine) and Chromium in a room on a separate signaling
+/// server, which stops mid-call: media keeps flowing both ways on the same
+/// connection, both pages say they are offline, and when the server is
+/// back on its address both reconnect and find each other again under
+/// their new ids, on the connection they had.
+#[tokio::test(flavor = "multi_thread")]
+async fn native_call_survives_a_signaling_restart() -> Result<()> {
+    let server = SignalServer::start(&[]).await?;
+    let port = server.port;
+    let room = "native-restart";
+    let app = App::launch(AppOptions {
+        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
+        config_dir: Some(settings_dir(
+            "native-restart",
+            r#"{"version": 2, "display_name": "Appa"}"#,
+        )?),
+        args: vec![format!("peercall://127.0.0.1:{port}/{room}")],
+    })
+    .await?;
+    let browser = match Browser::launch().await {
+        Ok(browser) => browser,
+        Err(error) => {
+            let _ = app.quit().await;
+            return Err(error);
+        }
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(240), async {
+        let (window, chromium) = (&app.client, &browser.client);
+        wait_for(window, "#call[data-phase='joined']").await?;
+        chromium.goto(&room_url(&server, room, "Chromium")).await?;
+        let before = wait_for_observed(
+            chromium,
+            "Chromium decoding the app",
+            CONNECT_TIMEOUT,
+            |o| media_flowing(o, 1),
+        )
+        .await?;
+        canvas_drawing(
+            window,
+            ".tile[data-peer-id] canvas",
+            "Chromium's tile in the app",
+        )
+        .await?;
+        let call = live_connections(&before)[0]["index"]
+            .as_u64()
+            .context("the connection's index")?;
+        let created = connections(&before).len();
+        let same_call = move |s: &serde_json::Value| {
+            connections(s).len() == created
+                && connection(s, call)
+                    .is_some_and(|c| c["closed"] == false && c["connectionState"] == "connected")
+        };
+
+        // Whom each page shows, by the other's signaling id.
+        let mut ids = Vec::new();
+        for client in [window, chromium] {
+            let tile = wait_for(client, ".tile[data-peer-id]").await?;
+            ids.push(tile.attr("data-peer-id").await?.context("a peer id")?);
+        }
+
+        // The server goes away: both say so, and the call goes on.
+        drop(server);
+        for client in [window, chromium] {
+            wait_for(client, "#signal-status[data-state='offline']").await?;
+        }
+        let old = connection(&before, call).context("the call's connection")?;
+        let offline = wait_for_observed(
+            chromium,
+            "the app's media to keep flowing without the server",
+            Duration::from_secs(20),
+            |s| {
+                same_call(s)
+                    && connection(s, call).is_some_and(|c| {
+                        num(&c, "framesDecoded") > num(&old, "framesDecoded") + 30.0
+                            && num(&c, "audioPacketsReceived") > num(&old, "audioPacketsReceived")
+                    })
+            },
+        )
+        .await?;
+        canvas_drawing(
+            window,
+            ".tile[data-peer-id] canvas",
+            "Chromium's tile without the server",
+        )
+        .await?;
+        app.capture_screen("native-signaling-down")?;
+
+        // Back on the same address: both reconnect and find each other again.
+        let server = SignalServer::start_on(port, &[]).await?;
+        for client in [window, chromium] {
+            wait_for(client, "#signal-status[data-state='online']").await?;
+        }
+        for ((client, who), old_id) in [(window, "the app"), (chromium, "Chromium")]
+            .into_iter()
+            .zip(&ids)
+        {
+            wait_until(
+                client,
+                &format!("{who} to see the other under their new id, connected"),
+                &format!(
+                    "[...document.querySelectorAll('.tile[data-peer-id]')].some(t => \
+                       t.dataset.peerId !== {} && t.dataset.connectionState === 'connected')",
+                    serde_json::to_string(old_id)?
+                ),
+            )
+            .await?;
+        }
+        for (client, who) in [(window, "the app"), (chromium, "Chromium")] {
+            let tiles = client.find_all(Locator::Css(".tile[data-peer-id]")).await?;
+            ensure!(tiles.len() == 1, "{who} sees {} remote tiles", tiles.len());
+        }
+        let old = connection(&offline, call).context("the call's connection")?;
+        wait_for_observed(
+            chromium,
+            "the call to go on on the same connection",
+            Duration::from_secs(20),
+            |s| {
+                same_call(s)
+                    && connection(s, call)
+                        .is_some_and(|c| num(&c, "framesDecoded") > num(&old, "framesDecoded"))
+            },
+        )
+        .await?;
+        canvas_drawing(
+            window,
+            ".tile[data-peer-id] canvas",
+            "Chromium's tile after the restart",
+        )
+        .await?;
+        // Chat goes through again (the data channel never dropped).
+        click(chromium, "#chat-toggle").await?;
+        type_into(chromium, "#chat-input", "still here").await?;
+        click(chromium, "#chat-send").await?;
+        wait_for_text(window, ".chat-line:not(.mine) .chat-text", "still here").await?;
+        drop(server);
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
+    let _ = browser.client.close().await;
+    let _ = app.quit().await;
+    outcome.context("the scenario took over 4 minutes")?
 }
 
 /// Waits until the page shows `count` remote tiles whose canvases all draw
