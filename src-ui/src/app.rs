@@ -14,12 +14,26 @@ use crate::state::{
 };
 
 /// The root component: the platform and app-state contexts around [`Root`].
+/// The platform is known before any page shows (in the desktop app without
+/// WebRTC that takes one question to the shell about its native engine), so
+/// no page ever shows the wrong engine's screen first.
 #[function_component(App)]
 pub fn app() -> Html {
-    let platform = use_memo((), |_| Platform::detect());
+    let platform = use_state(|| None::<Platform>);
+    {
+        let platform = platform.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                platform.set(Some(Platform::detect().await));
+            });
+        });
+    }
     let initial = use_memo((), |_| launch_state());
+    let Some(platform) = (*platform).clone() else {
+        return html! { <div class="app" id="starting" /> };
+    };
     html! {
-        <ContextProvider<Platform> context={(*platform).clone()}>
+        <ContextProvider<Platform> context={platform}>
             <AppProvider initial={(*initial).clone()}>
                 <Root />
             </AppProvider>
@@ -33,14 +47,14 @@ pub fn app() -> Html {
 fn root() -> Html {
     let platform = crate::platform::use_platform();
     let state = use_app();
-    let engine = use_memo((), |_| Engine::new());
+    let engine = use_memo((), |_| Engine::new(&platform.engine));
 
     // The signaling connection lives as long as the app (our id is shown on
     // the home screen, and calls can ring on any screen).
     {
         let engine = (*engine).clone();
         let dispatcher = state.dispatcher();
-        let can_call = platform.support.can_call();
+        let can_call = platform.can_call();
         use_effect_with(state.signal_url(), move |url| {
             if let (Some(url), true) = (url, can_call) {
                 engine.connect(

@@ -4,7 +4,9 @@
 mod app;
 mod call;
 mod call_state;
+mod channel_order;
 mod components;
+mod engine_choice;
 mod field_errors;
 mod hooks;
 mod i18n;
@@ -12,6 +14,7 @@ mod pages;
 mod platform;
 mod room_code;
 mod state;
+mod tab;
 
 fn main() {
     yew::Renderer::<app::App>::new().render();

@@ -7,11 +7,16 @@
 use peercall_signal::address::PageAddress;
 use peercall_signal::settings::Settings;
 use peercall_signal::shell::command::{self, Command, NoArgs};
+use peercall_signal::shell::native::NativeDevice;
 pub use peercall_signal::shell::{
     HostingInfo, LanCall, LoadNotice, MediaKind, PermissionState, ServerInfo, SettingsSnapshot,
     ShellError, ShellErrorKind,
 };
 use serde::Serialize;
+
+use crate::channel_order::ChannelOrder;
+pub use crate::engine_choice::EngineChoice;
+use crate::tab;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -52,9 +57,6 @@ pub fn use_platform() -> Platform {
     yew::use_context::<Platform>().expect("use_platform outside the Platform provider")
 }
 
-/// Where a tab keeps its settings.
-const SETTINGS_KEY: &str = "peercall.settings";
-
 /// The handle every component gets through a context.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Platform {
@@ -62,13 +64,31 @@ pub struct Platform {
     pub host: Host,
     /// What this engine can do.
     pub support: WebRtcSupport,
+    /// Which call engine runs here, and why.
+    pub engine: EngineChoice,
 }
 
 impl Platform {
     /// Whether calls must go to the system browser: the desktop app on a
-    /// web engine without WebRTC (WebKitGTK).
+    /// web engine without WebRTC (WebKitGTK) and no native engine either.
     pub fn needs_browser(&self) -> bool {
-        self.host == Host::Desktop && !self.support.can_call()
+        self.host == Host::Desktop && !self.engine.in_window()
+    }
+
+    /// Whether calls run in this window (the webview's WebRTC or the
+    /// shell's native engine).
+    pub fn can_call(&self) -> bool {
+        match self.engine {
+            EngineChoice::Native { .. } => true,
+            EngineChoice::WebView => self.support.can_call(),
+            EngineChoice::Browser { .. } => false,
+        }
+    }
+
+    /// Whether a camera preview can open here (the page's `getUserMedia`,
+    /// or the shell's capture for the native engine).
+    pub fn can_preview(&self) -> bool {
+        self.engine.is_native() || self.support.get_user_media
     }
 
     /// Whether finding calls on the LAN is impossible here (a browser tab
@@ -77,16 +97,32 @@ impl Platform {
         self.host == Host::Browser
     }
 
-    /// Looks at the environment once, at start.
-    pub fn detect() -> Self {
+    /// Looks at the environment once, at start: the page's own WebRTC,
+    /// and in the desktop app without it, whether the shell's native engine
+    /// can run ([`EngineChoice::decide`]).
+    pub async fn detect() -> Self {
         let host = if tauri_internals().is_some() {
             Host::Desktop
         } else {
             Host::Browser
         };
+        let support = detect_webrtc();
+        let desktop = host == Host::Desktop;
+        let native = if desktop && !support.can_call() {
+            match invoke::<command::NativeAvailability>(NoArgs {}).await {
+                Ok(native) => Some(native),
+                Err(error) => {
+                    gloo::console::warn!(format!("native_availability: {error:?}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         Self {
             host,
-            support: detect_webrtc(),
+            support,
+            engine: EngineChoice::decide(desktop, support.can_call(), native),
         }
     }
 
@@ -103,7 +139,7 @@ impl Platform {
     pub async fn load_settings(&self) -> Result<SettingsSnapshot, ShellError> {
         match self.host {
             Host::Desktop => invoke::<command::GetSettings>(NoArgs {}).await,
-            Host::Browser => Ok(browser_load_settings()),
+            Host::Browser => Ok(tab::load_settings()),
         }
     }
 
@@ -117,7 +153,7 @@ impl Platform {
                 })
                 .await
             }
-            Host::Browser => browser_save_settings(settings),
+            Host::Browser => tab::save_settings(settings),
         }
     }
 
@@ -125,7 +161,7 @@ impl Platform {
     pub async fn reset_settings(&self) -> Result<Settings, ShellError> {
         match self.host {
             Host::Desktop => invoke::<command::ResetSettings>(NoArgs {}).await,
-            Host::Browser => browser_save_settings(&Settings::default()),
+            Host::Browser => tab::save_settings(&Settings::default()),
         }
     }
 
@@ -138,7 +174,7 @@ impl Platform {
                     .await
                     .unwrap_or(PermissionState::Prompt)
             }
-            Host::Browser => browser_permission_state(kind).await,
+            Host::Browser => tab::permission_state(kind).await,
         }
     }
 
@@ -150,7 +186,7 @@ impl Platform {
                     .await
                     .unwrap_or(PermissionState::Prompt)
             }
-            Host::Browser => browser_permission_state(kind).await,
+            Host::Browser => tab::permission_state(kind).await,
         }
     }
 
@@ -239,6 +275,17 @@ impl Platform {
     }
 }
 
+/// The cameras and microphones the shell's native engine can open (empty
+/// where there is none).
+pub async fn native_devices() -> Vec<NativeDevice> {
+    invoke::<command::NativeDevices>(NoArgs {})
+        .await
+        .unwrap_or_else(|error| {
+            gloo::console::warn!(format!("native_devices: {error:?}"));
+            Vec::new()
+        })
+}
+
 /// The invite link the desktop app was opened with (a `peercall://` link
 /// clicked elsewhere), handed over by the shell before the page started.
 pub fn launch_link() -> Option<String> {
@@ -315,8 +362,9 @@ fn port_of(url: &str) -> u16 {
         .unwrap_or(if url.starts_with("wss") { 443 } else { 80 })
 }
 
-/// Calls the shell's command `C` and decodes its answer or its [`ShellError`].
-async fn invoke<C: Command>(args: C::Args) -> Result<C::Output, ShellError> {
+/// Calls the shell's command `C` and decodes its answer or its [`ShellError`]
+/// (the native engine's commands go through here too, see `call::native`).
+pub async fn invoke<C: Command>(args: C::Args) -> Result<C::Output, ShellError> {
     let ipc = |e: JsValue| page_error(ShellErrorKind::Ipc, e);
     let internals = tauri_internals().ok_or_else(|| {
         ShellError::new(
@@ -341,92 +389,6 @@ async fn invoke<C: Command>(args: C::Args) -> Result<C::Output, ShellError> {
         Err(error) => {
             Err(serde_wasm_bindgen::from_value(error.clone()).unwrap_or_else(|_| ipc(error)))
         }
-    }
-}
-
-fn local_storage() -> Option<web_sys::Storage> {
-    web_sys::window()?.local_storage().ok().flatten()
-}
-
-fn browser_load_settings() -> SettingsSnapshot {
-    let path = "browser storage".to_owned();
-    let Some(stored) = local_storage().and_then(|s| s.get_item(SETTINGS_KEY).ok().flatten()) else {
-        return SettingsSnapshot {
-            settings: Settings::default(),
-            notice: None,
-            path,
-        };
-    };
-    match Settings::from_stored_json(&stored)
-        .ok()
-        .filter(|s| s.validate().is_ok())
-    {
-        Some(settings) => SettingsSnapshot {
-            settings,
-            notice: None,
-            path,
-        },
-        None => {
-            // Keep the damaged copy, as the desktop app does with its file.
-            let backup = format!("{SETTINGS_KEY}.corrupt");
-            if let Some(storage) = local_storage() {
-                let _ = storage.set_item(&backup, &stored);
-                let _ = storage.remove_item(SETTINGS_KEY);
-            }
-            SettingsSnapshot {
-                settings: Settings::default(),
-                notice: Some(LoadNotice::Corrupt { backup }),
-                path,
-            }
-        }
-    }
-}
-
-fn browser_save_settings(settings: &Settings) -> Result<Settings, ShellError> {
-    if let Err(fields) = settings.validate() {
-        return Err(ShellError {
-            kind: ShellErrorKind::InvalidSettings,
-            message: format!("{} setting(s) are not valid", fields.len()),
-            fields,
-        });
-    }
-    let json = serde_json::to_string(settings).expect("settings serialize");
-    local_storage()
-        .ok_or_else(|| ShellError::new(ShellErrorKind::SettingsIo, "no localStorage"))?
-        .set_item(SETTINGS_KEY, &json)
-        .map_err(|e| page_error(ShellErrorKind::SettingsIo, e))?;
-    Ok(settings.clone())
-}
-
-/// `navigator.permissions.query({name: "camera"})`, where the browser has it.
-async fn browser_permission_state(kind: MediaKind) -> PermissionState {
-    let name = match kind {
-        MediaKind::Camera => "camera",
-        MediaKind::Microphone => "microphone",
-    };
-    let query = async {
-        let navigator = web_sys::window()?.navigator();
-        let permissions = js_sys::Reflect::get(&navigator, &"permissions".into()).ok()?;
-        let query: js_sys::Function = js_sys::Reflect::get(&permissions, &"query".into())
-            .ok()?
-            .dyn_into()
-            .ok()?;
-        let descriptor = js_sys::Object::new();
-        js_sys::Reflect::set(&descriptor, &"name".into(), &name.into()).ok()?;
-        let promise: js_sys::Promise = query
-            .call1(&permissions, &descriptor)
-            .ok()?
-            .dyn_into()
-            .ok()?;
-        let status = JsFuture::from(promise).await.ok()?;
-        js_sys::Reflect::get(&status, &"state".into())
-            .ok()?
-            .as_string()
-    };
-    match query.await.as_deref() {
-        Some("granted") => PermissionState::Granted,
-        Some("denied") => PermissionState::Denied,
-        _ => PermissionState::Prompt,
     }
 }
 
@@ -455,5 +417,74 @@ pub fn guidance_for_denied(host: Host) -> crate::i18n::Text {
         Host::Desktop if is_macos() => Text::GuidanceMac,
         Host::Desktop if is_windows() => Text::GuidanceWindows,
         Host::Desktop => Text::GuidanceLinux,
+    }
+}
+
+/// A Tauri channel the shell sends to (its `__CHANNEL__:N` name goes in a
+/// command's arguments), as `@tauri-apps/api`'s `Channel` makes one: every
+/// message arrives as `{ message, index }` and is handed on in index order;
+/// `{ end, index }` marks the last. Dropping it unregisters the callback.
+pub struct ShellChannel {
+    id: u32,
+    _callback: wasm_bindgen::closure::Closure<dyn FnMut(JsValue)>,
+}
+
+impl ShellChannel {
+    /// Registers `on_message` (fed each message's JSON, in order).
+    pub fn new(
+        mut on_message: impl FnMut(serde_json::Value) + 'static,
+    ) -> Result<Self, ShellError> {
+        let ipc = |e: JsValue| page_error(ShellErrorKind::Ipc, e);
+        let internals = tauri_internals().ok_or_else(|| {
+            ShellError::new(
+                ShellErrorKind::NotDesktop,
+                "not running inside the desktop app",
+            )
+        })?;
+        let mut order = ChannelOrder::default();
+        let callback =
+            wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |raw: JsValue| {
+                let Some(text) = js_sys::JSON::stringify(&raw)
+                    .ok()
+                    .and_then(|s| s.as_string())
+                else {
+                    return;
+                };
+                match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(envelope) => order.push(envelope, &mut on_message),
+                    Err(error) => gloo::console::warn!(format!("shell channel: {error}")),
+                }
+            });
+        let transform: js_sys::Function =
+            js_sys::Reflect::get(&internals, &"transformCallback".into())
+                .and_then(|f| f.dyn_into())
+                .map_err(ipc)?;
+        let id = transform
+            .call1(&internals, callback.as_ref())
+            .map_err(ipc)?
+            .as_f64()
+            .ok_or_else(|| ShellError::new(ShellErrorKind::Ipc, "transformCallback gave no id"))?
+            as u32;
+        Ok(Self {
+            id,
+            _callback: callback,
+        })
+    }
+
+    /// Its name in a command's arguments.
+    pub fn name(&self) -> String {
+        format!("__CHANNEL__:{}", self.id)
+    }
+}
+
+impl Drop for ShellChannel {
+    fn drop(&mut self) {
+        if let Some(internals) = tauri_internals() {
+            if let Ok(unregister) = js_sys::Reflect::get(&internals, &"unregisterCallback".into())
+                .and_then(|f| f.dyn_into::<js_sys::Function>())
+            {
+                let _ = unregister.call1(&internals, &self.id.into());
+            }
+        }
     }
 }

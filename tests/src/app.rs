@@ -281,6 +281,28 @@ impl App {
     }
 }
 
+/// Environment that leaves GStreamer without any plugin (an empty plugin
+/// path and a registry of its own), as on a system without the native
+/// engine's packages: the app's native engine reports the missing elements
+/// and, on a webview without WebRTC, calls go to the system browser. For
+/// the tests of that fallback.
+pub fn without_native_engine() -> Vec<(String, String)> {
+    let dir = temp_dir("no-gstreamer-plugins");
+    let registry = dir.join("registry.bin").display().to_string();
+    let empty = dir.display().to_string();
+    [
+        ("GST_PLUGIN_SYSTEM_PATH_1_0", &empty),
+        ("GST_PLUGIN_SYSTEM_PATH", &empty),
+        ("GST_PLUGIN_PATH_1_0", &empty),
+        ("GST_PLUGIN_PATH", &empty),
+        ("GST_REGISTRY_1_0", &registry),
+        ("GST_REGISTRY", &registry),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value.clone()))
+    .collect()
+}
+
 /// Makes a stand-in "system browser": a desktop entry registered as the
 /// default `http` handler in a private XDG config, whose program appends each
 /// URL it is asked to open to the returned file. Pass the returned

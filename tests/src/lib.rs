@@ -37,7 +37,9 @@ pub mod native;
 mod observe;
 mod process;
 
-pub use app::{opened_url, recording_browser, App, AppOptions, Display, SessionBus};
+pub use app::{
+    opened_url, recording_browser, without_native_engine, App, AppOptions, Display, SessionBus,
+};
 pub use browser::{close_all, launch_browsers, with_browsers, Browser, FakeMedia};
 pub use call::{home_url, http_get, room_url, signaling_welcome, RedisServer, SignalServer};
 pub use dom::{

@@ -3,20 +3,23 @@
 use anyhow::{ensure, Context, Result};
 use fantoccini::Locator;
 use peercall_e2e::{
-    http_get, opened_url, recording_browser, signaling_welcome, wait_for, App, AppOptions,
+    click, http_get, opened_url, recording_browser, signaling_welcome, wait_for, wait_for_text,
+    without_native_engine, App, AppOptions,
 };
 
 /// The home screen renders, the embedded server answers on the port the UI
-/// was told, and on this machine's WebKitGTK (no RTCPeerConnection) the app
-/// says so and carries the call to the system browser, on a page its own
-/// server serves.
+/// was told, and on this machine's WebKitGTK (no RTCPeerConnection), with
+/// the native engine's GStreamer plugins out of reach, the app says so
+/// (Settings → About names what is missing) and carries the call to the
+/// system browser, on a page its own server serves.
 #[tokio::test(flavor = "multi_thread")]
 async fn home_screen_embedded_server_and_browser_fallback() -> Result<()> {
     // Stand-in for the system browser, registered the way a desktop
     // registers one; it records what the app asked to open.
-    let (opened, browser_env) = recording_browser()?;
+    let (opened, mut env) = recording_browser()?;
+    env.extend(without_native_engine());
     let app = App::launch(AppOptions {
-        env: browser_env,
+        env,
         ..AppOptions::default()
     })
     .await?;
@@ -90,6 +93,11 @@ async fn home_screen_embedded_server_and_browser_fallback() -> Result<()> {
     );
     wait_for(client, ".notice-outcome.ok").await?;
     app.capture_screen("app-home-opened-browser")?;
+
+    // Settings → About says where calls run, and why.
+    click(client, "#open-settings").await?;
+    wait_for_text(client, "#call-engine[data-engine='browser']", "browser").await?;
+    wait_for_text(client, "#call-engine-why", "webrtcbin").await?;
 
     app.quit().await
 }

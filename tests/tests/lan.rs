@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use peercall_e2e::{
     attr, click, media_flowing, opened_url, recording_browser, screenshot, settings_dir,
     signaling_welcome, temp_dir, type_into, wait_for, wait_for_observed, wait_until, with_browsers,
-    App, AppOptions, SignalServer,
+    without_native_engine, App, AppOptions, SignalServer,
 };
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
@@ -77,6 +77,8 @@ async fn launch(
     args: Vec<String>,
 ) -> Result<(App, PathBuf)> {
     let (opened, mut env) = recording_browser()?;
+    // Calls go to the system browser: no native engine.
+    env.extend(without_native_engine());
     env.extend(
         extra_env
             .iter()

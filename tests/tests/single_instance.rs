@@ -6,7 +6,8 @@
 use anyhow::{ensure, Result};
 use fantoccini::Locator;
 use peercall_e2e::{
-    opened_url, recording_browser, wait_for, wait_until, App, AppOptions, SignalServer,
+    opened_url, recording_browser, wait_for, wait_until, without_native_engine, App, AppOptions,
+    SignalServer,
 };
 
 /// The main window's title (`window.rs`).
@@ -15,7 +16,9 @@ const TITLE: &str = "Peercall";
 #[tokio::test(flavor = "multi_thread")]
 async fn a_link_opened_while_the_app_runs_reaches_the_running_window() -> Result<()> {
     let server = SignalServer::start(&[]).await?;
-    let (opened, env) = recording_browser()?;
+    let (opened, mut env) = recording_browser()?;
+    // Calls go to the system browser: no native engine.
+    env.extend(without_native_engine());
     let app = App::launch(AppOptions {
         env,
         ..AppOptions::default()

@@ -213,6 +213,7 @@ const MAPPED: &[&str] = &[
     "src-ui/src/call",
     "src-ui/src/call/session",
     "src-ui/src/call/peer",
+    "src-ui/src/call/native",
     "xtask/src",
     "tests/src",
 ];

@@ -16,10 +16,10 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsValue;
 use web_sys::{MediaStream, MediaStreamTrack};
 
-use super::{js, peer, BrowserEngine, CallPhase, CallTarget};
+use super::{js, peer, CallPhase, CallTarget, PageEngine, VideoSource};
 
 /// Puts the hook on `window`; `engine` gives the engine while it lives.
-pub(super) fn install(engine: impl Fn() -> Option<BrowserEngine> + Clone + 'static) {
+pub(super) fn install(engine: impl Fn() -> Option<PageEngine> + Clone + 'static) {
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -49,7 +49,7 @@ pub(super) fn install(engine: impl Fn() -> Option<BrowserEngine> + Clone + 'stat
     js::set(&window, "__peercall", hook);
 }
 
-async fn snapshot(engine: &BrowserEngine) -> Value {
+async fn snapshot(engine: &PageEngine) -> Value {
     let (opened, live) = engine.opened_tracks();
     let mut out = json!({
         "myId": engine.my_id(),
@@ -71,10 +71,11 @@ async fn snapshot(engine: &BrowserEngine) -> Value {
     };
     let started_at = session.started_at();
     let local = session.local_view();
-    let tracks: Vec<Value> = local
-        .stream
-        .as_ref()
-        .map(track_states)
+    let tracks: Vec<Value> = match &local.video {
+        Some(VideoSource::Stream(stream)) => Some(stream),
+        _ => None,
+    }
+    .map(track_states)
         .unwrap_or_default()
         .into_iter()
         .map(|(kind, state, enabled, label)| {

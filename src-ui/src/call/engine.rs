@@ -9,22 +9,33 @@
 //! [`CallEvent`]s given to [`CallEngine::start`]. Nothing a page sees names
 //! an `RTCPeerConnection`.
 //!
-//! Today the only implementation is [`BrowserEngine`], the browser's own
-//! WebRTC. Where the webview has none (WebKitGTK on Linux), a native one can
-//! implement the same trait: the signaling client stays in the page, SDP and
-//! candidates travel between the page and the shell, and
-//! [`Engine::new`] is the one place that picks the implementation.
+//! [`PageEngine`] implements it on the browser's own WebRTC;
+//! [`PageEngine::native`] the same engine whose connections and devices
+//! are the shell's native engine (`native/`: where the webview has no
+//! WebRTC, WebKitGTK on Linux): the signaling client, the roster and the
+//! session stay in the page, SDP and candidates travel between the page and
+//! the shell. [`Engine::new`] is the one place that picks one, from the
+//! platform's [`EngineChoice`].
 
 use std::ops::Deref;
 use std::rc::Rc;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use peercall_signal::protocol::{IceServer, PeerId};
+use peercall_signal::shell::native::StreamId;
 use web_sys::MediaStream;
 use yew::Callback;
 
 use super::chat::ChatLine;
-use super::media::{DeviceError, LocalMedia, MediaPreferences};
-use super::BrowserEngine;
+use super::media::{DeviceError, MediaPreferences};
+use super::native::Frames;
+use super::PageEngine;
+use crate::platform::EngineChoice;
+
+/// A future the engine hands the UI.
+pub type Pending<T> = Pin<Box<dyn Future<Output = T>>>;
 
 /// What the UI asks of a call engine. One engine lives as long as the page:
 /// it keeps the signaling connection (so our id is known and calls can ring
@@ -76,13 +87,61 @@ pub trait CallEngine {
     /// Sends a chat line to everyone in the call.
     fn send_chat(&self, text: &str);
 
+    /// Opens the devices `preferences` names for a preview (or takes what
+    /// the previous screen left, see `handoff`).
+    fn open_preview(&self, preferences: &MediaPreferences) -> Pending<PreviewMedia>;
+
     /// A preview going off screen leaves its devices for the next screen
     /// (see `handoff`): a call or preview that wants the same devices
     /// takes them without opening them again; otherwise they stop shortly.
-    fn hand_over(&self, media: LocalMedia, preferences: MediaPreferences);
+    fn hand_over(&self, media: PreviewMedia, preferences: MediaPreferences);
+}
 
-    /// The devices a preview left, if they are the ones `wanted` asks for.
-    fn take_handed_over(&self, wanted: &MediaPreferences) -> Option<LocalMedia>;
+/// A preview's open devices, whichever engine opened them.
+pub struct PreviewMedia {
+    /// What to show.
+    pub video: Option<VideoSource>,
+    /// Why there is no camera, if there is none.
+    pub camera_error: Option<DeviceError>,
+    /// Why there is no microphone, if there is none.
+    pub mic_error: Option<DeviceError>,
+    /// What keeps them open.
+    pub held: Held,
+}
+
+/// What keeps a preview's devices open.
+pub enum Held {
+    /// The browser's tracks (they stop when nobody takes them).
+    Web(super::media::LocalMedia),
+    /// A hold on the shell's capture (released when dropped).
+    Native(super::native::MediaHold),
+}
+
+/// What a tile shows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VideoSource {
+    /// A browser stream, played by a `<video>` (video, and for a remote
+    /// person their audio too).
+    Stream(MediaStream),
+    /// Frames from the shell's native engine, drawn on a `<canvas>` (the
+    /// shell plays the audio itself).
+    Native {
+        /// Which of the shell's streams.
+        stream: StreamId,
+        /// The page's frames connection.
+        frames: Frames,
+    },
+}
+
+impl VideoSource {
+    /// Whether there is a picture to show (a stream with a video track; a
+    /// native stream always has one).
+    pub fn has_video(&self) -> bool {
+        match self {
+            Self::Stream(stream) => stream.get_video_tracks().length() > 0,
+            Self::Native { .. } => true,
+        }
+    }
 }
 
 /// The engine handle the UI holds (cheap to clone; equal when it is the
@@ -91,15 +150,15 @@ pub trait CallEngine {
 pub struct Engine(Rc<dyn CallEngine>);
 
 impl Engine {
-    /// The engine for this page, not connected yet.
-    pub fn new() -> Self {
-        Self(Rc::new(BrowserEngine::new()))
-    }
-}
-
-impl Default for Engine {
-    fn default() -> Self {
-        Self::new()
+    /// The engine for this page, not connected yet: the browser's WebRTC,
+    /// or the shell's native engine where the platform chose it.
+    pub fn new(choice: &EngineChoice) -> Self {
+        match choice {
+            EngineChoice::Native { .. } => Self(Rc::new(PageEngine::native())),
+            EngineChoice::WebView | EngineChoice::Browser { .. } => {
+                Self(Rc::new(PageEngine::browser()))
+            }
+        }
     }
 }
 
@@ -220,8 +279,8 @@ impl EndReason {
 /// Our camera and microphone as the UI shows them.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct LocalView {
-    /// The local stream for the self view (`None` until opened).
-    pub stream: Option<MediaStream>,
+    /// The self view (`None` until opened).
+    pub video: Option<VideoSource>,
     /// Microphone muted (by us, or because there is none).
     pub audio_muted: bool,
     /// Camera off (by us, or because there is none).
@@ -245,8 +304,8 @@ pub struct PeerView {
     pub name: String,
     /// The connection to them.
     pub state: ConnState,
-    /// Their audio and video.
-    pub stream: Option<MediaStream>,
+    /// Their video (and audio, for the browser engine).
+    pub video: Option<VideoSource>,
     /// Their microphone is muted.
     pub audio_muted: bool,
     /// Their camera is off.

@@ -8,10 +8,13 @@
 //!
 //! - [`engine`]: the interface — [`CallEngine`], the [`Engine`] handle and
 //!   the types both sides share.
-//! - [`browser`]: the engine on the browser's own WebRTC: the signaling
-//!   connection, rings, the current call.
+//! - [`page_engine`]: the engine: the signaling connection, rings, the
+//!   current call; on the browser's WebRTC or the shell's native engine.
 //! - [`session`]: a call — rooms (mesh), direct calls, surviving reconnects;
 //!   its roster of participants and our local media.
+//! - [`conn`]: one person's connection, a browser `Peer` or a native one.
+//! - [`native`]: the shell's native engine as the page drives it (its
+//!   peers, the local capture, video frames onto canvases).
 //! - [`signaling`]: the WebSocket client, typed messages, reconnect + backoff.
 //! - [`media`]: `getUserMedia`, error classification, fallbacks.
 //! - [`handoff`]: devices a preview passes on to the next screen or call.
@@ -20,22 +23,24 @@
 //! - [`chat`]: what peers say over the data channel.
 //! - [`debug`]: the read-only `window.__peercall` hook tests and benches read.
 
-mod browser;
 pub mod chat;
+mod conn;
 mod debug;
 mod engine;
 mod handoff;
 pub mod js;
 pub mod media;
+pub mod native;
+mod page_engine;
 pub mod peer;
 pub mod sdp;
 mod session;
 pub mod signaling;
 
-use browser::BrowserEngine;
 pub use chat::ChatLine;
 pub use engine::{
     AppEvent, CallEngine, CallEvent, CallOptions, CallPhase, CallTarget, CallToken, ConnState,
-    DirectRole, EndReason, Engine, LocalView, PeerView,
+    DirectRole, EndReason, Engine, Held, LocalView, PeerView, PreviewMedia, VideoSource,
 };
 pub use media::{DeviceError, MediaPreferences};
+use page_engine::PageEngine;

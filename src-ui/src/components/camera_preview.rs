@@ -1,11 +1,15 @@
 use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
+use crate::call::VideoSource;
+use crate::components::NativeVideo;
+
 /// Props for [`CameraPreview`].
 #[derive(Properties, PartialEq)]
 pub struct CameraPreviewProps {
-    /// The stream to show (its video track, muted: this is your own voice).
-    pub stream: Option<MediaStream>,
+    /// What to show: a browser stream (its video track, muted: this is
+    /// your own voice) or the native engine's preview frames.
+    pub video: Option<VideoSource>,
     /// Shown over the picture when there is none (why, in words).
     #[prop_or_default]
     pub children: Html,
@@ -15,9 +19,13 @@ pub struct CameraPreviewProps {
 #[function_component(CameraPreview)]
 pub fn camera_preview(props: &CameraPreviewProps) -> Html {
     let video = use_node_ref();
+    let stream: Option<MediaStream> = match &props.video {
+        Some(VideoSource::Stream(stream)) => Some(Clone::clone(stream)),
+        _ => None,
+    };
     {
         let video = video.clone();
-        use_effect_with(props.stream.clone(), move |stream| {
+        use_effect_with(stream, move |stream| {
             if let Some(element) = video.cast::<HtmlVideoElement>() {
                 element.set_src_object(stream.as_ref());
                 if stream.is_some() {
@@ -26,13 +34,14 @@ pub fn camera_preview(props: &CameraPreviewProps) -> Html {
             }
         });
     }
-    let has_video = props
-        .stream
-        .as_ref()
-        .is_some_and(|s| s.get_video_tracks().length() > 0);
+    let has_video = props.video.as_ref().is_some_and(VideoSource::has_video);
     html! {
         <div class="camera-preview" data-playing={has_video.to_string()}>
-            <video id="settings-preview" ref={video} autoplay=true muted=true playsinline=true />
+            if let Some(VideoSource::Native { stream, frames }) = &props.video {
+                <NativeVideo id="settings-preview" stream={*stream} frames={frames.clone()} />
+            } else {
+                <video id="settings-preview" ref={video} autoplay=true muted=true playsinline=true />
+            }
             if !has_video {
                 <div class="camera-preview-overlay">{ props.children.clone() }</div>
             }

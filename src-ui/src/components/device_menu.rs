@@ -14,6 +14,9 @@ pub struct DeviceMenuProps {
     pub on_change: Callback<Settings>,
     /// Closes the menu.
     pub on_close: Callback<()>,
+    /// The native engine captures (list the shell's devices).
+    #[prop_or_default]
+    pub native: bool,
 }
 
 /// A small panel above the control bar to switch camera or microphone in the
@@ -21,7 +24,7 @@ pub struct DeviceMenuProps {
 #[function_component(DeviceMenu)]
 pub fn device_menu(props: &DeviceMenuProps) -> Html {
     let tr = use_text();
-    let devices = use_media_devices(0);
+    let devices = use_media_devices(0, props.native);
     let options = |list: &[MediaDevice], unnamed: Text| {
         device_options(list, tr(Text::SystemDefault), tr(unnamed))
     };

@@ -1,7 +1,9 @@
+use peercall_signal::shell::native::NativeSupport;
 use yew::prelude::*;
 
 use crate::hooks::use_text;
-use crate::i18n::Text;
+use crate::i18n::{fill, Text};
+use crate::platform::{EngineChoice, Host};
 
 /// Props for [`AboutSection`].
 #[derive(Properties, PartialEq)]
@@ -10,6 +12,36 @@ pub struct AboutSectionProps {
     pub path: AttrValue,
     /// Resets every setting (after the user confirms).
     pub on_reset: Callback<()>,
+    /// Which call engine runs, and why.
+    pub engine: EngineChoice,
+    /// What hosts the UI.
+    pub host: Host,
+}
+
+/// Which engine carries calls, and why, in words: the line, and the reason
+/// under it when calls leave the window.
+fn engine_words(
+    engine: &EngineChoice,
+    host: Host,
+    tr: &impl Fn(Text) -> &'static str,
+) -> (String, Option<String>) {
+    match engine {
+        EngineChoice::WebView if host == Host::Browser => (tr(Text::EngineTab).to_owned(), None),
+        EngineChoice::WebView => (tr(Text::EngineWindow).to_owned(), None),
+        EngineChoice::Native { gstreamer } => (fill(tr(Text::EngineNative), gstreamer), None),
+        EngineChoice::Browser { why } => {
+            let reason = match why {
+                Some(NativeSupport::MissingElements { missing }) => {
+                    fill(tr(Text::EngineMissing), &missing.join(", "))
+                }
+                // The shell's own words ("GStreamer could not start: …").
+                Some(NativeSupport::Unavailable { reason }) => reason.clone(),
+                Some(NativeSupport::NotBuilt) => tr(Text::EngineNotBuilt).to_owned(),
+                Some(NativeSupport::Ready { .. }) | None => tr(Text::EngineUnknown).to_owned(),
+            };
+            (tr(Text::EngineBrowser).to_owned(), Some(reason))
+        }
+    }
 }
 
 /// Version, where settings live, and reset.
@@ -17,6 +49,7 @@ pub struct AboutSectionProps {
 pub fn about_section(props: &AboutSectionProps) -> Html {
     let tr = use_text();
     let confirming = use_state(|| false);
+    let (engine, why) = engine_words(&props.engine, props.host, &tr);
     let on_reset_click = {
         let confirming = confirming.clone();
         Callback::from(move |_| confirming.set(true))
@@ -39,6 +72,13 @@ pub fn about_section(props: &AboutSectionProps) -> Html {
             <dl class="about-list">
                 <dt>{ tr(Text::Version) }</dt>
                 <dd id="app-version">{ concat!("Peercall ", env!("CARGO_PKG_VERSION")) }</dd>
+                <dt>{ tr(Text::CallEngine) }</dt>
+                <dd id="call-engine" data-engine={props.engine.as_str()}>
+                    <span>{ engine }</span>
+                    if let Some(why) = why {
+                        <span class="hint" id="call-engine-why">{ why }</span>
+                    }
+                </dd>
                 <dt>{ tr(Text::SettingsLocation) }</dt>
                 <dd><code id="settings-path">{ props.path.clone() }</code></dd>
             </dl>

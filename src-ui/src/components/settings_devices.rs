@@ -79,7 +79,7 @@ pub fn devices_section(props: &DevicesSectionProps) -> Html {
         && !needs_prompt
         && (preferences.want_camera || preferences.want_microphone);
     let preview = use_preview(preview_enabled, preferences);
-    let devices = use_media_devices(preview.generation);
+    let devices = use_media_devices(preview.generation, platform.engine.is_native());
 
     let on_allow = {
         let platform = platform.clone();
@@ -188,11 +188,15 @@ pub fn devices_section(props: &DevicesSectionProps) -> Html {
             }
             <div class="devices-grid">
                 <div class="devices-preview">
-                    <CameraPreview stream={preview.stream.clone()}>{ overlay }</CameraPreview>
-                    <div class="mic-row">
-                        <span class="mic-row-label">{ tr(Text::MicLevel) }</span>
-                        <MicMeter stream={preview.stream.clone()} label={tr(Text::MicLevel)} />
-                    </div>
+                    <CameraPreview video={preview.video.clone()}>{ overlay }</CameraPreview>
+                    // The native engine keeps the sound in the shell: no
+                    // level to show in the page.
+                    if !platform.engine.is_native() {
+                        <div class="mic-row">
+                            <span class="mic-row-label">{ tr(Text::MicLevel) }</span>
+                            <MicMeter stream={preview.stream()} label={tr(Text::MicLevel)} />
+                        </div>
+                    }
                     if let Some(message) = mic_message {
                         <p class="field-error" id="mic-message">{ tr(message) }</p>
                     }

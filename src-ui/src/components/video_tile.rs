@@ -3,16 +3,17 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
-use crate::call::ConnState;
-use crate::components::{Avatar, Icon, IconKind};
+use crate::call::{ConnState, VideoSource};
+use crate::components::{Avatar, Icon, IconKind, NativeVideo};
 use crate::hooks::use_text;
 use crate::i18n::{fill, Text};
 
 /// Props for [`VideoTile`].
 #[derive(Properties, PartialEq)]
 pub struct VideoTileProps {
-    /// Their (or our) audio and video.
-    pub stream: Option<MediaStream>,
+    /// Their (or our) video: a browser stream (with their audio), or the
+    /// native engine's frames (the shell plays the audio).
+    pub video: Option<VideoSource>,
     /// The name on the tile.
     pub name: AttrValue,
     /// The participant's signaling id (`None`: this is us).
@@ -48,10 +49,14 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
     let video = use_node_ref();
     let sound_blocked = use_state(|| false);
     let is_self = props.peer_id.is_none();
+    let stream: Option<MediaStream> = match &props.video {
+        Some(VideoSource::Stream(stream)) => Some(Clone::clone(stream)),
+        _ => None,
+    };
     {
         let video = video.clone();
         let sound_blocked = sound_blocked.clone();
-        use_effect_with(props.stream.clone(), move |stream| {
+        use_effect_with(stream, move |stream| {
             if let Some(element) = video.cast::<HtmlVideoElement>() {
                 // Our own voice must never play back; theirs plays here.
                 element.set_muted(is_self);
@@ -70,11 +75,7 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
             }
         });
     }
-    let has_video = !props.video_muted
-        && props
-            .stream
-            .as_ref()
-            .is_some_and(|s| s.get_video_tracks().length() > 0);
+    let has_video = !props.video_muted && props.video.as_ref().is_some_and(VideoSource::has_video);
     let name = if props.name.is_empty() {
         AttrValue::from(tr(Text::SomeoneName))
     } else {
@@ -109,7 +110,11 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
             data-audio-muted={props.audio_muted.to_string()}
             data-video-muted={props.video_muted.to_string()}
             aria-label={shown_name.clone()}>
-            <video ref={video} autoplay=true playsinline=true muted={is_self} />
+            if let Some(VideoSource::Native { stream, frames }) = &props.video {
+                <NativeVideo stream={*stream} frames={frames.clone()} />
+            } else {
+                <video ref={video} autoplay=true playsinline=true muted={is_self} />
+            }
             if props.opening && !has_video {
                 <div class="tile-status connecting" role="status">
                     <span class="spinner" /><span>{ tr(Text::PreviewOpening) }</span>

@@ -4,6 +4,9 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{MediaDeviceInfo, MediaDeviceKind};
 use yew::prelude::*;
 
+use crate::platform::MediaKind;
+use peercall_signal::shell::native::NativeDevice;
+
 /// One capture or output device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaDevice {
@@ -47,13 +50,23 @@ pub fn device_options(
 /// The camera, microphone and speaker lists, kept current as devices are
 /// plugged in and out (`devicechange`). `refresh` re-reads them (labels only
 /// appear once capture is allowed, so callers refresh after opening a device).
+/// With the native engine (`native`) they are the shell's devices, what it
+/// can capture (it plays sound on the system's output: no speakers).
 #[hook]
-pub fn use_media_devices(refresh: u32) -> UseStateHandle<MediaDevices> {
+pub fn use_media_devices(refresh: u32, native: bool) -> UseStateHandle<MediaDevices> {
     let devices = use_state(MediaDevices::default);
     {
         let devices = devices.clone();
-        use_effect_with(refresh, move |_| {
-            let media = web_sys::window().and_then(|w| w.navigator().media_devices().ok());
+        use_effect_with((refresh, native), move |(_, native)| {
+            let media = web_sys::window()
+                .filter(|_| !*native)
+                .and_then(|w| w.navigator().media_devices().ok());
+            if *native {
+                let devices = devices.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    devices.set(native_lists(crate::platform::native_devices().await));
+                });
+            }
             let reload = {
                 let media = media.clone();
                 move || {
@@ -78,6 +91,22 @@ pub fn use_media_devices(refresh: u32) -> UseStateHandle<MediaDevices> {
                 drop(listener);
             }
         });
+    }
+    devices
+}
+
+/// The shell's devices as the pickers list them.
+fn native_lists(found: Vec<NativeDevice>) -> MediaDevices {
+    let mut devices = MediaDevices::default();
+    for device in found {
+        let entry = MediaDevice {
+            id: device.id,
+            label: device.label,
+        };
+        match device.kind {
+            MediaKind::Camera => devices.cameras.push(entry),
+            MediaKind::Microphone => devices.microphones.push(entry),
+        }
     }
     devices
 }

@@ -3,14 +3,16 @@ use web_sys::{MediaStream, MediaStreamTrack};
 use yew::prelude::*;
 
 use crate::call::js;
-use crate::call::media::{self, DeviceError, LocalMedia, MediaPreferences};
+use crate::call::media::{DeviceError, MediaPreferences};
+use crate::call::{Held, PreviewMedia, VideoSource};
 use crate::hooks::use_engine;
 
 /// The settings page's live preview.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Preview {
-    /// The stream being previewed, once open.
-    pub stream: Option<MediaStream>,
+    /// What is being previewed, once open: the browser's stream, or the
+    /// native engine's preview frames.
+    pub video: Option<VideoSource>,
     /// Why there is no camera, if there is none.
     pub camera_error: Option<DeviceError>,
     /// Why there is no microphone, if there is none.
@@ -19,6 +21,17 @@ pub struct Preview {
     pub opening: bool,
     /// Bumped each time a stream opens (device labels become readable then).
     pub generation: u32,
+}
+
+impl Preview {
+    /// The browser stream, when the browser opened the devices (the level
+    /// meter listens to it; the native engine's sound stays in the shell).
+    pub fn stream(&self) -> Option<MediaStream> {
+        match &self.video {
+            Some(VideoSource::Stream(stream)) => Some(Clone::clone(stream)),
+            _ => None,
+        }
+    }
 }
 
 /// How many times a preview whose device stopped on its own is reopened
@@ -59,7 +72,7 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
         use_effect_with(deps, move |(enabled, preferences, _)| {
             let busy = busy.clone();
             let cancelled = std::rc::Rc::new(std::cell::Cell::new(false));
-            let opened = std::rc::Rc::new(std::cell::RefCell::new(None::<LocalMedia>));
+            let opened = std::rc::Rc::new(std::cell::RefCell::new(None::<PreviewMedia>));
             let watchers = std::rc::Rc::new(std::cell::RefCell::new(Vec::<EventListener>::new()));
             let engine = engine.clone();
             let opened_with = preferences.clone();
@@ -84,17 +97,28 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
                         return;
                     }
                     *busy.borrow_mut() = true;
-                    let local = match engine.take_handed_over(&preferences) {
-                        Some(local) => local,
-                        None => media::acquire_with(&preferences).await,
-                    };
+                    let local = engine.open_preview(&preferences).await;
                     *busy.borrow_mut() = false;
                     if cancelled.get() {
-                        local.stop();
+                        // Nobody shows it: the engine stops it shortly.
+                        engine.hand_over(local, preferences);
                         return;
                     }
-                    *opened.borrow_mut() = Some(local.clone());
-                    for track in js::items::<MediaStreamTrack>(&local.stream.get_tracks()) {
+                    let tracks = match &local.held {
+                        Held::Web(media) => {
+                            js::items::<MediaStreamTrack>(&media.stream.get_tracks())
+                        }
+                        Held::Native(_) => Vec::new(),
+                    };
+                    let shown = Preview {
+                        video: local.video.clone(),
+                        camera_error: local.camera_error,
+                        mic_error: local.mic_error,
+                        opening: false,
+                        generation: generation + 1,
+                    };
+                    *opened.borrow_mut() = Some(local);
+                    for track in tracks {
                         let cancelled = cancelled.clone();
                         let reopen = reopen.clone();
                         let reopens_left = reopens_left.clone();
@@ -110,13 +134,7 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
                             },
                         ));
                     }
-                    preview.set(Preview {
-                        stream: Some(Clone::clone(&local.stream)),
-                        camera_error: local.camera_error,
-                        mic_error: local.mic_error,
-                        opening: false,
-                        generation: generation + 1,
-                    });
+                    preview.set(shown);
                 });
             } else {
                 preview.set(Preview::default());

@@ -73,7 +73,7 @@ fn lobby(props: &LobbyProps) -> Html {
     let app = use_app();
     let platform = use_platform();
     let preferences = MediaPreferences::from_settings(&app.settings);
-    let preview = use_preview(platform.support.get_user_media, preferences);
+    let preview = use_preview(platform.can_preview(), preferences);
     let name = app.display_name();
     let typed = app.typed_name();
     let missing = use_state(|| false);
@@ -112,7 +112,7 @@ fn lobby(props: &LobbyProps) -> Html {
             <main class="lobby" id="lobby" data-room={room.clone()}>
                 <section class="lobby-card">
                     <div class="lobby-preview">
-                        <VideoTile stream={preview.stream.clone()} name={name.clone()} audio_muted={preview.mic_error.is_some()}
+                        <VideoTile video={preview.video.clone()} name={name.clone()} audio_muted={preview.mic_error.is_some()}
                             video_muted={preview.camera_error.is_some()} opening={preview.opening}
                             class={classes!("preview")} />
                     </div>
@@ -368,7 +368,7 @@ fn in_call(props: &InCallProps) -> Html {
         .iter()
         .map(|peer| {
             html! {
-                <VideoTile key={peer.key} stream={peer.stream.clone()} name={peer.name.clone()}
+                <VideoTile key={peer.key} video={peer.video.clone()} name={peer.name.clone()}
                     peer_id={AttrValue::from(peer.id.to_string())} audio_muted={peer.audio_muted}
                     video_muted={peer.video_muted} state={Some(peer.state)} class={classes!(remote_class)}
                     avatar_size={remote_avatar}
@@ -377,7 +377,7 @@ fn in_call(props: &InCallProps) -> Html {
         })
         .collect();
     tiles.push(html! {
-        <VideoTile key="self" stream={local.stream.clone()} name={me.clone()} audio_muted={local.audio_muted}
+        <VideoTile key="self" video={local.video.clone()} name={me.clone()} audio_muted={local.audio_muted}
             video_muted={local.video_muted} opening={local.opening} class={classes!(self_class)}
             avatar_size={self_avatar} />
     });
@@ -457,14 +457,14 @@ fn in_call(props: &InCallProps) -> Html {
                     on_send={send_chat} on_close={close_chat} />
             </div>
             <ControlBar audio_muted={local.audio_muted} video_muted={local.video_muted}
-                mic_available={local.stream.is_some() && local.mic_error.is_none()}
+                mic_available={local.mic_error.is_none()}
                 camera_busy={local.opening} chat_open={call.chat_open} unread={call.unread}
                 on_toggle_mic={toggle_mic} on_toggle_camera={toggle_camera}
                 on_toggle_chat={toggle_chat} on_hang_up={hang_up}
                 devices_open={*devices_open} on_toggle_devices={toggle_devices.clone()} />
             if *devices_open {
                 <DeviceMenu settings={app.settings.clone()} on_change={choose_devices}
-                    on_close={toggle_devices} />
+                    on_close={toggle_devices} native={platform.engine.is_native()} />
             }
         </div>
     }

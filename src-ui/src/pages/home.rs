@@ -25,7 +25,7 @@ pub fn home_page() -> Html {
     let browser_outcome = use_state(|| None::<BrowserOutcome>);
     // Your camera before the call (where this engine can have one).
     let preview = use_preview(
-        platform.support.can_call(),
+        platform.can_call(),
         MediaPreferences::from_settings(&app.settings),
     );
     let name = app.display_name();
@@ -113,7 +113,7 @@ pub fn home_page() -> Html {
             }));
         })
     };
-    let can_call = platform.support.can_call();
+    let can_call = platform.can_call();
     let server_ready = matches!(app.server, ServerStatus::Ready(_));
     let badge = match &app.server {
         ServerStatus::Starting => html! {
@@ -133,10 +133,11 @@ pub fn home_page() -> Html {
     html! {
         <>
             <TopBar on_settings={on_settings}>{ badge }</TopBar>
-            <main class="home" id="home" data-webrtc={platform.support.can_call().to_string()}>
+            <main class="home" id="home" data-webrtc={platform.support.can_call().to_string()}
+                data-engine={platform.engine.as_str()}>
                 if can_call {
                     <section class="home-preview" aria-label={tr(Text::YourName)}>
-                        <VideoTile stream={preview.stream.clone()} name={name.clone()}
+                        <VideoTile video={preview.video.clone()} name={name.clone()}
                             audio_muted={preview.mic_error.is_some()} video_muted={preview.camera_error.is_some()}
                             opening={preview.opening} class={classes!("preview")} />
                         <NameField value={app.typed_name()} on_change={on_name} />

@@ -111,9 +111,10 @@ pub fn settings_page() -> Html {
                     <h1>{ tr(Text::SettingsTitle) }</h1>
                 </div>
                 <YouSection settings={app.settings.clone()} errors={errors_rc.clone()} on_save={on_save.clone()} />
-                <DevicesSection settings={app.settings.clone()} errors={errors_rc.clone()} on_save={on_save.clone()} {platform} />
+                <DevicesSection settings={app.settings.clone()} errors={errors_rc.clone()} on_save={on_save.clone()} platform={platform.clone()} />
                 <NetworkSection settings={app.settings.clone()} errors={errors_rc.clone()} on_save={on_save.clone()} />
-                <AboutSection path={app.settings_path.clone()} {on_reset} />
+                <AboutSection path={app.settings_path.clone()} {on_reset}
+                    engine={platform.engine.clone()} host={platform.host} />
             </main>
         </>
     }

@@ -1,9 +1,11 @@
 //! Our own camera and microphone in a call: the call's one local stream,
 //! mute, camera off and on, and switching devices mid-call.
 //!
-//! [`Local`] holds the devices and knows nothing of the others; the
-//! session's methods at the bottom pass its changes on to every connection
-//! (`replaceTrack`, never a renegotiation) and tell everyone our mute state.
+//! [`Local`] is either engine's devices: [`WebLocal`] here (the browser's
+//! tracks) or `NativeLocal` (the shell's capture). Neither knows of the
+//! others; the session's methods at the bottom pass changes on to every
+//! connection (`replaceTrack`, never a renegotiation; native peers get the
+//! shell's capture by themselves) and tell everyone our mute state.
 //! Whatever opens after the call ended is stopped at once.
 
 use std::cell::{Cell, RefCell};
@@ -13,14 +15,115 @@ use std::rc::Rc;
 use peercall_signal::protocol::ClientMessage;
 use web_sys::{MediaStream, MediaStreamTrack};
 
+use super::native_local::NativeLocal;
 use super::Session;
 use crate::call::chat::PeerMessage;
+use crate::call::engine::Pending;
 use crate::call::media::{self, DeviceError, LocalMedia, MediaPreferences};
+use crate::call::native::NativeShell;
 use crate::call::peer::LocalTracks;
-use crate::call::{js, CallEvent, CallOptions, LocalView};
+use crate::call::{js, CallEvent, CallOptions, LocalView, VideoSource};
 
-/// Our devices in one call.
-pub(super) struct Local {
+/// Our devices in one call, on either engine.
+pub(super) enum Local {
+    /// The browser's tracks.
+    Web(Rc<WebLocal>),
+    /// The shell's capture.
+    Native(Rc<NativeLocal>),
+}
+
+impl Local {
+    pub(super) fn new(options: &CallOptions, native: Option<NativeShell>) -> Self {
+        match native {
+            None => Self::Web(WebLocal::new(options)),
+            Some(shell) => Self::Native(NativeLocal::new(options, shell)),
+        }
+    }
+
+    pub(super) fn opening(&self) -> bool {
+        match self {
+            Self::Web(local) => local.opening(),
+            Self::Native(local) => local.opening(),
+        }
+    }
+
+    pub(super) fn preferences(&self) -> MediaPreferences {
+        match self {
+            Self::Web(local) => local.preferences(),
+            Self::Native(local) => local.preferences(),
+        }
+    }
+
+    pub(super) fn view(&self) -> LocalView {
+        match self {
+            Self::Web(local) => local.view(),
+            Self::Native(local) => local.view(),
+        }
+    }
+
+    /// What every browser connection sends (nothing for the native engine).
+    pub(super) fn tracks(&self) -> LocalTracks {
+        match self {
+            Self::Web(local) => local.tracks(),
+            Self::Native(_) => LocalTracks::default(),
+        }
+    }
+
+    /// The browser engine's call stream (to count its tracks).
+    pub(super) fn web_stream(&self) -> Option<MediaStream> {
+        match self {
+            Self::Web(local) => Some(local.stream()),
+            Self::Native(_) => None,
+        }
+    }
+
+    /// Opens the devices (or takes what `handed_over` gives, browser only);
+    /// `false` when the call ended meanwhile.
+    pub(super) async fn open(
+        &self,
+        handed_over: impl FnOnce(&MediaPreferences) -> Option<LocalMedia>,
+    ) -> bool {
+        match self {
+            Self::Web(local) => local.open(handed_over).await,
+            Self::Native(local) => local.open().await,
+        }
+    }
+
+    fn set_mic_muted(&self, muted: bool) {
+        match self {
+            Self::Web(local) => local.set_mic_muted(muted),
+            Self::Native(local) => local.set_mic_muted(muted),
+        }
+    }
+
+    fn set_camera_on(&self, on: bool) -> Option<Pending<bool>> {
+        match self {
+            Self::Web(local) => local
+                .set_camera_on(on)
+                .map(|f| Box::pin(f) as Pending<bool>),
+            Self::Native(local) => Some(local.set_camera_on(on)),
+        }
+    }
+
+    fn switch_devices(&self, next: MediaPreferences) -> Option<Pending<bool>> {
+        match self {
+            Self::Web(local) => local
+                .switch_devices(next)
+                .map(|f| Box::pin(f) as Pending<bool>),
+            Self::Native(local) => local.switch_devices(next),
+        }
+    }
+
+    pub(super) fn release(&self) {
+        match self {
+            Self::Web(local) => local.release(),
+            Self::Native(local) => local.release(),
+        }
+    }
+}
+
+/// Our devices in one call on the browser's WebRTC.
+pub(super) struct WebLocal {
     /// Devices in use; starts as the call's preferences, changes when the
     /// user picks another camera or microphone during the call.
     preferences: RefCell<MediaPreferences>,
@@ -34,7 +137,7 @@ pub(super) struct Local {
     released: Cell<bool>,
 }
 
-impl Local {
+impl WebLocal {
     /// No devices yet (they are opening), with the mute state the call
     /// starts with.
     pub(super) fn new(options: &CallOptions) -> Rc<Self> {
@@ -114,7 +217,7 @@ impl Local {
     pub(super) fn view(&self) -> LocalView {
         let media = self.media.borrow();
         LocalView {
-            stream: Some(Clone::clone(&media.stream)),
+            video: Some(VideoSource::Stream(Clone::clone(&media.stream))),
             audio_muted: self.mic_muted.get() || media.audio_track().is_none(),
             video_muted: !self.camera_on.get() || media.video_track().is_none(),
             mic_error: media.mic_error,
@@ -242,8 +345,8 @@ impl Session {
 
     /// The call's stream gained tracks: the engine keeps count of them.
     pub(super) fn tracks_opened(&self) {
-        if let Some(link) = self.link() {
-            link.opened(&self.local.stream());
+        if let (Some(link), Some(stream)) = (self.link(), self.local.web_stream()) {
+            link.opened(&stream);
         }
     }
 

@@ -27,7 +27,7 @@
 //!
 //! A direct call is re-established the same way: the caller rings the
 //! callee's new id, and the callee's engine accepts a ring from its current
-//! partner without asking (see `BrowserEngine::on_message`).
+//! partner without asking (see `PageEngine::on_message`).
 //!
 //! # The parts
 //!
@@ -36,7 +36,16 @@
 //! participants (slots, members in their grace period, early messages,
 //! re-addressing, detaching), [`peer_events`] handles what their
 //! connections report and say, and [`local`] our own camera and
-//! microphone. The session reaches its engine only through [`Link`].
+//! microphone ([`native_local`] when the shell captures them). The session
+//! reaches its engine only through [`Link`].
+//!
+//! # Either engine
+//!
+//! Each participant's connection is a [`Conn`]: the browser's
+//! `RTCPeerConnection` or a native peer in the shell (when [`Link::native`]
+//! gives one). Who offers is the same [`Role`] for both; a native peer can't
+//! roll back, so the session settles glare for it (see
+//! `native::negotiation`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -49,18 +58,22 @@ use web_sys::MediaStream;
 use yew::Callback;
 
 use super::chat::{self, PeerMessage};
+use super::conn::Conn;
 use super::media::{LocalMedia, MediaPreferences};
-use super::peer::{Incoming, Peer, PeerStats, Role};
+use super::native::NativeShell;
+use super::peer::{Incoming, PeerStats, Role};
 use super::{
     js, CallEvent, CallOptions, CallPhase, CallTarget, ConnState, DirectRole, EndReason, LocalView,
     PeerView,
 };
 
 mod local;
+mod native_local;
 mod peer_events;
 mod roster;
 
 use local::Local;
+pub(super) use native_local::{native_request, native_view};
 use roster::Roster;
 
 /// How long goodbyes get to leave before the connections close.
@@ -81,6 +94,8 @@ pub(super) trait Link {
     /// Remembers the tracks of `stream`, which the call opened, so the debug
     /// hook can show that hanging up released them.
     fn opened(&self, stream: &MediaStream);
+    /// The shell's native engine, when it carries the call.
+    fn native(&self) -> Option<NativeShell>;
 }
 
 /// One call, from joining to its end.
@@ -92,7 +107,7 @@ pub(super) struct Session {
     started_at: f64,
     phase: RefCell<CallPhase>,
     /// Our camera and microphone.
-    local: Rc<Local>,
+    local: Local,
     /// Everyone else in the call.
     roster: Roster,
     chat_seq: Cell<u64>,
@@ -113,9 +128,10 @@ impl Session {
             CallTarget::Direct { name, .. } => name.clone().filter(|n| !n.is_empty()),
             CallTarget::Room(_) => None,
         };
+        let native = link.upgrade().and_then(|link| link.native());
         Rc::new(Self {
             link,
-            local: Local::new(&options),
+            local: Local::new(&options, native),
             target,
             options,
             on_event,
@@ -138,6 +154,11 @@ impl Session {
 
     fn my_id(&self) -> Option<PeerId> {
         self.link().and_then(|link| link.my_id())
+    }
+
+    /// The native engine's frames connection, when it carries the call.
+    fn frames(&self) -> Option<super::native::Frames> {
+        self.link()?.native()?.frames()
     }
 
     fn emit(&self, event: CallEvent) {
@@ -174,6 +195,17 @@ impl Session {
     /// when they arrive (`replaceTrack`, no renegotiation), so opening a
     /// camera never delays meeting the others.
     pub(super) fn start(self: &Rc<Self>) {
+        if let (Local::Native(local), Some(shell)) =
+            (&self.local, self.link().and_then(|l| l.native()))
+        {
+            let (local, session) = (Rc::downgrade(local), Rc::downgrade(self));
+            shell.on_local_change(move |media| {
+                if let (Some(local), Some(session)) = (local.upgrade(), session.upgrade()) {
+                    local.changed(media);
+                    session.announce_media();
+                }
+            });
+        }
         self.emit(CallEvent::Phase(CallPhase::Preparing));
         self.emit_local();
         self.begin();
@@ -411,7 +443,7 @@ impl Session {
             peer.send(&PeerMessage::Bye);
         }
         // A moment for the goodbyes to leave before the connections close.
-        Timeout::new(BYE_GRACE_MS, move || peers.iter().for_each(Peer::close)).forget();
+        Timeout::new(BYE_GRACE_MS, move || peers.iter().for_each(Conn::close)).forget();
         self.local.release();
         match &self.target {
             CallTarget::Room(_) => {
@@ -460,7 +492,7 @@ impl Session {
                 Some(peer) => peer.stats().await,
                 None => PeerStats::default(),
             };
-            out.push((slot.view(), slot.detached(), stats));
+            out.push((slot.view(self.frames().as_ref()), slot.detached(), stats));
         }
         out
     }

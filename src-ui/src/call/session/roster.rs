@@ -15,6 +15,9 @@ use gloo::timers::callback::Timeout;
 use peercall_signal::protocol::{Member, PeerId, ServerMessage};
 
 use super::Session;
+use crate::call::conn::Conn;
+use crate::call::native::negotiation::{self, Glare};
+use crate::call::native::{Frames, NativePeer};
 use crate::call::peer::{Incoming, Peer, Role};
 use crate::call::{js, sdp, CallEvent, CallPhase, CallTarget, ConnState, PeerView};
 
@@ -32,7 +35,7 @@ pub(super) struct Slot {
     pub(super) key: u32,
     id: RefCell<PeerId>,
     name: RefCell<String>,
-    peer: RefCell<Option<Peer>>,
+    peer: RefCell<Option<Conn>>,
     fallback: RefCell<Option<Timeout>>,
     audio_muted: Cell<bool>,
     video_muted: Cell<bool>,
@@ -56,7 +59,7 @@ impl Slot {
     }
 
     /// The connection to them, once there is one.
-    pub(super) fn peer(&self) -> Option<Peer> {
+    pub(super) fn peer(&self) -> Option<Conn> {
         self.peer.borrow().clone()
     }
 
@@ -72,20 +75,20 @@ impl Slot {
 
     /// Stops waiting for their offer and hands back the connection, for
     /// the caller to close.
-    fn disconnect(&self) -> Option<Peer> {
+    fn disconnect(&self) -> Option<Conn> {
         self.fallback.borrow_mut().take();
         self.peer.borrow_mut().take()
     }
 
-    /// How the page shows them.
-    pub(super) fn view(&self) -> PeerView {
+    /// How the page shows them (`frames`: the native engine's video).
+    pub(super) fn view(&self, frames: Option<&Frames>) -> PeerView {
         let peer = self.peer();
         PeerView {
             key: self.key,
             id: self.id(),
             name: self.name(),
-            state: peer.as_ref().map_or(ConnState::Connecting, Peer::state),
-            stream: peer.as_ref().map(Peer::remote_stream),
+            state: peer.as_ref().map_or(ConnState::Connecting, Conn::state),
+            video: peer.as_ref().and_then(|p| p.video(frames)),
             audio_muted: self.audio_muted.get(),
             video_muted: self.video_muted.get(),
         }
@@ -115,7 +118,7 @@ impl Roster {
     }
 
     /// Every connection there is.
-    pub(super) fn peers(&self) -> Vec<Peer> {
+    pub(super) fn peers(&self) -> Vec<Conn> {
         self.all().iter().filter_map(|s| s.peer()).collect()
     }
 
@@ -143,7 +146,7 @@ impl Roster {
 
     /// The call is over: every timer stops, and the connections are handed
     /// back for their goodbyes.
-    pub(super) fn take_connections(&self) -> Vec<Peer> {
+    pub(super) fn take_connections(&self) -> Vec<Conn> {
         let peers = self.all().iter().filter_map(|s| s.disconnect()).collect();
         self.pending.borrow_mut().clear();
         peers
@@ -197,7 +200,7 @@ impl Roster {
 
 impl Session {
     pub(super) fn emit_slot(&self, slot: &Slot) {
-        self.emit(CallEvent::Peer(slot.view()));
+        self.emit(CallEvent::Peer(slot.view(self.frames().as_ref())));
     }
 
     /// A member is in the room: someone we know, a participant who
@@ -281,7 +284,8 @@ impl Session {
         slot
     }
 
-    /// Gives `slot` a fresh peer connection (closing any old one).
+    /// Gives `slot` a fresh connection (closing any old one): a browser
+    /// `RTCPeerConnection`, or a native peer when the shell carries the call.
     fn connect(self: &Rc<Self>, slot: &Rc<Slot>, role: Role) {
         let Some(link) = self.link() else { return };
         let me = link.my_id().unwrap_or_else(|| PeerId::new(""));
@@ -293,25 +297,38 @@ impl Session {
                 session.on_peer_event(key, event);
             }
         };
-        let preferences = self.local.preferences();
-        match Peer::new(
-            &link.ice_servers(),
-            polite,
-            role,
-            self.local.tracks(),
-            sdp::start_kbps(preferences.size, preferences.frame_rate),
-            on_event,
-        ) {
-            Ok(peer) => {
-                slot.fallback.borrow_mut().take();
-                if let Some(old) = slot.peer.borrow_mut().replace(peer) {
-                    old.close();
+        let conn = match link.native() {
+            Some(shell) => Conn::Native(NativePeer::open(
+                &shell,
+                link.ice_servers(),
+                negotiation::offers_first(role),
+                on_event,
+            )),
+            None => {
+                let preferences = self.local.preferences();
+                match Peer::new(
+                    &link.ice_servers(),
+                    polite,
+                    role,
+                    self.local.tracks(),
+                    sdp::start_kbps(preferences.size, preferences.frame_rate),
+                    on_event,
+                ) {
+                    Ok(peer) => Conn::Web(peer),
+                    Err(error) => {
+                        gloo::console::error!(format!(
+                            "RTCPeerConnection failed: {}",
+                            js::describe(&error)
+                        ));
+                        self.emit_slot(slot);
+                        return;
+                    }
                 }
             }
-            Err(error) => gloo::console::error!(format!(
-                "RTCPeerConnection failed: {}",
-                js::describe(&error)
-            )),
+        };
+        slot.fallback.borrow_mut().take();
+        if let Some(old) = slot.peer.borrow_mut().replace(conn) {
+            old.close();
         }
         self.emit_slot(slot);
     }
@@ -334,6 +351,14 @@ impl Session {
         };
         let replace = match slot.peer() {
             None => true,
+            // Glare with a native peer, which can't roll back its offer.
+            Some(peer) if peer.native_offer_pending() => {
+                let me = self.my_id().unwrap_or_else(|| PeerId::new(""));
+                match negotiation::on_colliding_offer(me.as_str(), from.as_str()) {
+                    Glare::Yield => true,
+                    Glare::Ignore => return,
+                }
+            }
             Some(peer) => {
                 let incoming = offer
                     .get("sdp")

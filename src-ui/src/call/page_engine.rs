@@ -1,5 +1,8 @@
-//! [`BrowserEngine`]: the [`CallEngine`] on the browser's (or webview's)
-//! own WebRTC.
+//! [`PageEngine`]: the [`CallEngine`], on the browser's (or webview's) own
+//! WebRTC, or on the shell's native engine ([`PageEngine::native`]) where
+//! the webview has none. Either way the signaling client, rings and the
+//! call's session run here in the page; only the connections and the
+//! devices differ (`conn.rs`, `session/local.rs`).
 //!
 //! It holds the signaling connection for as long as the page lives, so our
 //! id is known and calls can ring us on any screen, and at most one call
@@ -16,12 +19,15 @@ use peercall_signal::protocol::{ClientMessage, IceServer, PeerId, ServerMessage}
 use web_sys::{MediaStream, MediaStreamTrack};
 use yew::Callback;
 
+use super::engine::{Held, Pending, PreviewMedia};
 use super::handoff::Handoff;
-use super::media::{LocalMedia, MediaPreferences};
-use super::session::{Link, Session};
+use super::media::{self, LocalMedia, MediaPreferences};
+use super::native::NativeShell;
+use super::session::{native_request, Link, Session};
 use super::signaling::{SignalEvent, Signaling};
 use super::{
     debug, js, AppEvent, CallEngine, CallEvent, CallOptions, CallTarget, CallToken, EndReason,
+    VideoSource,
 };
 
 /// How long a ring during a direct call waits to be recognised as the
@@ -44,15 +50,28 @@ struct Inner {
     opened_tracks: RefCell<Vec<MediaStreamTrack>>,
     /// Devices a preview left for the next screen.
     handoff: Handoff,
+    /// The shell's native engine, when it carries the calls.
+    native: Option<NativeShell>,
 }
 
-/// The browser engine (cheap to clone: clones share it).
+/// The engine (cheap to clone: clones share it).
 #[derive(Clone)]
-pub struct BrowserEngine(Rc<Inner>);
+pub struct PageEngine(Rc<Inner>);
 
-impl BrowserEngine {
-    /// An engine, not connected yet, with the debug hook on `window`.
-    pub fn new() -> Self {
+impl PageEngine {
+    /// An engine on the browser's WebRTC, not connected yet, with the debug
+    /// hook on `window`.
+    pub fn browser() -> Self {
+        Self::with(None)
+    }
+
+    /// An engine whose connections and devices are the shell's native
+    /// engine (attached now).
+    pub fn native() -> Self {
+        Self::with(Some(NativeShell::attach()))
+    }
+
+    fn with(native: Option<NativeShell>) -> Self {
         let engine = Self(Rc::new(Inner {
             signaling: RefCell::new(None),
             url: RefCell::new(None),
@@ -65,6 +84,7 @@ impl BrowserEngine {
             name: RefCell::new(String::new()),
             opened_tracks: RefCell::new(Vec::new()),
             handoff: Handoff::default(),
+            native,
         }));
         let weak = Rc::downgrade(&engine.0);
         debug::install(move || weak.upgrade().map(Self));
@@ -191,7 +211,7 @@ impl BrowserEngine {
     }
 }
 
-impl CallEngine for BrowserEngine {
+impl CallEngine for PageEngine {
     fn connect(&self, url: &str, on_app: Callback<AppEvent>) {
         *self.0.on_app.borrow_mut() = on_app;
         if self.0.url.borrow().as_deref() == Some(url) {
@@ -285,12 +305,46 @@ impl CallEngine for BrowserEngine {
         }
     }
 
-    fn hand_over(&self, media: LocalMedia, preferences: MediaPreferences) {
-        self.0.handoff.hand_over(media, preferences);
+    fn open_preview(&self, preferences: &MediaPreferences) -> Pending<PreviewMedia> {
+        let preferences = preferences.clone();
+        match self.0.native.clone() {
+            None => {
+                let handed_over = self.0.handoff.take(&preferences);
+                Box::pin(async move {
+                    let local = match handed_over {
+                        Some(local) => local,
+                        None => media::acquire_with(&preferences).await,
+                    };
+                    PreviewMedia {
+                        video: Some(VideoSource::Stream(Clone::clone(&local.stream))),
+                        camera_error: local.camera_error,
+                        mic_error: local.mic_error,
+                        held: Held::Web(local),
+                    }
+                })
+            }
+            Some(shell) => Box::pin(async move {
+                let hold = shell.hold();
+                let request = native_request(&preferences, preferences.want_camera, false);
+                let opened = shell.set_media(request).await;
+                let (video, camera_error, mic_error) =
+                    super::session::native_view(&shell, &preferences, &opened);
+                PreviewMedia {
+                    video,
+                    camera_error,
+                    mic_error,
+                    held: Held::Native(hold),
+                }
+            }),
+        }
     }
 
-    fn take_handed_over(&self, wanted: &MediaPreferences) -> Option<LocalMedia> {
-        self.0.handoff.take(wanted)
+    fn hand_over(&self, media: PreviewMedia, preferences: MediaPreferences) {
+        match media.held {
+            Held::Web(local) => self.0.handoff.hand_over(local, preferences),
+            // The shell keeps the capture a moment for the next screen.
+            Held::Native(hold) => hold.release(false),
+        }
     }
 }
 
@@ -318,6 +372,10 @@ impl Link for Inner {
 
     fn take_handed_over(&self, wanted: &MediaPreferences) -> Option<LocalMedia> {
         self.handoff.take(wanted)
+    }
+
+    fn native(&self) -> Option<NativeShell> {
+        self.native.clone()
     }
 
     fn opened(&self, stream: &MediaStream) {

@@ -1,0 +1,514 @@
+//! The desktop app on its own engine: on this machine's WebKitGTK (no
+//! WebRTC) the shell's GStreamer engine carries the call inside the app's
+//! window, with test sources for camera and microphone
+//! (`PEERCALL_FAKE_MEDIA=1`), against a headless Chromium participant in
+//! the same room on the app's embedded server. Everything is observed from
+//! outside: Chromium's own `getStats()` (through the observer), the app's
+//! page (tiles, the frames its canvases drew), and the app process's
+//! threads in `/proc`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use fantoccini::{Client, Locator};
+use peercall_e2e::{
+    app_bin, click, connection, connections, live_connections, media_flowing, num, observed,
+    room_url, screenshot, settings_dir, type_into, wait_for, wait_for_observed, wait_for_text,
+    wait_until, App, AppOptions, Browser, SignalServer,
+};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The app joins a room in its own window and a Chromium participant
+/// joins it: Chromium decodes the app's video and receives its audio, the
+/// app's remote tile draws Chromium's moving video, chat goes both ways,
+/// mute and camera-off at the app reach Chromium, and hanging up stops
+/// every streaming thread of the app's pipelines. The home screen shows no
+/// browser notice and Settings → About names the engine.
+#[tokio::test(flavor = "multi_thread")]
+async fn app_calls_chromium_on_its_native_engine() -> Result<()> {
+    let app = App::launch(AppOptions {
+        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
+        ..AppOptions::default()
+    })
+    .await?;
+    let browser = match Browser::launch().await {
+        Ok(browser) => browser,
+        Err(error) => {
+            let _ = app.quit().await;
+            return Err(error);
+        }
+    };
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(240), scenario(&app, &browser.client)).await;
+    let _ = browser.client.close().await;
+    let _ = app.quit().await;
+    outcome.context("the scenario took over 4 minutes")?
+}
+
+async fn scenario(app: &App, chromium: &Client) -> Result<()> {
+    let window = &app.client;
+
+    // No browser notice: calls run here, on the native engine.
+    wait_for(window, "#home[data-engine='native']").await?;
+    wait_for(window, "#server-status[data-state='ready']").await?;
+    ensure!(
+        window.find(Locator::Css("#webrtc-notice")).await.is_err(),
+        "the home screen shows the browser notice although the native engine runs"
+    );
+    // Its own preview shows the (test) camera, drawn from the shell's frames.
+    canvas_drawing(window, ".home-preview canvas", "the home preview").await?;
+    type_into(window, "#display-name", "Appa").await?;
+    app.capture_screen("native-home")?;
+
+    // Start a call in the window; Chromium joins the same room on the app's
+    // embedded server.
+    click(window, "#start-call").await?;
+    let call = wait_for(window, "#call[data-phase='joined']").await?;
+    let room = call
+        .attr("data-room")
+        .await?
+        .context("the call shows no room")?;
+    chromium
+        .goto(&format!(
+            "http://127.0.0.1:{}/?room={room}&name=Chromium",
+            app.preferred_port
+        ))
+        .await?;
+    wait_for(chromium, "#call[data-phase='joined']").await?;
+
+    // Chromium decodes the app's video and receives its audio.
+    wait_for_observed(
+        chromium,
+        "Chromium decoding the app's video and audio",
+        CONNECT_TIMEOUT,
+        |o| media_flowing(o, 1),
+    )
+    .await?;
+    // The app's remote tile draws Chromium's moving video.
+    wait_for(
+        window,
+        ".tile[data-peer-id][data-connection-state='connected']",
+    )
+    .await?;
+    canvas_drawing(
+        window,
+        ".tile[data-peer-id] canvas",
+        "Chromium's tile in the app",
+    )
+    .await?;
+    app.capture_screen("native-call-app")?;
+    screenshot(chromium, "native-call-chromium").await?;
+
+    // Chat both ways.
+    click(window, "#chat-toggle").await?;
+    type_into(window, "#chat-input", "hello from the app").await?;
+    click(window, "#chat-send").await?;
+    click(chromium, "#chat-toggle").await?;
+    wait_for_text(
+        chromium,
+        ".chat-line:not(.mine) .chat-text",
+        "hello from the app",
+    )
+    .await?;
+    type_into(chromium, "#chat-input", "hello from Chromium").await?;
+    click(chromium, "#chat-send").await?;
+    wait_for_text(
+        window,
+        ".chat-line:not(.mine) .chat-text",
+        "hello from Chromium",
+    )
+    .await?;
+
+    // Mute and camera off at the app, as Chromium shows them.
+    click(window, "#mute").await?;
+    wait_for(chromium, ".tile[data-peer-id][data-audio-muted='true']").await?;
+    click(window, "#camera").await?;
+    wait_for(chromium, ".tile[data-peer-id][data-video-muted='true']").await?;
+    click(window, "#camera").await?;
+    wait_for(chromium, ".tile[data-peer-id][data-video-muted='false']").await?;
+
+    // While the call runs, the app's pipelines stream (GStreamer names each
+    // streaming thread `element:pad`); after hanging up none does.
+    let pid = app_pid(app)?;
+    ensure!(
+        !busy_streaming_threads(pid).await?.is_empty(),
+        "no GStreamer streaming thread of the app is busy during the call"
+    );
+    click(window, "#hang-up").await?;
+    wait_for(window, "#call-ended").await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let busy = busy_streaming_threads(pid).await?;
+        if busy.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("after hanging up these streaming threads still run: {busy:?}");
+        }
+    }
+    // Chromium sees the app leave.
+    wait_until(
+        chromium,
+        "the app's tile to go away at Chromium",
+        "document.querySelectorAll('.tile[data-peer-id]').length === 0",
+    )
+    .await?;
+    let seen = observed(chromium).await?;
+    ensure!(
+        !media_flowing(&seen, 1),
+        "Chromium still has a live connection to the app"
+    );
+
+    // Back home: still no browser notice; Settings → About names the engine.
+    click(window, "#back-home").await?;
+    wait_for(window, "#home[data-engine='native']").await?;
+    ensure!(
+        window.find(Locator::Css("#webrtc-notice")).await.is_err(),
+        "the browser notice appeared after the call"
+    );
+    click(window, "#open-settings").await?;
+    wait_for_text(window, "#call-engine[data-engine='native']", "GStreamer").await?;
+    Ok(())
+}
+
+/// Two apps (each on its own native engine) and Chromium in one room:
+/// everyone decodes the other two — the apps' canvases draw both remote
+/// videos, Chromium's `getStats()` shows both connections decoding video
+/// and audio. The second app joins the first app's server by its invite
+/// link (opened with it, as a clicked link opens the app), so the two
+/// native engines negotiate with each other.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_apps_and_chromium_in_a_mesh() -> Result<()> {
+    let launch = |name: &str, args: Vec<String>| {
+        let config_dir = settings_dir(
+            "native-mesh",
+            &format!(r#"{{"version": 2, "display_name": "{name}"}}"#),
+        );
+        async move {
+            App::launch(AppOptions {
+                env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
+                config_dir: Some(config_dir?),
+                args,
+            })
+            .await
+        }
+    };
+    let appa = launch("Appa", Vec::new()).await?;
+    let outcome = tokio::time::timeout(Duration::from_secs(240), async {
+        let a = &appa.client;
+        wait_for(a, "#server-status[data-state='ready']").await?;
+        click(a, "#start-call").await?;
+        let room = wait_for(a, "#call[data-phase='joined']")
+            .await?
+            .attr("data-room")
+            .await?
+            .context("the call shows no room")?;
+        let invite = format!("peercall://127.0.0.1:{}/{room}", appa.preferred_port);
+        let bomi = launch("Bomi", vec![invite]).await?;
+        let chromium = Browser::launch().await;
+        let result = async {
+            let b = &bomi.client;
+            let chromium = &chromium
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("{e:#}"))?
+                .client;
+            // Opened by the link, the app checks the server and goes in.
+            wait_for(b, "#call[data-phase='joined']").await?;
+            chromium
+                .goto(&format!(
+                    "http://127.0.0.1:{}/?room={room}&name=Chromium",
+                    appa.preferred_port
+                ))
+                .await?;
+            wait_for(chromium, "#call[data-phase='joined']").await?;
+            wait_for_observed(
+                chromium,
+                "Chromium decoding both apps' video and audio",
+                CONNECT_TIMEOUT,
+                |o| media_flowing(o, 2),
+            )
+            .await?;
+            for (client, who) in [(a, "Appa"), (b, "Bomi")] {
+                remote_canvases_drawing(client, 2, who).await?;
+            }
+            appa.capture_screen("native-mesh-appa")?;
+            bomi.capture_screen("native-mesh-bomi")?;
+            screenshot(chromium, "native-mesh-chromium").await?;
+            Ok::<_, anyhow::Error>(())
+        }
+        .await;
+        if let Ok(browser) = chromium {
+            let _ = browser.client.close().await;
+        }
+        let _ = bomi.quit().await;
+        result
+    })
+    .await;
+    let _ = appa.quit().await;
+    outcome.context("the mesh took over 4 minutes")?
+}
+
+/// The app (native engine) and Chromium in a room on a separate signaling
+/// server, which stops mid-call: media keeps flowing both ways on the same
+/// connection, both pages say they are offline, and when the server is
+/// back on its address both reconnect and find each other again under
+/// their new ids, on the connection they had.
+#[tokio::test(flavor = "multi_thread")]
+async fn native_call_survives_a_signaling_restart() -> Result<()> {
+    let server = SignalServer::start(&[]).await?;
+    let port = server.port;
+    let room = "native-restart";
+    let app = App::launch(AppOptions {
+        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
+        config_dir: Some(settings_dir(
+            "native-restart",
+            r#"{"version": 2, "display_name": "Appa"}"#,
+        )?),
+        args: vec![format!("peercall://127.0.0.1:{port}/{room}")],
+    })
+    .await?;
+    let browser = match Browser::launch().await {
+        Ok(browser) => browser,
+        Err(error) => {
+            let _ = app.quit().await;
+            return Err(error);
+        }
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(240), async {
+        let (window, chromium) = (&app.client, &browser.client);
+        wait_for(window, "#call[data-phase='joined']").await?;
+        chromium.goto(&room_url(&server, room, "Chromium")).await?;
+        let before = wait_for_observed(
+            chromium,
+            "Chromium decoding the app",
+            CONNECT_TIMEOUT,
+            |o| media_flowing(o, 1),
+        )
+        .await?;
+        canvas_drawing(
+            window,
+            ".tile[data-peer-id] canvas",
+            "Chromium's tile in the app",
+        )
+        .await?;
+        let call = live_connections(&before)[0]["index"]
+            .as_u64()
+            .context("the connection's index")?;
+        let created = connections(&before).len();
+        let same_call = move |s: &serde_json::Value| {
+            connections(s).len() == created
+                && connection(s, call)
+                    .is_some_and(|c| c["closed"] == false && c["connectionState"] == "connected")
+        };
+
+        // Whom each page shows, by the other's signaling id.
+        let mut ids = Vec::new();
+        for client in [window, chromium] {
+            let tile = wait_for(client, ".tile[data-peer-id]").await?;
+            ids.push(tile.attr("data-peer-id").await?.context("a peer id")?);
+        }
+
+        // The server goes away: both say so, and the call goes on.
+        drop(server);
+        for client in [window, chromium] {
+            wait_for(client, "#signal-status[data-state='offline']").await?;
+        }
+        let old = connection(&before, call).context("the call's connection")?;
+        let offline = wait_for_observed(
+            chromium,
+            "the app's media to keep flowing without the server",
+            Duration::from_secs(20),
+            |s| {
+                same_call(s)
+                    && connection(s, call).is_some_and(|c| {
+                        num(&c, "framesDecoded") > num(&old, "framesDecoded") + 30.0
+                            && num(&c, "audioPacketsReceived") > num(&old, "audioPacketsReceived")
+                    })
+            },
+        )
+        .await?;
+        canvas_drawing(
+            window,
+            ".tile[data-peer-id] canvas",
+            "Chromium's tile without the server",
+        )
+        .await?;
+        app.capture_screen("native-signaling-down")?;
+
+        // Back on the same address: both reconnect and find each other again.
+        let server = SignalServer::start_on(port, &[]).await?;
+        for client in [window, chromium] {
+            wait_for(client, "#signal-status[data-state='online']").await?;
+        }
+        for ((client, who), old_id) in [(window, "the app"), (chromium, "Chromium")]
+            .into_iter()
+            .zip(&ids)
+        {
+            wait_until(
+                client,
+                &format!("{who} to see the other under their new id, connected"),
+                &format!(
+                    "[...document.querySelectorAll('.tile[data-peer-id]')].some(t => \
+                       t.dataset.peerId !== {} && t.dataset.connectionState === 'connected')",
+                    serde_json::to_string(old_id)?
+                ),
+            )
+            .await?;
+        }
+        for (client, who) in [(window, "the app"), (chromium, "Chromium")] {
+            let tiles = client.find_all(Locator::Css(".tile[data-peer-id]")).await?;
+            ensure!(tiles.len() == 1, "{who} sees {} remote tiles", tiles.len());
+        }
+        let old = connection(&offline, call).context("the call's connection")?;
+        wait_for_observed(
+            chromium,
+            "the call to go on on the same connection",
+            Duration::from_secs(20),
+            |s| {
+                same_call(s)
+                    && connection(s, call)
+                        .is_some_and(|c| num(&c, "framesDecoded") > num(&old, "framesDecoded"))
+            },
+        )
+        .await?;
+        canvas_drawing(
+            window,
+            ".tile[data-peer-id] canvas",
+            "Chromium's tile after the restart",
+        )
+        .await?;
+        // Chat goes through again (the data channel never dropped).
+        click(chromium, "#chat-toggle").await?;
+        type_into(chromium, "#chat-input", "still here").await?;
+        click(chromium, "#chat-send").await?;
+        wait_for_text(window, ".chat-line:not(.mine) .chat-text", "still here").await?;
+        drop(server);
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
+    let _ = browser.client.close().await;
+    let _ = app.quit().await;
+    outcome.context("the scenario took over 4 minutes")?
+}
+
+/// Waits until the page shows `count` remote tiles whose canvases all draw
+/// frames, and keep drawing.
+async fn remote_canvases_drawing(client: &Client, count: usize, who: &str) -> Result<()> {
+    let least = format!(
+        "(() => {{ const c = [...document.querySelectorAll('.tile[data-peer-id] canvas')]; \
+           return c.length === {count} ? Math.min(...c.map(e => Number(e.dataset.frames))) : 0; }})()"
+    );
+    let first = wait_until(
+        client,
+        &format!("{who}'s {count} remote tiles to draw"),
+        &format!("{least} >= 10"),
+    )
+    .await?
+    .as_f64()
+    .unwrap_or_default();
+    wait_until(
+        client,
+        &format!("{who}'s remote tiles to keep drawing"),
+        &format!("{least} >= {}", first + 15.0),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Waits until the canvas at `css` has drawn frames, then checks it keeps
+/// drawing (moving video, not one still picture).
+async fn canvas_drawing(client: &Client, css: &str, what: &str) -> Result<()> {
+    let read = format!(
+        "Number(document.querySelector({})?.getAttribute('data-frames') ?? 0)",
+        serde_json::to_string(css)?
+    );
+    let first = wait_until(
+        client,
+        &format!("{what} to draw frames"),
+        &format!("{read} >= 10"),
+    )
+    .await?
+    .as_f64()
+    .unwrap_or_default();
+    wait_until(
+        client,
+        &format!("{what} to keep drawing"),
+        &format!("{read} >= {}", first + 15.0),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The app process (the one the WebDriver session started): the app binary
+/// with this app's preferred port in its environment.
+fn app_pid(app: &App) -> Result<u32> {
+    let binary: PathBuf = app_bin()?.canonicalize()?;
+    let port = format!("PEERCALL_PORT={}", app.preferred_port);
+    for entry in std::fs::read_dir("/proc")? {
+        let entry = entry?;
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let exe = std::fs::read_link(entry.path().join("exe")).ok();
+        if exe.as_deref() != Some(binary.as_path()) {
+            continue;
+        }
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        if environ.split(|b| *b == 0).any(|var| var == port.as_bytes()) {
+            return Ok(pid);
+        }
+    }
+    bail!("no running {} with {port}", binary.display())
+}
+
+/// CPU ticks (user + system) of each of the process's threads, by name.
+fn thread_ticks(pid: u32) -> Result<Vec<(u32, String, u64)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let entry = entry?;
+        let Ok(tid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ...`: the name may hold spaces, so split at the
+        // last ')'; utime and stime are fields 14 and 15.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head
+            .split_once('(')
+            .map(|(_, n)| n)
+            .unwrap_or("")
+            .to_owned();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+            out.push((tid, name, user + system));
+        }
+    }
+    Ok(out)
+}
+
+/// The GStreamer streaming threads (`element:pad`) that used CPU over two
+/// seconds: pipelines that run. Idle pooled threads keep their last name
+/// but use nothing.
+async fn busy_streaming_threads(pid: u32) -> Result<Vec<String>> {
+    let before = thread_ticks(pid)?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = thread_ticks(pid)?;
+    Ok(after
+        .into_iter()
+        .filter(|(tid, name, ticks)| {
+            name.contains(':')
+                && before
+                    .iter()
+                    .find(|(t, _, _)| t == tid)
+                    .is_none_or(|(_, _, was)| ticks > was)
+        })
+        .map(|(_, name, _)| name)
+        .collect())
+}
