@@ -42,6 +42,11 @@ pub struct CallState {
     pub toasts: Vec<Toast>,
     /// A direct call's other person, by the name they gave.
     pub partner_name: Option<String>,
+    /// Whose connection details (safety code, quality) are open, by key.
+    pub details: Option<u32>,
+    /// The safety code first seen for each participant, and whether it
+    /// changed since (`safety_code` of their view is the current one).
+    pub safety: Vec<SafetySeen>,
     /// The next toast's `seq`.
     next_toast: u64,
 }
@@ -61,6 +66,8 @@ impl Default for CallState {
             notice_dismissed: false,
             toasts: Vec::new(),
             partner_name: None,
+            details: None,
+            safety: Vec::new(),
             next_toast: 0,
         }
     }
@@ -88,6 +95,46 @@ pub enum CallAction {
     DismissToast(u64),
     /// A fresh start (rejoining).
     Reset,
+    /// Open a participant's connection details (closes the chat).
+    OpenDetails(u32),
+    /// Close the connection details.
+    CloseDetails,
+}
+
+/// A participant's safety code as the page has seen it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SafetySeen {
+    /// Their key.
+    pub key: u32,
+    /// The latest code.
+    pub code: String,
+    /// It changed during the call (the connection was set up again with
+    /// other certificates): the page says so.
+    pub changed: bool,
+}
+
+impl CallState {
+    /// How `key`'s safety code stands, if it is known.
+    pub fn safety_of(&self, key: u32) -> Option<&SafetySeen> {
+        self.safety.iter().find(|s| s.key == key)
+    }
+
+    /// Notes a participant's (possibly new) safety code.
+    fn see_safety(&mut self, key: u32, code: &Option<String>) {
+        let Some(code) = code else { return };
+        match self.safety.iter_mut().find(|s| s.key == key) {
+            Some(seen) if seen.code != *code => {
+                seen.code = code.clone();
+                seen.changed = true;
+            }
+            Some(_) => {}
+            None => self.safety.push(SafetySeen {
+                key,
+                code: code.clone(),
+                changed: false,
+            }),
+        }
+    }
 }
 
 impl Reducible for CallState {
@@ -115,6 +162,7 @@ impl Reducible for CallState {
                     if matches!(next.phase, CallPhase::Ended(_)) {
                         return self;
                     }
+                    next.see_safety(view.key, &view.safety_code);
                     match next.peers.iter_mut().find(|p| p.key == view.key) {
                         Some(existing) => *existing = view,
                         None => next.peers.push(view),
@@ -122,6 +170,10 @@ impl Reducible for CallState {
                 }
                 CallEvent::PeerGone { key, left } => {
                     let gone = next.peers.iter().position(|p| p.key == key);
+                    next.safety.retain(|s| s.key != key);
+                    if next.details == Some(key) {
+                        next.details = None;
+                    }
                     if let Some(gone) = gone.map(|i| next.peers.remove(i)) {
                         if left && !matches!(next.phase, CallPhase::Ended(_)) {
                             next.next_toast += 1;
@@ -146,7 +198,13 @@ impl Reducible for CallState {
                     }
                 }
             },
+            CallAction::OpenDetails(key) => {
+                next.details = Some(key);
+                next.chat_open = false;
+            }
+            CallAction::CloseDetails => next.details = None,
             CallAction::ToggleChat => {
+                next.details = None;
                 next.chat_open = !next.chat_open;
                 if next.chat_open {
                     next.unread = 0;
@@ -158,5 +216,47 @@ impl Reducible for CallState {
             CallAction::Reset => return Rc::new(Self::default()),
         }
         Rc::new(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::PeerView;
+    use peercall_signal::protocol::PeerId;
+
+    fn view(key: u32, code: Option<&str>) -> CallAction {
+        CallAction::Engine(CallEvent::Peer(PeerView {
+            key,
+            id: PeerId::new("p"),
+            name: "Bora".into(),
+            state: ConnState::Connected,
+            stream: None,
+            audio_muted: false,
+            video_muted: false,
+            safety_code: code.map(str::to_owned),
+        }))
+    }
+
+    #[test]
+    fn a_new_safety_code_for_the_same_person_is_flagged() {
+        let state = Rc::new(CallState::default());
+        let state = state.reduce(view(1, None)).reduce(view(1, Some("123 456")));
+        assert_eq!(state.safety_of(1).map(|s| s.changed), Some(false));
+        // The same code again (any re-render of their tile) changes nothing.
+        let state = state.reduce(view(1, Some("123 456")));
+        assert_eq!(state.safety_of(1).map(|s| s.changed), Some(false));
+        // The connection was set up again with other certificates.
+        let state = state.reduce(view(1, Some("654 321")));
+        let seen = state.safety_of(1).unwrap();
+        assert!(seen.changed && seen.code == "654 321");
+        // Someone else's first code is not a change; leaving forgets it.
+        let state = state.reduce(view(2, Some("111 222")));
+        assert_eq!(state.safety_of(2).map(|s| s.changed), Some(false));
+        let state = state.reduce(CallAction::Engine(CallEvent::PeerGone {
+            key: 1,
+            left: true,
+        }));
+        assert!(state.safety_of(1).is_none());
     }
 }

@@ -18,6 +18,7 @@ use yew::Callback;
 
 use super::handoff::Handoff;
 use super::media::{LocalMedia, MediaPreferences};
+use super::quality::StatsSample;
 use super::session::{Link, Session};
 use super::signaling::{SignalEvent, Signaling};
 use super::{
@@ -291,6 +292,20 @@ impl CallEngine for BrowserEngine {
 
     fn take_handed_over(&self, wanted: &MediaPreferences) -> Option<LocalMedia> {
         self.0.handoff.take(wanted)
+    }
+
+    fn sample_stats(&self, key: u32, on_sample: Callback<Option<StatsSample>>) {
+        let Some(session) = self.session() else {
+            on_sample.emit(None);
+            return;
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            on_sample.emit(session.stats_sample(key).await);
+        });
+    }
+
+    fn audio_levels(&self) -> Vec<(u32, f64)> {
+        self.session().map(|s| s.audio_levels()).unwrap_or_default()
     }
 }
 

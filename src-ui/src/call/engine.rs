@@ -24,6 +24,7 @@ use yew::Callback;
 
 use super::chat::ChatLine;
 use super::media::{DeviceError, LocalMedia, MediaPreferences};
+use super::quality::StatsSample;
 use super::BrowserEngine;
 
 /// What the UI asks of a call engine. One engine lives as long as the page:
@@ -83,6 +84,13 @@ pub trait CallEngine {
 
     /// The devices a preview left, if they are the ones `wanted` asks for.
     fn take_handed_over(&self, wanted: &MediaPreferences) -> Option<LocalMedia>;
+
+    /// Reads the statistics of the connection to participant `key` once,
+    /// for the quality panel and badges (`None`: no such connection).
+    fn sample_stats(&self, key: u32, on_sample: Callback<Option<StatsSample>>);
+
+    /// How loud each participant is right now (0..1), by key.
+    fn audio_levels(&self) -> Vec<(u32, f64)>;
 }
 
 /// The engine handle the UI holds (cheap to clone; equal when it is the
@@ -251,6 +259,8 @@ pub struct PeerView {
     pub audio_muted: bool,
     /// Their camera is off.
     pub video_muted: bool,
+    /// The connection's safety code (see `safety`), once negotiated.
+    pub safety_code: Option<String>,
 }
 
 /// The connection to a participant as the person sees it.

@@ -16,6 +16,8 @@
 //! - [`media`]: `getUserMedia`, error classification, fallbacks.
 //! - [`handoff`]: devices a preview passes on to the next screen or call.
 //! - [`peer`]: one `RTCPeerConnection` per remote participant, perfect negotiation.
+//! - [`safety`]: safety codes from the two DTLS fingerprints.
+//! - [`quality`]: call quality from `getStats()`, in numbers and words.
 //! - [`sdp`]: what the engine reads from, or adds to, session descriptions.
 //! - [`chat`]: what peers say over the data channel.
 //! - [`debug`]: the read-only `window.__peercall` hook tests and benches read.
@@ -28,6 +30,8 @@ mod handoff;
 pub mod js;
 pub mod media;
 pub mod peer;
+pub mod quality;
+pub mod safety;
 pub mod sdp;
 mod session;
 pub mod signaling;

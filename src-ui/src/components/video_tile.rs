@@ -3,10 +3,11 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
+use crate::call::quality::Level;
 use crate::call::ConnState;
 use crate::components::{Avatar, Icon, IconKind};
 use crate::hooks::use_text;
-use crate::i18n::{fill, Text};
+use crate::i18n::{fill, Text, ToolText};
 
 /// Props for [`VideoTile`].
 #[derive(Properties, PartialEq)]
@@ -37,6 +38,19 @@ pub struct VideoTileProps {
     /// Speaker (`deviceId`) their voice plays on; `None` is the system's.
     #[prop_or_default]
     pub speaker: Option<AttrValue>,
+    /// They are talking now (a ring around the tile).
+    #[prop_or_default]
+    pub speaking: bool,
+    /// The connection's quality at a glance (remote tiles).
+    #[prop_or_default]
+    pub quality: Option<Level>,
+    /// Opens their connection details (remote tiles: the quality badge is
+    /// the button).
+    #[prop_or_default]
+    pub on_details: Option<Callback<()>>,
+    /// Inline style (the grid's `order`).
+    #[prop_or_default]
+    pub style: Option<AttrValue>,
 }
 
 /// One person: their video (ours mirrored and silent), or their initials
@@ -102,13 +116,35 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
             }
         })
     };
+    let details = props.on_details.clone().map(|on_details| {
+        let level = props.quality.map(|l| {
+            tr(Text::Tool(match l {
+                Level::Good => ToolText::LevelGood,
+                Level::Fair => ToolText::LevelFair,
+                Level::Poor => ToolText::LevelPoor,
+            }))
+        });
+        let label = match level {
+            Some(level) => format!("{} · {level}", tr(Text::Tool(ToolText::DetailsOpen))),
+            None => tr(Text::Tool(ToolText::DetailsOpen)).to_owned(),
+        };
+        html! {
+            <button class="tile-quality" data-quality={props.quality.map(Level::as_str)}
+                aria-label={label.clone()} title={label} onclick={on_details.reform(|_: MouseEvent| ())}>
+                <Icon kind={IconKind::Signal} size={16} />
+            </button>
+        }
+    });
     html! {
-        <div class={classes!("tile", is_self.then_some("self"), (!has_video).then_some("no-video"), props.class.clone())}
+        <div class={classes!("tile", is_self.then_some("self"), (!has_video).then_some("no-video"),
+                props.speaking.then_some("speaking"), props.class.clone())}
+            style={props.style.clone()}
+            data-speaking={props.speaking.to_string()}
             data-peer-id={props.peer_id.clone()}
             data-connection-state={state.as_str()}
             data-audio-muted={props.audio_muted.to_string()}
             data-video-muted={props.video_muted.to_string()}
-            aria-label={shown_name.clone()}>
+            aria-label={if props.speaking { format!("{shown_name} · {}", tr(Text::Tool(ToolText::Speaking))) } else { shown_name.clone() }}>
             <video ref={video} autoplay=true playsinline=true muted={is_self} />
             if props.opening && !has_video {
                 <div class="tile-status connecting" role="status">
@@ -137,6 +173,7 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
                     <span>{ tr(Text::AudioBlocked) }</span>
                 </button>
             }
+            { for details }
             <div class="tile-name">
                 if props.audio_muted {
                     <span class="tile-muted" title={tr(Text::MicMuted)} aria-label={tr(Text::MicMuted)}>

@@ -9,9 +9,11 @@ use crate::call::{CallOptions, CallPhase, CallTarget, DirectRole, MediaPreferenc
 use crate::call_state::{CallAction, CallState};
 use crate::components::{
     CallEnded, CallHeader, CallToasts, ChatPanel, ControlBar, DeviceMenu, Icon, IconKind,
-    MediaNotice, NameField, TopBar, VideoTile, WaitingCard,
+    MediaNotice, NameField, PeerDetails, TopBar, VideoTile, WaitingCard,
 };
-use crate::hooks::{use_engine, use_preview, use_settings_store, use_shortcuts, use_text};
+use crate::hooks::{
+    use_engine, use_preview, use_quality, use_settings_store, use_shortcuts, use_speaking, use_text,
+};
 use crate::i18n::{fill, Text};
 use crate::platform::use_platform;
 use crate::state::{use_app, Action, Page, ServerStatus, SignalStatus};
@@ -280,7 +282,10 @@ fn in_call(props: &InCallProps) -> Html {
                     "m" if in_call => toggle_mic.emit(()),
                     "v" if in_call => toggle_camera.emit(()),
                     "c" if in_call => call.dispatch(CallAction::ToggleChat),
-                    "escape" => call.dispatch(CallAction::CloseChat),
+                    "escape" => {
+                        call.dispatch(CallAction::CloseChat);
+                        call.dispatch(CallAction::CloseDetails);
+                    }
                     _ => return false,
                 }
                 true
@@ -313,6 +318,15 @@ fn in_call(props: &InCallProps) -> Html {
         }
     };
     let direct = matches!(props.target, CallTarget::Direct { .. });
+
+    // The tools: quality (panel and badges) and who is talking.
+    let keys: Vec<u32> = call.peers.iter().map(|p| p.key).collect();
+    let quality = use_quality(engine.clone(), keys, call.details);
+    let speaking = use_speaking(
+        engine.clone(),
+        call.local.stream.clone(),
+        !call.local.audio_muted,
+    );
 
     if let CallPhase::Ended(reason) = call.phase {
         return html! {
@@ -367,8 +381,17 @@ fn in_call(props: &InCallProps) -> Html {
         .peers
         .iter()
         .map(|peer| {
+            let on_details = {
+                let (call, key) = (call.clone(), peer.key);
+                Callback::from(move |_| call.dispatch(CallAction::OpenDetails(key)))
+            };
+            // A grid keeps the last speaker in the first place.
+            let first = others >= 3 && speaking.last == Some(peer.key);
             html! {
                 <VideoTile key={peer.key} stream={peer.stream.clone()} name={peer.name.clone()}
+                    speaking={speaking.keys.contains(&peer.key)} on_details={Some(on_details)}
+                    quality={quality.get(&peer.key).map(|q| q.level)}
+                    style={first.then_some(AttrValue::Static("order:-1"))}
                     peer_id={AttrValue::from(peer.id.to_string())} audio_muted={peer.audio_muted}
                     video_muted={peer.video_muted} state={Some(peer.state)} class={classes!(remote_class)}
                     avatar_size={remote_avatar}
@@ -379,7 +402,7 @@ fn in_call(props: &InCallProps) -> Html {
     tiles.push(html! {
         <VideoTile key="self" stream={local.stream.clone()} name={me.clone()} audio_muted={local.audio_muted}
             video_muted={local.video_muted} opening={local.opening} class={classes!(self_class)}
-            avatar_size={self_avatar} />
+            avatar_size={self_avatar} speaking={speaking.me && !local.audio_muted} />
     });
 
     // What we're waiting for, in words.
@@ -432,6 +455,18 @@ fn in_call(props: &InCallProps) -> Html {
             partner_name.clone()
         }
     });
+    let details = call.details.and_then(|key| {
+        let peer = call.peers.iter().find(|p| p.key == key)?;
+        let seen = call.safety_of(key);
+        let call = call.clone();
+        Some(html! {
+            <PeerDetails name={peer.name.clone()} peer_key={key}
+                safety_code={peer.safety_code.clone().map(AttrValue::from)}
+                safety_changed={seen.is_some_and(|s| s.changed)}
+                quality={quality.get(&key).cloned()}
+                on_close={Callback::from(move |_| call.dispatch(CallAction::CloseDetails))} />
+        })
+    });
     let phase = match call.phase {
         CallPhase::Preparing => "preparing",
         CallPhase::Ringing => "ringing",
@@ -453,6 +488,7 @@ fn in_call(props: &InCallProps) -> Html {
                         <MediaNotice camera_error={local.camera_error} mic_error={local.mic_error} on_dismiss={dismiss_notice} host={platform.host} />
                     }
                 </main>
+                { for details }
                 <ChatPanel lines={call.chat.clone()} open={call.chat_open} can_send={call.anyone_connected()}
                     on_send={send_chat} on_close={close_chat} />
             </div>

@@ -8,11 +8,14 @@
 //!   [`PeerEvent`]s and connection states.
 //! - [`stats`]: `getStats()` for the debug hook, and the first decoded
 //!   remote frame.
+//! - [`inspect`]: what the in-call tools read (safety code, a statistics
+//!   reading, audio level).
 //!
 //! The chat channel is *negotiated* (`id` 0 on both sides), so neither side
 //! waits for `datachannel` and both may create it up front.
 
 mod handlers;
+mod inspect;
 mod negotiation;
 mod stats;
 

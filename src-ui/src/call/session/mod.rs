@@ -35,8 +35,8 @@
 //! what the server says, hanging up. [`roster`] keeps the other
 //! participants (slots, members in their grace period, early messages,
 //! re-addressing, detaching), [`peer_events`] handles what their
-//! connections report and say, and [`local`] our own camera and
-//! microphone. The session reaches its engine only through [`Link`].
+//! connections report and say, [`local`] our own camera and
+//! microphone, and [`tools`] what the in-call tools read. The session reaches its engine only through [`Link`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -59,6 +59,7 @@ use super::{
 mod local;
 mod peer_events;
 mod roster;
+mod tools;
 
 use local::Local;
 use roster::Roster;

@@ -88,6 +88,7 @@ impl Slot {
             stream: peer.as_ref().map(Peer::remote_stream),
             audio_muted: self.audio_muted.get(),
             video_muted: self.video_muted.get(),
+            safety_code: peer.as_ref().and_then(Peer::safety_code),
         }
     }
 }

@@ -1,0 +1,47 @@
+use yew::prelude::*;
+
+use crate::call::quality::Quality;
+use crate::components::{Icon, IconKind, QualityPanel, SafetyCode};
+use crate::hooks::use_text;
+use crate::i18n::{fill, Text, ToolText};
+
+/// Props for [`PeerDetails`].
+#[derive(Properties, PartialEq)]
+pub struct PeerDetailsProps {
+    /// Whose connection.
+    pub name: AttrValue,
+    /// Their key (`data-key`).
+    pub peer_key: u32,
+    /// The connection's safety code, once known.
+    pub safety_code: Option<AttrValue>,
+    /// The code changed during the call.
+    pub safety_changed: bool,
+    /// The latest quality reading.
+    pub quality: Option<Quality>,
+    /// Close the panel.
+    pub on_close: Callback<()>,
+}
+
+/// The side panel about one person's connection: its safety code and its
+/// live quality.
+#[function_component(PeerDetails)]
+pub fn peer_details(props: &PeerDetailsProps) -> Html {
+    let tr = use_text();
+    let on_close = props.on_close.reform(|_: MouseEvent| ());
+    html! {
+        <aside id="details-panel" class="side-panel details-panel" data-key={props.peer_key.to_string()}
+            aria-label={fill(tr(Text::Tool(ToolText::DetailsTitle)), &props.name)}>
+            <header class="chat-header">
+                <h2>{ fill(tr(Text::Tool(ToolText::DetailsTitle)), &props.name) }</h2>
+                <button class="icon-button" id="details-close" aria-label={tr(Text::Tool(ToolText::DetailsClose))}
+                    title={tr(Text::Tool(ToolText::DetailsClose))} onclick={on_close}>
+                    <Icon kind={IconKind::Close} />
+                </button>
+            </header>
+            <div class="details-body">
+                <SafetyCode code={props.safety_code.clone()} name={props.name.clone()} changed={props.safety_changed} />
+                <QualityPanel quality={props.quality.clone()} />
+            </div>
+        </aside>
+    }
+}
