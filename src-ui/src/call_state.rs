@@ -42,6 +42,10 @@ pub struct CallState {
     pub toasts: Vec<Toast>,
     /// A direct call's other person, by the name they gave.
     pub partner_name: Option<String>,
+    /// The screen we share, while we share one.
+    pub screen: Option<web_sys::MediaStream>,
+    /// Sharing the screen just failed (the page says so until dismissed).
+    pub screen_failed: bool,
     /// Whose connection details (safety code, quality) are open, by key.
     pub details: Option<u32>,
     /// The safety code first seen for each participant, and whether it
@@ -66,6 +70,8 @@ impl Default for CallState {
             notice_dismissed: false,
             toasts: Vec::new(),
             partner_name: None,
+            screen: None,
+            screen_failed: false,
             details: None,
             safety: Vec::new(),
             next_toast: 0,
@@ -188,6 +194,11 @@ impl Reducible for CallState {
                     }
                 }
                 CallEvent::PartnerName(name) => next.partner_name = Some(name),
+                CallEvent::LocalScreen(screen) => {
+                    next.screen_failed = false;
+                    next.screen = screen;
+                }
+                CallEvent::ScreenFailed => next.screen_failed = true,
                 CallEvent::Chat(line) => {
                     if !next.chat_open && line.from.is_some() {
                         next.unread += 1;
@@ -211,7 +222,10 @@ impl Reducible for CallState {
                 }
             }
             CallAction::CloseChat => next.chat_open = false,
-            CallAction::DismissNotice => next.notice_dismissed = true,
+            CallAction::DismissNotice => {
+                next.notice_dismissed = true;
+                next.screen_failed = false;
+            }
             CallAction::DismissToast(seq) => next.toasts.retain(|t| t.seq != seq),
             CallAction::Reset => return Rc::new(Self::default()),
         }
@@ -235,6 +249,7 @@ mod tests {
             audio_muted: false,
             video_muted: false,
             safety_code: code.map(str::to_owned),
+            screen: None,
         }))
     }
 

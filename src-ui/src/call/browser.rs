@@ -304,6 +304,16 @@ impl CallEngine for BrowserEngine {
         });
     }
 
+    fn can_share_screen(&self) -> bool {
+        super::screen::supported()
+    }
+
+    fn share_screen(&self, on: bool) {
+        if let Some(session) = self.session() {
+            session.share_screen(on);
+        }
+    }
+
     fn audio_levels(&self) -> Vec<(u32, f64)> {
         self.session().map(|s| s.audio_levels()).unwrap_or_default()
     }

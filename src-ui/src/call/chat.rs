@@ -1,7 +1,7 @@
 //! What peers say to each other directly, on each connection's
 //! `RTCDataChannel` (never through the server): chat lines, mute state, who
 //! they are now (their current signaling id, which changes whenever they
-//! reconnect to the server), and goodbye.
+//! reconnect to the server), screen sharing, and goodbye.
 
 use peercall_signal::protocol::PeerId;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,15 @@ pub enum PeerMessage {
     /// The sender hung up: drop the connection now rather than waiting for
     /// it to time out.
     Bye,
+    /// The sender started or stopped sharing a screen; `stream` is the id
+    /// of the stream its track arrives in (apart from the camera's).
+    Screen {
+        /// Sharing now.
+        sharing: bool,
+        /// The screen's stream id (`msid`), while sharing.
+        #[serde(default)]
+        stream: Option<String>,
+    },
 }
 
 impl PeerMessage {

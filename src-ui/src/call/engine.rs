@@ -91,6 +91,13 @@ pub trait CallEngine {
 
     /// How loud each participant is right now (0..1), by key.
     fn audio_levels(&self) -> Vec<(u32, f64)>;
+
+    /// Whether this engine can share a screen (the button shows only then).
+    fn can_share_screen(&self) -> bool;
+
+    /// Starts sharing a screen (the system's picker opens; it must follow a
+    /// click or key press) or stops sharing it.
+    fn share_screen(&self, on: bool);
 }
 
 /// The engine handle the UI holds (cheap to clone; equal when it is the
@@ -261,6 +268,8 @@ pub struct PeerView {
     pub video_muted: bool,
     /// The connection's safety code (see `safety`), once negotiated.
     pub safety_code: Option<String>,
+    /// The screen they share, while they share one.
+    pub screen: Option<MediaStream>,
 }
 
 /// The connection to a participant as the person sees it.
@@ -311,6 +320,11 @@ pub enum CallEvent {
     /// The person in a direct call told us their name (while ringing, or
     /// with their answer).
     PartnerName(String),
+    /// We started sharing this screen (`Some`), or stopped (`None`: from our
+    /// button, or the browser's own "stop sharing").
+    LocalScreen(Option<MediaStream>),
+    /// Sharing the screen failed (not cancelled: failed).
+    ScreenFailed,
 }
 
 /// What the engine reports to the app.

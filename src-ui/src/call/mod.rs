@@ -18,6 +18,7 @@
 //! - [`peer`]: one `RTCPeerConnection` per remote participant, perfect negotiation.
 //! - [`safety`]: safety codes from the two DTLS fingerprints.
 //! - [`quality`]: call quality from `getStats()`, in numbers and words.
+//! - [`screen`]: whether the screen can be shared, and its picker.
 //! - [`sdp`]: what the engine reads from, or adds to, session descriptions.
 //! - [`chat`]: what peers say over the data channel.
 //! - [`debug`]: the read-only `window.__peercall` hook tests and benches read.
@@ -32,6 +33,7 @@ pub mod media;
 pub mod peer;
 pub mod quality;
 pub mod safety;
+pub mod screen;
 pub mod sdp;
 mod session;
 pub mod signaling;

@@ -1,7 +1,7 @@
 use yew::prelude::*;
 
 use crate::hooks::use_text;
-use crate::i18n::Text;
+use crate::i18n::{Text, ToolText};
 
 /// Props for [`AboutSection`].
 #[derive(Properties, PartialEq)]
@@ -10,6 +10,9 @@ pub struct AboutSectionProps {
     pub path: AttrValue,
     /// Resets every setting (after the user confirms).
     pub on_reset: Callback<()>,
+    /// The call engine can share a screen here.
+    #[prop_or(true)]
+    pub screen_share: bool,
 }
 
 /// Version, where settings live, and reset.
@@ -41,6 +44,10 @@ pub fn about_section(props: &AboutSectionProps) -> Html {
                 <dd id="app-version">{ concat!("Peercall ", env!("CARGO_PKG_VERSION")) }</dd>
                 <dt>{ tr(Text::SettingsLocation) }</dt>
                 <dd><code id="settings-path">{ props.path.clone() }</code></dd>
+                <dt>{ tr(Text::Tool(ToolText::ScreenShareSupport)) }</dt>
+                <dd id="screen-share-support" data-available={props.screen_share.to_string()}>
+                    { tr(Text::Tool(if props.screen_share { ToolText::ScreenShareAvailable } else { ToolText::ScreenShareMissing })) }
+                </dd>
             </dl>
             if *confirming {
                 <div class="confirm-row" role="alertdialog" aria-labelledby="reset-question">

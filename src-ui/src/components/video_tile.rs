@@ -51,6 +51,9 @@ pub struct VideoTileProps {
     /// Inline style (the grid's `order`).
     #[prop_or_default]
     pub style: Option<AttrValue>,
+    /// A shared screen (silent, never mirrored, shown whole).
+    #[prop_or_default]
+    pub screen: bool,
 }
 
 /// One person: their video (ours mirrored and silent), or their initials
@@ -61,14 +64,15 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
     let tr = use_text();
     let video = use_node_ref();
     let sound_blocked = use_state(|| false);
-    let is_self = props.peer_id.is_none();
+    let is_self = props.peer_id.is_none() && !props.screen;
+    let silent = is_self || props.screen;
     {
         let video = video.clone();
         let sound_blocked = sound_blocked.clone();
         use_effect_with(props.stream.clone(), move |stream| {
             if let Some(element) = video.cast::<HtmlVideoElement>() {
                 // Our own voice must never play back; theirs plays here.
-                element.set_muted(is_self);
+                element.set_muted(silent);
                 element.set_src_object(stream.as_ref());
                 if stream.is_some() {
                     play(element, sound_blocked);
@@ -94,7 +98,7 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
     } else {
         props.name.clone()
     };
-    let shown_name = if is_self {
+    let shown_name = if is_self && !props.screen {
         format!("{} ({})", name, tr(Text::You))
     } else {
         name.to_string()
@@ -136,7 +140,7 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
         }
     });
     html! {
-        <div class={classes!("tile", is_self.then_some("self"), (!has_video).then_some("no-video"),
+        <div class={classes!("tile", is_self.then_some("self"), props.screen.then_some("screen"), (!has_video).then_some("no-video"),
                 props.speaking.then_some("speaking"), props.class.clone())}
             style={props.style.clone()}
             data-speaking={props.speaking.to_string()}
@@ -145,7 +149,7 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
             data-audio-muted={props.audio_muted.to_string()}
             data-video-muted={props.video_muted.to_string()}
             aria-label={if props.speaking { format!("{shown_name} · {}", tr(Text::Tool(ToolText::Speaking))) } else { shown_name.clone() }}>
-            <video ref={video} autoplay=true playsinline=true muted={is_self} />
+            <video ref={video} autoplay=true playsinline=true muted={silent} />
             if props.opening && !has_video {
                 <div class="tile-status connecting" role="status">
                     <span class="spinner" /><span>{ tr(Text::PreviewOpening) }</span>
@@ -167,7 +171,7 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
                     </div>
                 }
             }
-            if *sound_blocked && !is_self {
+            if *sound_blocked && !silent {
                 <button class="tile-unblock" onclick={on_unblock}>
                     <Icon kind={IconKind::Volume} size={16} />
                     <span>{ tr(Text::AudioBlocked) }</span>

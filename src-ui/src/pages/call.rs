@@ -12,9 +12,10 @@ use crate::components::{
     MediaNotice, NameField, PeerDetails, TopBar, VideoTile, WaitingCard,
 };
 use crate::hooks::{
-    use_engine, use_preview, use_quality, use_settings_store, use_shortcuts, use_speaking, use_text,
+    use_engine, use_preview, use_quality, use_screen_share, use_settings_store, use_shortcuts,
+    use_speaking, use_text,
 };
-use crate::i18n::{fill, Text};
+use crate::i18n::{fill, Text, ToolText};
 use crate::platform::use_platform;
 use crate::state::{use_app, Action, Page, ServerStatus, SignalStatus};
 
@@ -152,6 +153,7 @@ fn in_call(props: &InCallProps) -> Html {
     let call = use_reducer(CallState::default);
     let attempt = use_state(|| 0u32);
     let devices_open = use_state(|| false);
+    let screen = use_screen_share(engine.clone(), &call);
 
     // Another camera or microphone chosen during the call: swap the tracks
     // in place (the first run is the call's own start, nothing to switch).
@@ -274,6 +276,7 @@ fn in_call(props: &InCallProps) -> Html {
     };
     {
         let in_call = !matches!(call.phase, CallPhase::Ended(_));
+        let (toggle_screen, can_share) = (screen.toggle.clone(), screen.can_share);
         let shortcuts = use_memo(in_call, |in_call| {
             let (in_call, call) = (*in_call, call.clone());
             let (toggle_mic, toggle_camera) = (toggle_mic.clone(), toggle_camera.clone());
@@ -282,6 +285,7 @@ fn in_call(props: &InCallProps) -> Html {
                     "m" if in_call => toggle_mic.emit(()),
                     "v" if in_call => toggle_camera.emit(()),
                     "c" if in_call => call.dispatch(CallAction::ToggleChat),
+                    "s" if in_call && can_share => toggle_screen.emit(()),
                     "escape" => {
                         call.dispatch(CallAction::CloseChat);
                         call.dispatch(CallAction::CloseDetails);
@@ -361,6 +365,8 @@ fn in_call(props: &InCallProps) -> Html {
     // re-pipeline the camera it shows).
     let others = call.peers.len();
     let (stage_class, style, remote_class, self_class, remote_avatar, self_avatar) = match others {
+        // A shared screen takes the stage; cameras go small beside it.
+        _ if screen.shown.is_some() => ("present", String::new(), "", "", 48, 48),
         0 => ("solo", String::new(), "", "spotlight", 96, 120),
         1 => ("duo", String::new(), "spotlight", "pip", 128, 48),
         n => {
@@ -377,7 +383,17 @@ fn in_call(props: &InCallProps) -> Html {
             )
         }
     };
-    let mut tiles: Vec<Html> = call
+    let mut tiles: Vec<Html> = screen
+        .shown
+        .iter()
+        .map(|(stream, name)| {
+            html! {
+                <VideoTile key="screen" stream={Some(Clone::clone(stream))} name={name.clone()} screen=true
+                    audio_muted=false video_muted=false />
+            }
+        })
+        .collect();
+    tiles.extend(call
         .peers
         .iter()
         .map(|peer| {
@@ -385,8 +401,9 @@ fn in_call(props: &InCallProps) -> Html {
                 let (call, key) = (call.clone(), peer.key);
                 Callback::from(move |_| call.dispatch(CallAction::OpenDetails(key)))
             };
-            // A grid keeps the last speaker in the first place.
-            let first = others >= 3 && speaking.last == Some(peer.key);
+            // A grid (3 people or more) keeps the last speaker in its
+            // first place, in view however small the tiles get.
+            let first = others >= 2 && speaking.last == Some(peer.key);
             html! {
                 <VideoTile key={peer.key} stream={peer.stream.clone()} name={peer.name.clone()}
                     speaking={speaking.keys.contains(&peer.key)} on_details={Some(on_details)}
@@ -397,8 +414,7 @@ fn in_call(props: &InCallProps) -> Html {
                     avatar_size={remote_avatar}
                     speaker={app.settings.devices.speaker.clone().map(AttrValue::from)} />
             }
-        })
-        .collect();
+        }));
     tiles.push(html! {
         <VideoTile key="self" stream={local.stream.clone()} name={me.clone()} audio_muted={local.audio_muted}
             video_muted={local.video_muted} opening={local.opening} class={classes!(self_class)}
@@ -484,6 +500,21 @@ fn in_call(props: &InCallProps) -> Html {
                     { for tiles }
                     { for waiting }
                     <CallToasts toasts={call.toasts.clone()} on_dismiss={dismiss_toast} />
+                    if screen.sharing {
+                        <div class="sharing-banner" id="sharing-banner" role="status">
+                            <Icon kind={IconKind::Screen} size={16} />
+                            <span>{ tr(Text::Tool(ToolText::SharingNow)) }</span>
+                            <button class="button small" onclick={screen.toggle.reform(|_| ())}>{ tr(Text::Tool(ToolText::StopSharing)) }</button>
+                        </div>
+                    }
+                    if call.screen_failed {
+                        <div class="media-notice" id="screen-failed" role="alert">
+                            <p class="media-notice-text">{ tr(Text::Tool(ToolText::ShareFailed)) }</p>
+                            <button class="icon-button" aria-label={tr(Text::Dismiss)} onclick={dismiss_notice.reform(|_| ())}>
+                                <Icon kind={IconKind::Close} />
+                            </button>
+                        </div>
+                    }
                     if show_notice {
                         <MediaNotice camera_error={local.camera_error} mic_error={local.mic_error} on_dismiss={dismiss_notice} host={platform.host} />
                     }
@@ -497,7 +528,9 @@ fn in_call(props: &InCallProps) -> Html {
                 camera_busy={local.opening} chat_open={call.chat_open} unread={call.unread}
                 on_toggle_mic={toggle_mic} on_toggle_camera={toggle_camera}
                 on_toggle_chat={toggle_chat} on_hang_up={hang_up}
-                devices_open={*devices_open} on_toggle_devices={toggle_devices.clone()} />
+                devices_open={*devices_open} on_toggle_devices={toggle_devices.clone()}
+                can_share={screen.can_share} sharing={screen.sharing} share_blocked={screen.blocked.clone()}
+                on_toggle_screen={screen.toggle.clone()} />
             if *devices_open {
                 <DeviceMenu settings={app.settings.clone()} on_change={choose_devices}
                     on_close={toggle_devices} />

@@ -24,6 +24,7 @@ enum SaveStatus {
 pub fn settings_page() -> Html {
     let tr = use_text();
     let app = use_app();
+    let engine = crate::hooks::use_engine();
     let platform = use_platform();
     let store = use_settings_store();
     let errors = use_state(Vec::<FieldError>::new);
@@ -113,7 +114,7 @@ pub fn settings_page() -> Html {
                 <YouSection settings={app.settings.clone()} errors={errors_rc.clone()} on_save={on_save.clone()} />
                 <DevicesSection settings={app.settings.clone()} errors={errors_rc.clone()} on_save={on_save.clone()} {platform} />
                 <NetworkSection settings={app.settings.clone()} errors={errors_rc.clone()} on_save={on_save.clone()} />
-                <AboutSection path={app.settings_path.clone()} {on_reset} />
+                <AboutSection path={app.settings_path.clone()} {on_reset} screen_share={engine.can_share_screen()} />
             </main>
         </>
     }

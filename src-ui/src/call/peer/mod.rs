@@ -10,6 +10,8 @@
 //!   remote frame.
 //! - [`inspect`]: what the in-call tools read (safety code, a statistics
 //!   reading, audio level).
+//! - [`screen`]: a shared screen, ours or theirs, on a video transceiver of
+//!   its own.
 //!
 //! The chat channel is *negotiated* (`id` 0 on both sides), so neither side
 //! waits for `datachannel` and both may create it up front.
@@ -17,6 +19,7 @@
 mod handlers;
 mod inspect;
 mod negotiation;
+mod screen;
 mod stats;
 
 use std::cell::{Cell, RefCell};
@@ -125,6 +128,8 @@ struct Inner {
     ice_restarts: Cell<u32>,
     collisions: Cell<u32>,
     closed: Cell<bool>,
+    /// Screen sharing on this connection.
+    screen: screen::ScreenState,
     on_event: Box<dyn Fn(PeerEvent)>,
     closures: RefCell<Vec<Box<dyn std::any::Any>>>,
 }
@@ -187,6 +192,7 @@ impl Peer {
             ice_restarts: Cell::new(0),
             collisions: Cell::new(0),
             closed: Cell::new(false),
+            screen: screen::ScreenState::default(),
             on_event: Box::new(on_event),
             closures: RefCell::new(Vec::new()),
         });

@@ -36,7 +36,8 @@
 //! participants (slots, members in their grace period, early messages,
 //! re-addressing, detaching), [`peer_events`] handles what their
 //! connections report and say, [`local`] our own camera and
-//! microphone, and [`tools`] what the in-call tools read. The session reaches its engine only through [`Link`].
+//! microphone, [`screen`] the screen we share, and [`tools`] what the
+//! in-call tools read. The session reaches its engine only through [`Link`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -59,6 +60,7 @@ use super::{
 mod local;
 mod peer_events;
 mod roster;
+mod screen;
 mod tools;
 
 use local::Local;
@@ -101,6 +103,8 @@ pub(super) struct Session {
     partner_name: RefCell<Option<String>>,
     /// When milestones were reached (`performance.now()`), for the debug hook.
     milestones: RefCell<Vec<(&'static str, f64)>>,
+    /// The screen we share, while we share one.
+    screen: screen::Sharing,
 }
 
 impl Session {
@@ -126,6 +130,7 @@ impl Session {
             chat_seq: Cell::new(0),
             partner_name: RefCell::new(partner_name),
             milestones: RefCell::new(Vec::new()),
+            screen: screen::Sharing::default(),
         })
     }
 
@@ -414,6 +419,7 @@ impl Session {
         // A moment for the goodbyes to leave before the connections close.
         Timeout::new(BYE_GRACE_MS, move || peers.iter().for_each(Peer::close)).forget();
         self.local.release();
+        self.stop_screen();
         match &self.target {
             CallTarget::Room(_) => {
                 if self.phase() == CallPhase::Joined {

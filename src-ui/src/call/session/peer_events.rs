@@ -54,6 +54,7 @@ impl Session {
             }
             PeerEvent::ChannelOpen => {
                 self.say_hello(&slot);
+                self.screen_to(&slot);
                 self.emit_slot(&slot);
             }
             PeerEvent::ChannelClosed => {
@@ -104,6 +105,12 @@ impl Session {
                 self.emit_slot(slot);
             }
             PeerMessage::Bye => self.remove_slot(slot.key, true),
+            PeerMessage::Screen { sharing, stream } => {
+                if let Some(peer) = slot.peer() {
+                    peer.set_remote_screen(sharing, stream);
+                }
+                self.emit_slot(slot);
+            }
         }
     }
 

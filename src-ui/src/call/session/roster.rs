@@ -89,6 +89,7 @@ impl Slot {
             audio_muted: self.audio_muted.get(),
             video_muted: self.video_muted.get(),
             safety_code: peer.as_ref().and_then(Peer::safety_code),
+            screen: peer.as_ref().and_then(Peer::remote_screen),
         }
     }
 }
