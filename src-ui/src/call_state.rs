@@ -9,6 +9,8 @@ use crate::call::{CallEvent, CallPhase, ChatLine, ConnState, LocalView, PeerView
 
 /// Most chat lines kept on screen.
 const MAX_CHAT_LINES: usize = 500;
+/// Most transfers listed (finished ones go first).
+const MAX_TRANSFERS: usize = 20;
 /// Most "… left" notices on screen at once (each goes by itself).
 const MAX_TOASTS: usize = 4;
 
@@ -46,6 +48,8 @@ pub struct CallState {
     pub screen: Option<web_sys::MediaStream>,
     /// Sharing the screen just failed (the page says so until dismissed).
     pub screen_failed: bool,
+    /// File transfers, newest last.
+    pub transfers: Vec<crate::call::transfer::TransferView>,
     /// Whose connection details (safety code, quality) are open, by key.
     pub details: Option<u32>,
     /// The safety code first seen for each participant, and whether it
@@ -72,6 +76,7 @@ impl Default for CallState {
             partner_name: None,
             screen: None,
             screen_failed: false,
+            transfers: Vec::new(),
             details: None,
             safety: Vec::new(),
             next_toast: 0,
@@ -105,6 +110,8 @@ pub enum CallAction {
     OpenDetails(u32),
     /// Close the connection details.
     CloseDetails,
+    /// Take a finished transfer off the screen.
+    DismissTransfer(u64),
 }
 
 /// A participant's safety code as the page has seen it.
@@ -199,6 +206,17 @@ impl Reducible for CallState {
                     next.screen = screen;
                 }
                 CallEvent::ScreenFailed => next.screen_failed = true,
+                CallEvent::Transfer(view) => {
+                    match next.transfers.iter_mut().find(|t| t.id == view.id) {
+                        Some(existing) => *existing = view,
+                        None => next.transfers.push(view),
+                    }
+                    if next.transfers.len() > MAX_TRANSFERS {
+                        if let Some(old) = next.transfers.iter().position(|t| t.state.finished()) {
+                            next.transfers.remove(old);
+                        }
+                    }
+                }
                 CallEvent::Chat(line) => {
                     if !next.chat_open && line.from.is_some() {
                         next.unread += 1;
@@ -214,6 +232,7 @@ impl Reducible for CallState {
                 next.chat_open = false;
             }
             CallAction::CloseDetails => next.details = None,
+            CallAction::DismissTransfer(id) => next.transfers.retain(|t| t.id != id),
             CallAction::ToggleChat => {
                 next.details = None;
                 next.chat_open = !next.chat_open;

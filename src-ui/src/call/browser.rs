@@ -21,6 +21,7 @@ use super::media::{LocalMedia, MediaPreferences};
 use super::quality::StatsSample;
 use super::session::{Link, Session};
 use super::signaling::{SignalEvent, Signaling};
+use super::transfer::TransferId;
 use super::{
     debug, js, AppEvent, CallEngine, CallEvent, CallOptions, CallTarget, CallToken, EndReason,
 };
@@ -311,6 +312,24 @@ impl CallEngine for BrowserEngine {
     fn share_screen(&self, on: bool) {
         if let Some(session) = self.session() {
             session.share_screen(on);
+        }
+    }
+
+    fn send_file(&self, file: web_sys::File, to: Option<u32>) {
+        if let Some(session) = self.session() {
+            session.send_file(file, to);
+        }
+    }
+
+    fn answer_file(&self, id: TransferId, accept: bool) {
+        if let Some(session) = self.session() {
+            session.answer_file(id, accept);
+        }
+    }
+
+    fn cancel_file(&self, id: TransferId) {
+        if let Some(session) = self.session() {
+            session.cancel_file(id);
         }
     }
 

@@ -25,6 +25,7 @@ use yew::Callback;
 use super::chat::ChatLine;
 use super::media::{DeviceError, LocalMedia, MediaPreferences};
 use super::quality::StatsSample;
+use super::transfer::{TransferId, TransferView};
 use super::BrowserEngine;
 
 /// What the UI asks of a call engine. One engine lives as long as the page:
@@ -98,6 +99,15 @@ pub trait CallEngine {
     /// Starts sharing a screen (the system's picker opens; it must follow a
     /// click or key press) or stops sharing it.
     fn share_screen(&self, on: bool);
+
+    /// Offers `file` to participant `to`, or to everyone connected.
+    fn send_file(&self, file: web_sys::File, to: Option<u32>);
+
+    /// Accepts or declines a file offered to us.
+    fn answer_file(&self, id: TransferId, accept: bool);
+
+    /// Stops a transfer, either way.
+    fn cancel_file(&self, id: TransferId);
 }
 
 /// The engine handle the UI holds (cheap to clone; equal when it is the
@@ -325,6 +335,8 @@ pub enum CallEvent {
     LocalScreen(Option<MediaStream>),
     /// Sharing the screen failed (not cancelled: failed).
     ScreenFailed,
+    /// A file transfer appeared or changed.
+    Transfer(TransferView),
 }
 
 /// What the engine reports to the app.

@@ -20,6 +20,7 @@
 //! - [`quality`]: call quality from `getStats()`, in numbers and words.
 //! - [`screen`]: whether the screen can be shared, and its picker.
 //! - [`sdp`]: what the engine reads from, or adds to, session descriptions.
+//! - [`transfer`]: file transfer over data channels of their own.
 //! - [`chat`]: what peers say over the data channel.
 //! - [`debug`]: the read-only `window.__peercall` hook tests and benches read.
 
@@ -37,6 +38,7 @@ pub mod screen;
 pub mod sdp;
 mod session;
 pub mod signaling;
+pub mod transfer;
 
 use browser::BrowserEngine;
 pub use chat::ChatLine;

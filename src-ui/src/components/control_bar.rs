@@ -45,6 +45,9 @@ pub struct ControlBarProps {
     /// Start or stop sharing.
     #[prop_or_default]
     pub on_toggle_screen: Callback<()>,
+    /// Send a file to everyone (`None`: nobody to send to).
+    #[prop_or_default]
+    pub on_send_file: Option<Callback<()>>,
 }
 
 /// The round buttons at the bottom of a call, each with a tooltip naming
@@ -94,6 +97,12 @@ pub fn control_bar(props: &ControlBarProps) -> Html {
             </button>
             if props.can_share {
                 { screen_button(props, &tr) }
+            }
+            if let Some(on_send_file) = &props.on_send_file {
+                <button id="send-file" class="control" aria-label={tr(Text::Tool(ToolText::SendFile))}
+                    data-tooltip={tr(Text::Tool(ToolText::SendFile))} onclick={click(on_send_file)}>
+                    <Icon kind={IconKind::Paperclip} size={22} />
+                </button>
             }
             <button id="chat-toggle" class={classes!("control", props.chat_open.then_some("active"))}
                 aria-label={format!("{chat_label} (C)")} data-tooltip={format!("{chat_label} · C")}

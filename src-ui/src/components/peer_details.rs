@@ -20,6 +20,8 @@ pub struct PeerDetailsProps {
     pub quality: Option<Quality>,
     /// Close the panel.
     pub on_close: Callback<()>,
+    /// Send them a file.
+    pub on_send_file: Callback<()>,
 }
 
 /// The side panel about one person's connection: its safety code and its
@@ -41,6 +43,10 @@ pub fn peer_details(props: &PeerDetailsProps) -> Html {
             <div class="details-body">
                 <SafetyCode code={props.safety_code.clone()} name={props.name.clone()} changed={props.safety_changed} />
                 <QualityPanel quality={props.quality.clone()} />
+                <button id="send-file-to" class="button secondary" onclick={props.on_send_file.reform(|_: MouseEvent| ())}>
+                    <Icon kind={IconKind::Paperclip} size={18} />
+                    <span>{ fill(tr(Text::Tool(ToolText::SendFileTo)), &props.name) }</span>
+                </button>
             </div>
         </aside>
     }

@@ -2,6 +2,7 @@
 
 mod use_copy;
 mod use_engine;
+mod use_file_send;
 mod use_media_devices;
 mod use_preview;
 mod use_quality;
@@ -13,6 +14,7 @@ mod use_text;
 
 pub use use_copy::{copy_label, use_copy};
 pub use use_engine::use_engine;
+pub use use_file_send::use_file_send;
 pub use use_media_devices::{device_options, use_media_devices, MediaDevice};
 pub use use_preview::use_preview;
 pub use use_quality::use_quality;

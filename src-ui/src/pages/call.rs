@@ -9,11 +9,11 @@ use crate::call::{CallOptions, CallPhase, CallTarget, DirectRole, MediaPreferenc
 use crate::call_state::{CallAction, CallState};
 use crate::components::{
     CallEnded, CallHeader, CallToasts, ChatPanel, ControlBar, DeviceMenu, Icon, IconKind,
-    MediaNotice, NameField, PeerDetails, TopBar, VideoTile, WaitingCard,
+    MediaNotice, NameField, PeerDetails, TopBar, TransferList, VideoTile, WaitingCard,
 };
 use crate::hooks::{
-    use_engine, use_preview, use_quality, use_screen_share, use_settings_store, use_shortcuts,
-    use_speaking, use_text,
+    use_engine, use_file_send, use_preview, use_quality, use_screen_share, use_settings_store,
+    use_shortcuts, use_speaking, use_text,
 };
 use crate::i18n::{fill, Text, ToolText};
 use crate::platform::use_platform;
@@ -154,6 +154,7 @@ fn in_call(props: &InCallProps) -> Html {
     let attempt = use_state(|| 0u32);
     let devices_open = use_state(|| false);
     let screen = use_screen_share(engine.clone(), &call);
+    let files = use_file_send(engine.clone());
 
     // Another camera or microphone chosen during the call: swap the tracks
     // in place (the first run is the call's own start, nothing to switch).
@@ -480,7 +481,8 @@ fn in_call(props: &InCallProps) -> Html {
                 safety_code={peer.safety_code.clone().map(AttrValue::from)}
                 safety_changed={seen.is_some_and(|s| s.changed)}
                 quality={quality.get(&key).cloned()}
-                on_close={Callback::from(move |_| call.dispatch(CallAction::CloseDetails))} />
+                on_close={Callback::from(move |_| call.dispatch(CallAction::CloseDetails))}
+                on_send_file={files.pick.reform(move |_| Some(key))} />
         })
     });
     let phase = match call.phase {
@@ -496,10 +498,17 @@ fn in_call(props: &InCallProps) -> Html {
             <CallHeader title={title} room={room.map(AttrValue::from)} invite={invite.map(AttrValue::from)}
                 signal={app.signal.clone()} people={others + 1} />
             <div class="call-body">
-                <main class={classes!("stage", stage_class)} {style} data-people={(others + 1).to_string()}>
+                <main class={classes!("stage", stage_class)} {style} data-people={(others + 1).to_string()}
+                    ondragover={files.on_drag_over.clone()} ondrop={files.on_drop.clone()}>
+                    <input type="file" id="file-input" class="file-input" ref={files.input.clone()}
+                        onchange={files.on_change.clone()} tabindex="-1" aria-label={tr(Text::Tool(ToolText::FileDrop))} />
                     { for tiles }
                     { for waiting }
                     <CallToasts toasts={call.toasts.clone()} on_dismiss={dismiss_toast} />
+                    <TransferList transfers={call.transfers.clone()}
+                        on_answer={{ let e = engine.clone(); Callback::from(move |(id, accept)| e.answer_file(id, accept)) }}
+                        on_cancel={{ let e = engine.clone(); Callback::from(move |id| e.cancel_file(id)) }}
+                        on_dismiss={{ let c = call.clone(); Callback::from(move |id| c.dispatch(CallAction::DismissTransfer(id))) }} />
                     if screen.sharing {
                         <div class="sharing-banner" id="sharing-banner" role="status">
                             <Icon kind={IconKind::Screen} size={16} />
@@ -530,7 +539,8 @@ fn in_call(props: &InCallProps) -> Html {
                 on_toggle_chat={toggle_chat} on_hang_up={hang_up}
                 devices_open={*devices_open} on_toggle_devices={toggle_devices.clone()}
                 can_share={screen.can_share} sharing={screen.sharing} share_blocked={screen.blocked.clone()}
-                on_toggle_screen={screen.toggle.clone()} />
+                on_toggle_screen={screen.toggle.clone()}
+                on_send_file={call.anyone_connected().then(|| files.pick.reform(|_| None))} />
             if *devices_open {
                 <DeviceMenu settings={app.settings.clone()} on_change={choose_devices}
                     on_close={toggle_devices} />

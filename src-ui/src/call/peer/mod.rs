@@ -8,6 +8,7 @@
 //!   [`PeerEvent`]s and connection states.
 //! - [`stats`]: `getStats()` for the debug hook, and the first decoded
 //!   remote frame.
+//! - [`channels`]: the data channels of file transfers.
 //! - [`inspect`]: what the in-call tools read (safety code, a statistics
 //!   reading, audio level).
 //! - [`screen`]: a shared screen, ours or theirs, on a video transceiver of
@@ -16,6 +17,7 @@
 //! The chat channel is *negotiated* (`id` 0 on both sides), so neither side
 //! waits for `datachannel` and both may create it up front.
 
+mod channels;
 mod handlers;
 mod inspect;
 mod negotiation;

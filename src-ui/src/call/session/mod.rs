@@ -36,8 +36,8 @@
 //! participants (slots, members in their grace period, early messages,
 //! re-addressing, detaching), [`peer_events`] handles what their
 //! connections report and say, [`local`] our own camera and
-//! microphone, [`screen`] the screen we share, and [`tools`] what the
-//! in-call tools read. The session reaches its engine only through [`Link`].
+//! microphone, [`screen`] the screen we share, [`transfers`] files sent
+//! and received, and [`tools`] what the in-call tools read. The session reaches its engine only through [`Link`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
@@ -62,6 +62,7 @@ mod peer_events;
 mod roster;
 mod screen;
 mod tools;
+mod transfers;
 
 use local::Local;
 use roster::Roster;
@@ -105,6 +106,8 @@ pub(super) struct Session {
     milestones: RefCell<Vec<(&'static str, f64)>>,
     /// The screen we share, while we share one.
     screen: screen::Sharing,
+    /// Files sent and received.
+    transfers: transfers::Transfers,
 }
 
 impl Session {
@@ -131,6 +134,7 @@ impl Session {
             partner_name: RefCell::new(partner_name),
             milestones: RefCell::new(Vec::new()),
             screen: screen::Sharing::default(),
+            transfers: transfers::Transfers::default(),
         })
     }
 
@@ -412,6 +416,7 @@ impl Session {
         if self.ended() {
             return;
         }
+        self.end_transfers();
         let peers = self.roster.take_connections();
         for peer in &peers {
             peer.send(&PeerMessage::Bye);

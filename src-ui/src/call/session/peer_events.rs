@@ -105,6 +105,12 @@ impl Session {
                 self.emit_slot(slot);
             }
             PeerMessage::Bye => self.remove_slot(slot.key, true),
+            message @ (PeerMessage::FileOffer { .. }
+            | PeerMessage::FileAnswer { .. }
+            | PeerMessage::FileCancel { .. }
+            | PeerMessage::FileResult { .. }) => {
+                self.on_file_message(slot.key, slot.name(), message);
+            }
             PeerMessage::Screen { sharing, stream } => {
                 if let Some(peer) = slot.peer() {
                     peer.set_remote_screen(sharing, stream);

@@ -397,6 +397,7 @@ impl Session {
     /// from the call (the page says so), not merely replaced by another slot.
     pub(super) fn remove_slot(&self, key: u32, left: bool) {
         if let Some(slot) = self.roster.remove(key) {
+            self.end_transfers_with(key);
             if let Some(peer) = slot.disconnect() {
                 peer.close();
             }
