@@ -1,4 +1,9 @@
-//! Every word the UI shows, in one place per language.
+//! Every word the UI shows, in one place per language (the in-call tools'
+//! in [`tools`]).
+
+mod tools;
+
+pub use tools::ToolText;
 
 /// A UI language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -35,6 +40,8 @@ impl Lang {
 /// A piece of UI text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Text {
+    /// The in-call tools' words.
+    Tool(ToolText),
     Tagline,
     StartCall,
     StartCallHint,
@@ -297,6 +304,7 @@ pub fn t(lang: Lang, text: Text) -> &'static str {
 fn en(text: Text) -> &'static str {
     use Text::*;
     match text {
+        Tool(text) => tools::en(text),
         InTheCall => "In the call: {name}",
         NobodyCame => "Nobody has joined yet. Can't they reach you?",
         EndedWrongPassword => "Wrong password for this call",
@@ -551,6 +559,7 @@ fn en(text: Text) -> &'static str {
 fn ko(text: Text) -> &'static str {
     use Text::*;
     match text {
+        Tool(text) => tools::ko(text),
         InTheCall => "통화 중: {name}명",
         NobodyCame => "아직 아무도 참여하지 않았습니다. 연결이 안 되나요?",
         EndedWrongPassword => "이 통화의 비밀번호가 틀렸습니다",

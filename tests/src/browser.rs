@@ -17,6 +17,8 @@ use crate::process::{free_port, require, wait_for_port, Process};
 pub struct Browser {
     /// The WebDriver session.
     pub client: Client,
+    /// Where this browser saves downloads (without asking).
+    pub downloads: std::path::PathBuf,
     _driver: Process,
 }
 
@@ -81,11 +83,22 @@ impl Browser {
                 "--deny-permission-prompts".into(),
             ]),
         }
+        let downloads = std::env::temp_dir().join(format!("peercall-downloads-{port}"));
+        let _ = std::fs::remove_dir_all(&downloads);
+        std::fs::create_dir_all(&downloads)?;
         let client = connect(
             port,
             json!({
                 "browserName": "chrome",
-                "goog:chromeOptions": { "binary": chromium, "args": args },
+                "goog:chromeOptions": {
+                    "binary": chromium,
+                    "args": args,
+                    "prefs": {
+                        "download.default_directory": downloads,
+                        "download.prompt_for_download": false,
+                        "profile.default_content_setting_values.automatic_downloads": 1,
+                    },
+                },
             }),
         )
         .await?;
@@ -96,6 +109,7 @@ impl Browser {
         }
         Ok(Self {
             client,
+            downloads,
             _driver: driver,
         })
     }

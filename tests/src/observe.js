@@ -413,6 +413,9 @@
       remoteIcePwd: sdpLines(remote, 'a=ice-pwd:')[0] || '',
       localUfrag: sdpLines(pc.localDescription, 'a=ice-ufrag:')[0] || '',
       localIcePwd: sdpLines(pc.localDescription, 'a=ice-pwd:')[0] || '',
+      // The DTLS certificates' fingerprints each side announced.
+      localFingerprint: sdpLines(pc.localDescription, 'a=fingerprint:')[0] || '',
+      remoteFingerprint: sdpLines(remote, 'a=fingerprint:')[0] || '',
       candidatesGathered: entry.candidatesGathered,
       candidatesAdded: entry.candidatesAdded,
       rollbacks: entry.rollbacks,

@@ -1,7 +1,7 @@
 //! What peers say to each other directly, on each connection's
 //! `RTCDataChannel` (never through the server): chat lines, mute state, who
 //! they are now (their current signaling id, which changes whenever they
-//! reconnect to the server), and goodbye.
+//! reconnect to the server), screen sharing, file offers, and goodbye.
 
 use peercall_signal::protocol::PeerId;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,49 @@ pub enum PeerMessage {
     /// The sender hung up: drop the connection now rather than waiting for
     /// it to time out.
     Bye,
+    /// The sender started or stopped sharing a screen; `stream` is the id
+    /// of the stream its track arrives in (apart from the camera's).
+    Screen {
+        /// Sharing now.
+        sharing: bool,
+        /// The screen's stream id (`msid`), while sharing.
+        #[serde(default)]
+        stream: Option<String>,
+    },
+    /// The sender offers a file (see `transfer`).
+    FileOffer {
+        /// The sender's number for it on this connection.
+        id: u32,
+        /// Its name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Its SHA-256, hex.
+        sha256: String,
+        /// The negotiated data channel's stream id it will come on.
+        stream: u16,
+    },
+    /// The receiver takes the file (its channel is open) or not.
+    FileAnswer {
+        /// The sender's number for it.
+        id: u32,
+        /// Accepted.
+        accept: bool,
+    },
+    /// Either side stops a transfer.
+    FileCancel {
+        /// The sender's number for it.
+        id: u32,
+        /// Said by the sender (else by the receiver).
+        from_sender: bool,
+    },
+    /// The receiver has every byte and checked the hash.
+    FileResult {
+        /// The sender's number for it.
+        id: u32,
+        /// The hash matched.
+        ok: bool,
+    },
 }
 
 impl PeerMessage {

@@ -110,6 +110,16 @@ impl Conn {
         }
     }
 
+    /// The browser's connection, when it is one: the in-call tools (quality,
+    /// who is talking, screen share, files, the safety code) need the
+    /// browser's own WebRTC and are unavailable on a native peer.
+    pub fn web(&self) -> Option<Peer> {
+        match self {
+            Self::Web(peer) => Some(peer.clone()),
+            Self::Native(_) => None,
+        }
+    }
+
     /// `getStats()` for the debug hook (nothing for a native peer: the
     /// shell's counters stay in the shell).
     pub async fn stats(&self) -> PeerStats {

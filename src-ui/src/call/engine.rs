@@ -31,6 +31,8 @@ use yew::Callback;
 use super::chat::ChatLine;
 use super::media::{DeviceError, MediaPreferences};
 use super::native::Frames;
+use super::quality::StatsSample;
+use super::transfer::{TransferId, TransferView};
 use super::PageEngine;
 use crate::platform::EngineChoice;
 
@@ -95,6 +97,29 @@ pub trait CallEngine {
     /// (see `handoff`): a call or preview that wants the same devices
     /// takes them without opening them again; otherwise they stop shortly.
     fn hand_over(&self, media: PreviewMedia, preferences: MediaPreferences);
+
+    /// Reads the statistics of the connection to participant `key` once,
+    /// for the quality panel and badges (`None`: no such connection).
+    fn sample_stats(&self, key: u32, on_sample: Callback<Option<StatsSample>>);
+
+    /// How loud each participant is right now (0..1), by key.
+    fn audio_levels(&self) -> Vec<(u32, f64)>;
+
+    /// Whether this engine can share a screen (the button shows only then).
+    fn can_share_screen(&self) -> bool;
+
+    /// Starts sharing a screen (the system's picker opens; it must follow a
+    /// click or key press) or stops sharing it.
+    fn share_screen(&self, on: bool);
+
+    /// Offers `file` to participant `to`, or to everyone connected.
+    fn send_file(&self, file: web_sys::File, to: Option<u32>);
+
+    /// Accepts or declines a file offered to us.
+    fn answer_file(&self, id: TransferId, accept: bool);
+
+    /// Stops a transfer, either way.
+    fn cancel_file(&self, id: TransferId);
 }
 
 /// A preview's open devices, whichever engine opened them.
@@ -310,6 +335,10 @@ pub struct PeerView {
     pub audio_muted: bool,
     /// Their camera is off.
     pub video_muted: bool,
+    /// The connection's safety code (see `safety`), once negotiated.
+    pub safety_code: Option<String>,
+    /// The screen they share, while they share one.
+    pub screen: Option<MediaStream>,
 }
 
 /// The connection to a participant as the person sees it.
@@ -360,6 +389,13 @@ pub enum CallEvent {
     /// The person in a direct call told us their name (while ringing, or
     /// with their answer).
     PartnerName(String),
+    /// We started sharing this screen (`Some`), or stopped (`None`: from our
+    /// button, or the browser's own "stop sharing").
+    LocalScreen(Option<MediaStream>),
+    /// Sharing the screen failed (not cancelled: failed).
+    ScreenFailed,
+    /// A file transfer appeared or changed.
+    Transfer(TransferView),
 }
 
 /// What the engine reports to the app.

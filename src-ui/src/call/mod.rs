@@ -19,7 +19,11 @@
 //! - [`media`]: `getUserMedia`, error classification, fallbacks.
 //! - [`handoff`]: devices a preview passes on to the next screen or call.
 //! - [`peer`]: one `RTCPeerConnection` per remote participant, perfect negotiation.
+//! - [`safety`]: safety codes from the two DTLS fingerprints.
+//! - [`quality`]: call quality from `getStats()`, in numbers and words.
+//! - [`screen`]: whether the screen can be shared, and its picker.
 //! - [`sdp`]: what the engine reads from, or adds to, session descriptions.
+//! - [`transfer`]: file transfer over data channels of their own.
 //! - [`chat`]: what peers say over the data channel.
 //! - [`debug`]: the read-only `window.__peercall` hook tests and benches read.
 
@@ -33,9 +37,13 @@ pub mod media;
 pub mod native;
 mod page_engine;
 pub mod peer;
+pub mod quality;
+pub mod safety;
+pub mod screen;
 pub mod sdp;
 mod session;
 pub mod signaling;
+pub mod transfer;
 
 pub use chat::ChatLine;
 pub use engine::{

@@ -23,8 +23,10 @@ use super::engine::{Held, Pending, PreviewMedia};
 use super::handoff::Handoff;
 use super::media::{self, LocalMedia, MediaPreferences};
 use super::native::NativeShell;
+use super::quality::StatsSample;
 use super::session::{native_request, Link, Session};
 use super::signaling::{SignalEvent, Signaling};
+use super::transfer::TransferId;
 use super::{
     debug, js, AppEvent, CallEngine, CallEvent, CallOptions, CallTarget, CallToken, EndReason,
     VideoSource,
@@ -345,6 +347,49 @@ impl CallEngine for PageEngine {
             // The shell keeps the capture a moment for the next screen.
             Held::Native(hold) => hold.release(false),
         }
+    }
+
+    fn sample_stats(&self, key: u32, on_sample: Callback<Option<StatsSample>>) {
+        let Some(session) = self.session() else {
+            on_sample.emit(None);
+            return;
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            on_sample.emit(session.stats_sample(key).await);
+        });
+    }
+
+    fn can_share_screen(&self) -> bool {
+        // The native engine's connections are the shell's: no screen track.
+        self.0.native.is_none() && super::screen::supported()
+    }
+
+    fn share_screen(&self, on: bool) {
+        if let Some(session) = self.session() {
+            session.share_screen(on);
+        }
+    }
+
+    fn send_file(&self, file: web_sys::File, to: Option<u32>) {
+        if let Some(session) = self.session() {
+            session.send_file(file, to);
+        }
+    }
+
+    fn answer_file(&self, id: TransferId, accept: bool) {
+        if let Some(session) = self.session() {
+            session.answer_file(id, accept);
+        }
+    }
+
+    fn cancel_file(&self, id: TransferId) {
+        if let Some(session) = self.session() {
+            session.cancel_file(id);
+        }
+    }
+
+    fn audio_levels(&self) -> Vec<(u32, f64)> {
+        self.session().map(|s| s.audio_levels()).unwrap_or_default()
     }
 }
 

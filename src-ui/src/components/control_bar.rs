@@ -2,7 +2,7 @@ use yew::prelude::*;
 
 use crate::components::{Icon, IconKind};
 use crate::hooks::use_text;
-use crate::i18n::Text;
+use crate::i18n::{Text, ToolText};
 
 /// Props for [`ControlBar`].
 #[derive(Properties, PartialEq)]
@@ -33,6 +33,21 @@ pub struct ControlBarProps {
     pub devices_open: bool,
     /// Open or close the camera/microphone chooser.
     pub on_toggle_devices: Callback<()>,
+    /// The engine can share a screen (otherwise there is no button).
+    #[prop_or_default]
+    pub can_share: bool,
+    /// We share our screen.
+    #[prop_or_default]
+    pub sharing: bool,
+    /// Someone else shares theirs: why the button is off.
+    #[prop_or_default]
+    pub share_blocked: Option<AttrValue>,
+    /// Start or stop sharing.
+    #[prop_or_default]
+    pub on_toggle_screen: Callback<()>,
+    /// Send a file to everyone (`None`: nobody to send to).
+    #[prop_or_default]
+    pub on_send_file: Option<Callback<()>>,
 }
 
 /// The round buttons at the bottom of a call, each with a tooltip naming
@@ -80,6 +95,15 @@ pub fn control_bar(props: &ControlBarProps) -> Html {
                 onclick={click(&props.on_toggle_devices)}>
                 <Icon kind={IconKind::Settings} size={22} />
             </button>
+            if props.can_share {
+                { screen_button(props, &tr) }
+            }
+            if let Some(on_send_file) = &props.on_send_file {
+                <button id="send-file" class="control" aria-label={tr(Text::Tool(ToolText::SendFile))}
+                    data-tooltip={tr(Text::Tool(ToolText::SendFile))} onclick={click(on_send_file)}>
+                    <Icon kind={IconKind::Paperclip} size={22} />
+                </button>
+            }
             <button id="chat-toggle" class={classes!("control", props.chat_open.then_some("active"))}
                 aria-label={format!("{chat_label} (C)")} data-tooltip={format!("{chat_label} · C")}
                 aria-expanded={props.chat_open.to_string()} aria-controls="chat-panel"
@@ -97,5 +121,24 @@ pub fn control_bar(props: &ControlBarProps) -> Html {
                 <Icon kind={IconKind::HangUp} size={26} />
             </button>
         </nav>
+    }
+}
+
+/// Share the screen, or stop: the button shows which, and when someone else
+/// shares it is off and says so.
+fn screen_button(props: &ControlBarProps, tr: &impl Fn(Text) -> &'static str) -> Html {
+    let label = match (&props.share_blocked, props.sharing) {
+        (Some(blocked), false) => blocked.to_string(),
+        (_, true) => format!("{} · S", tr(Text::Tool(ToolText::StopSharing))),
+        (None, false) => format!("{} · S", tr(Text::Tool(ToolText::ShareScreen))),
+    };
+    let cb = props.on_toggle_screen.clone();
+    html! {
+        <button id="screen-share" class={classes!("control", props.sharing.then_some("active"))}
+            aria-label={label.clone()} data-tooltip={label} aria-pressed={props.sharing.to_string()}
+            disabled={props.share_blocked.is_some() && !props.sharing}
+            onclick={Callback::from(move |_: MouseEvent| cb.emit(()))}>
+            <Icon kind={if props.sharing { IconKind::ScreenOff } else { IconKind::Screen }} size={22} />
+        </button>
     }
 }

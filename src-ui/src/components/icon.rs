@@ -25,6 +25,12 @@ pub enum IconKind {
     Close,
     Send,
     Volume,
+    Shield,
+    Signal,
+    Screen,
+    ScreenOff,
+    File,
+    Paperclip,
 }
 
 /// Props for [`Icon`].
@@ -98,6 +104,26 @@ pub fn icon(props: &IconProps) -> Html {
             <path d="M11 5L6 9H2v6h4l5 4z" />
             <path d="M15.5 8.5a5 5 0 0 1 0 7M19 5a10 10 0 0 1 0 14" />
         </> },
+        IconKind::Shield => html! { <>
+            <path d="M12 22s8-4 8-10V5l-8-3-8 3v7c0 6 8 10 8 10z" />
+            <path d="M9 12l2 2 4-4" />
+        </> },
+        IconKind::Signal => html! { <path d="M4 20v-3M9 20v-7M14 20V9M19 20V4" /> },
+        IconKind::Screen => html! { <>
+            <rect x="2" y="3" width="20" height="14" rx="2" />
+            <path d="M8 21h8M12 17v4M9 10l3-3 3 3M12 7v6" />
+        </> },
+        IconKind::ScreenOff => html! { <>
+            <rect x="2" y="3" width="20" height="14" rx="2" />
+            <path d="M8 21h8M12 17v4M9 7l6 6M15 7l-6 6" />
+        </> },
+        IconKind::File => html! { <>
+            <path d="M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z" />
+            <path d="M14 2v6h6M9 13h6M9 17h6" />
+        </> },
+        IconKind::Paperclip => html! {
+            <path d="M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.6-8.6a3.7 3.7 0 0 1 5.2 5.2l-8.6 8.6a1.8 1.8 0 0 1-2.6-2.6l7.9-7.9" />
+        },
         IconKind::Logo => html! { <>
             <rect x="2" y="5" width="14" height="14" rx="4" fill="currentColor" stroke="none" />
             <path d="M16 10l6-3.5v11L16 14z" fill="currentColor" stroke="none" />

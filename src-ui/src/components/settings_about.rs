@@ -2,7 +2,7 @@ use peercall_signal::shell::native::NativeSupport;
 use yew::prelude::*;
 
 use crate::hooks::use_text;
-use crate::i18n::{fill, Text};
+use crate::i18n::{fill, Text, ToolText};
 use crate::platform::{EngineChoice, Host};
 
 /// Props for [`AboutSection`].
@@ -16,6 +16,9 @@ pub struct AboutSectionProps {
     pub engine: EngineChoice,
     /// What hosts the UI.
     pub host: Host,
+    /// The call engine can share a screen here.
+    #[prop_or(true)]
+    pub screen_share: bool,
 }
 
 /// Which engine carries calls, and why, in words: the line, and the reason
@@ -81,6 +84,10 @@ pub fn about_section(props: &AboutSectionProps) -> Html {
                 </dd>
                 <dt>{ tr(Text::SettingsLocation) }</dt>
                 <dd><code id="settings-path">{ props.path.clone() }</code></dd>
+                <dt>{ tr(Text::Tool(ToolText::ScreenShareSupport)) }</dt>
+                <dd id="screen-share-support" data-available={props.screen_share.to_string()}>
+                    { tr(Text::Tool(if props.screen_share { ToolText::ScreenShareAvailable } else if props.engine.is_native() { ToolText::NativeTools } else { ToolText::ScreenShareMissing })) }
+                </dd>
             </dl>
             if *confirming {
                 <div class="confirm-row" role="alertdialog" aria-labelledby="reset-question">

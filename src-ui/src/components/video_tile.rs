@@ -3,10 +3,11 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
+use crate::call::quality::Level;
 use crate::call::{ConnState, VideoSource};
 use crate::components::{Avatar, Icon, IconKind, NativeVideo};
 use crate::hooks::use_text;
-use crate::i18n::{fill, Text};
+use crate::i18n::{fill, Text, ToolText};
 
 /// Props for [`VideoTile`].
 #[derive(Properties, PartialEq)]
@@ -38,6 +39,22 @@ pub struct VideoTileProps {
     /// Speaker (`deviceId`) their voice plays on; `None` is the system's.
     #[prop_or_default]
     pub speaker: Option<AttrValue>,
+    /// They are talking now (a ring around the tile).
+    #[prop_or_default]
+    pub speaking: bool,
+    /// The connection's quality at a glance (remote tiles).
+    #[prop_or_default]
+    pub quality: Option<Level>,
+    /// Opens their connection details (remote tiles: the quality badge is
+    /// the button).
+    #[prop_or_default]
+    pub on_details: Option<Callback<()>>,
+    /// Inline style (the grid's `order`).
+    #[prop_or_default]
+    pub style: Option<AttrValue>,
+    /// A shared screen (silent, never mirrored, shown whole).
+    #[prop_or_default]
+    pub screen: bool,
 }
 
 /// One person: their video (ours mirrored and silent), or their initials
@@ -48,7 +65,8 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
     let tr = use_text();
     let video = use_node_ref();
     let sound_blocked = use_state(|| false);
-    let is_self = props.peer_id.is_none();
+    let is_self = props.peer_id.is_none() && !props.screen;
+    let silent = is_self || props.screen;
     let stream: Option<MediaStream> = match &props.video {
         Some(VideoSource::Stream(stream)) => Some(Clone::clone(stream)),
         _ => None,
@@ -59,7 +77,7 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
         use_effect_with(stream, move |stream| {
             if let Some(element) = video.cast::<HtmlVideoElement>() {
                 // Our own voice must never play back; theirs plays here.
-                element.set_muted(is_self);
+                element.set_muted(silent);
                 element.set_src_object(stream.as_ref());
                 if stream.is_some() {
                     play(element, sound_blocked);
@@ -81,7 +99,7 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
     } else {
         props.name.clone()
     };
-    let shown_name = if is_self {
+    let shown_name = if is_self && !props.screen {
         format!("{} ({})", name, tr(Text::You))
     } else {
         name.to_string()
@@ -103,17 +121,39 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
             }
         })
     };
+    let details = props.on_details.clone().map(|on_details| {
+        let level = props.quality.map(|l| {
+            tr(Text::Tool(match l {
+                Level::Good => ToolText::LevelGood,
+                Level::Fair => ToolText::LevelFair,
+                Level::Poor => ToolText::LevelPoor,
+            }))
+        });
+        let label = match level {
+            Some(level) => format!("{} · {level}", tr(Text::Tool(ToolText::DetailsOpen))),
+            None => tr(Text::Tool(ToolText::DetailsOpen)).to_owned(),
+        };
+        html! {
+            <button class="tile-quality" data-quality={props.quality.map(Level::as_str)}
+                aria-label={label.clone()} title={label} onclick={on_details.reform(|_: MouseEvent| ())}>
+                <Icon kind={IconKind::Signal} size={16} />
+            </button>
+        }
+    });
     html! {
-        <div class={classes!("tile", is_self.then_some("self"), (!has_video).then_some("no-video"), props.class.clone())}
+        <div class={classes!("tile", is_self.then_some("self"), props.screen.then_some("screen"), (!has_video).then_some("no-video"),
+                props.speaking.then_some("speaking"), props.class.clone())}
+            style={props.style.clone()}
+            data-speaking={props.speaking.to_string()}
             data-peer-id={props.peer_id.clone()}
             data-connection-state={state.as_str()}
             data-audio-muted={props.audio_muted.to_string()}
             data-video-muted={props.video_muted.to_string()}
-            aria-label={shown_name.clone()}>
+            aria-label={if props.speaking { format!("{shown_name} · {}", tr(Text::Tool(ToolText::Speaking))) } else { shown_name.clone() }}>
             if let Some(VideoSource::Native { stream, frames }) = &props.video {
                 <NativeVideo stream={*stream} frames={frames.clone()} />
             } else {
-                <video ref={video} autoplay=true playsinline=true muted={is_self} />
+                <video ref={video} autoplay=true playsinline=true muted={silent} />
             }
             if props.opening && !has_video {
                 <div class="tile-status connecting" role="status">
@@ -136,12 +176,13 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
                     </div>
                 }
             }
-            if *sound_blocked && !is_self {
+            if *sound_blocked && !silent {
                 <button class="tile-unblock" onclick={on_unblock}>
                     <Icon kind={IconKind::Volume} size={16} />
                     <span>{ tr(Text::AudioBlocked) }</span>
                 </button>
             }
+            { for details }
             <div class="tile-name">
                 if props.audio_muted {
                     <span class="tile-muted" title={tr(Text::MicMuted)} aria-label={tr(Text::MicMuted)}>

@@ -5,14 +5,17 @@ use peercall_signal::address::PageAddress;
 use peercall_signal::settings::Settings;
 use yew::prelude::*;
 
-use crate::call::{CallOptions, CallPhase, CallTarget, DirectRole, MediaPreferences};
+use crate::call::{CallOptions, CallPhase, CallTarget, DirectRole, MediaPreferences, VideoSource};
 use crate::call_state::{CallAction, CallState};
 use crate::components::{
     CallEnded, CallHeader, CallToasts, ChatPanel, ControlBar, DeviceMenu, Icon, IconKind,
-    MediaNotice, NameField, TopBar, VideoTile, WaitingCard,
+    MediaNotice, NameField, PeerDetails, TopBar, TransferList, VideoTile, WaitingCard,
 };
-use crate::hooks::{use_engine, use_preview, use_settings_store, use_shortcuts, use_text};
-use crate::i18n::{fill, Text};
+use crate::hooks::{
+    use_engine, use_file_send, use_preview, use_quality, use_screen_share, use_settings_store,
+    use_shortcuts, use_speaking, use_text,
+};
+use crate::i18n::{fill, Text, ToolText};
 use crate::platform::use_platform;
 use crate::state::{use_app, Action, Page, ServerStatus, SignalStatus};
 
@@ -146,10 +149,13 @@ fn in_call(props: &InCallProps) -> Html {
     let app = use_app();
     let engine = use_engine();
     let platform = use_platform();
+    let native = platform.engine.is_native();
     let store = use_settings_store();
     let call = use_reducer(CallState::default);
     let attempt = use_state(|| 0u32);
     let devices_open = use_state(|| false);
+    let screen = use_screen_share(engine.clone(), &call);
+    let files = use_file_send(engine.clone());
 
     // Another camera or microphone chosen during the call: swap the tracks
     // in place (the first run is the call's own start, nothing to switch).
@@ -272,6 +278,7 @@ fn in_call(props: &InCallProps) -> Html {
     };
     {
         let in_call = !matches!(call.phase, CallPhase::Ended(_));
+        let (toggle_screen, can_share) = (screen.toggle.clone(), screen.can_share);
         let shortcuts = use_memo(in_call, |in_call| {
             let (in_call, call) = (*in_call, call.clone());
             let (toggle_mic, toggle_camera) = (toggle_mic.clone(), toggle_camera.clone());
@@ -280,7 +287,11 @@ fn in_call(props: &InCallProps) -> Html {
                     "m" if in_call => toggle_mic.emit(()),
                     "v" if in_call => toggle_camera.emit(()),
                     "c" if in_call => call.dispatch(CallAction::ToggleChat),
-                    "escape" => call.dispatch(CallAction::CloseChat),
+                    "s" if in_call && can_share => toggle_screen.emit(()),
+                    "escape" => {
+                        call.dispatch(CallAction::CloseChat);
+                        call.dispatch(CallAction::CloseDetails);
+                    }
                     _ => return false,
                 }
                 true
@@ -313,6 +324,18 @@ fn in_call(props: &InCallProps) -> Html {
         }
     };
     let direct = matches!(props.target, CallTarget::Direct { .. });
+
+    // The tools: quality (panel and badges) and who is talking.
+    let keys: Vec<u32> = call.peers.iter().map(|p| p.key).collect();
+    let quality = use_quality(engine.clone(), keys, call.details);
+    let speaking = use_speaking(
+        engine.clone(),
+        match &call.local.video {
+            Some(VideoSource::Stream(stream)) => Some(Clone::clone(stream)),
+            _ => None,
+        },
+        !call.local.audio_muted,
+    );
 
     if let CallPhase::Ended(reason) = call.phase {
         return html! {
@@ -347,6 +370,8 @@ fn in_call(props: &InCallProps) -> Html {
     // re-pipeline the camera it shows).
     let others = call.peers.len();
     let (stage_class, style, remote_class, self_class, remote_avatar, self_avatar) = match others {
+        // A shared screen takes the stage; cameras go small beside it.
+        _ if screen.shown.is_some() => ("present", String::new(), "", "", 48, 48),
         0 => ("solo", String::new(), "", "spotlight", 96, 120),
         1 => ("duo", String::new(), "spotlight", "pip", 128, 48),
         n => {
@@ -363,23 +388,42 @@ fn in_call(props: &InCallProps) -> Html {
             )
         }
     };
-    let mut tiles: Vec<Html> = call
+    let mut tiles: Vec<Html> = screen
+        .shown
+        .iter()
+        .map(|(stream, name)| {
+            html! {
+                <VideoTile key="screen" video={Some(VideoSource::Stream(Clone::clone(stream)))} name={name.clone()} screen=true
+                    audio_muted=false video_muted=false />
+            }
+        })
+        .collect();
+    tiles.extend(call
         .peers
         .iter()
         .map(|peer| {
+            let on_details = {
+                let (call, key) = (call.clone(), peer.key);
+                Callback::from(move |_| call.dispatch(CallAction::OpenDetails(key)))
+            };
+            // A grid (3 people or more) keeps the last speaker in its
+            // first place, in view however small the tiles get.
+            let first = others >= 2 && speaking.last == Some(peer.key);
             html! {
                 <VideoTile key={peer.key} video={peer.video.clone()} name={peer.name.clone()}
+                    speaking={speaking.keys.contains(&peer.key)} on_details={Some(on_details)}
+                    quality={quality.get(&peer.key).map(|q| q.level)}
+                    style={first.then_some(AttrValue::Static("order:-1"))}
                     peer_id={AttrValue::from(peer.id.to_string())} audio_muted={peer.audio_muted}
                     video_muted={peer.video_muted} state={Some(peer.state)} class={classes!(remote_class)}
                     avatar_size={remote_avatar}
                     speaker={app.settings.devices.speaker.clone().map(AttrValue::from)} />
             }
-        })
-        .collect();
+        }));
     tiles.push(html! {
         <VideoTile key="self" video={local.video.clone()} name={me.clone()} audio_muted={local.audio_muted}
             video_muted={local.video_muted} opening={local.opening} class={classes!(self_class)}
-            avatar_size={self_avatar} />
+            avatar_size={self_avatar} speaking={speaking.me && !local.audio_muted} />
     });
 
     // What we're waiting for, in words.
@@ -432,6 +476,20 @@ fn in_call(props: &InCallProps) -> Html {
             partner_name.clone()
         }
     });
+    let details = call.details.and_then(|key| {
+        let peer = call.peers.iter().find(|p| p.key == key)?;
+        let seen = call.safety_of(key);
+        let call = call.clone();
+        Some(html! {
+            <PeerDetails name={peer.name.clone()} peer_key={key}
+                safety_code={peer.safety_code.clone().map(AttrValue::from)}
+                safety_changed={seen.is_some_and(|s| s.changed)}
+                quality={quality.get(&key).cloned()}
+                on_close={Callback::from(move |_| call.dispatch(CallAction::CloseDetails))}
+                unavailable={native.then(|| AttrValue::Static(tr(Text::Tool(ToolText::NativeTools))))}
+                on_send_file={(!native).then(|| files.pick.reform(move |_| Some(key)))} />
+        })
+    });
     let phase = match call.phase {
         CallPhase::Preparing => "preparing",
         CallPhase::Ringing => "ringing",
@@ -445,14 +503,37 @@ fn in_call(props: &InCallProps) -> Html {
             <CallHeader title={title} room={room.map(AttrValue::from)} invite={invite.map(AttrValue::from)}
                 signal={app.signal.clone()} people={others + 1} />
             <div class="call-body">
-                <main class={classes!("stage", stage_class)} {style} data-people={(others + 1).to_string()}>
+                <main class={classes!("stage", stage_class)} {style} data-people={(others + 1).to_string()}
+                    ondragover={files.on_drag_over.clone()} ondrop={files.on_drop.clone()}>
+                    <input type="file" id="file-input" class="file-input" ref={files.input.clone()}
+                        onchange={files.on_change.clone()} tabindex="-1" aria-label={tr(Text::Tool(ToolText::FileDrop))} />
                     { for tiles }
                     { for waiting }
                     <CallToasts toasts={call.toasts.clone()} on_dismiss={dismiss_toast} />
+                    <TransferList transfers={call.transfers.clone()}
+                        on_answer={{ let e = engine.clone(); Callback::from(move |(id, accept)| e.answer_file(id, accept)) }}
+                        on_cancel={{ let e = engine.clone(); Callback::from(move |id| e.cancel_file(id)) }}
+                        on_dismiss={{ let c = call.clone(); Callback::from(move |id| c.dispatch(CallAction::DismissTransfer(id))) }} />
+                    if screen.sharing {
+                        <div class="sharing-banner" id="sharing-banner" role="status">
+                            <Icon kind={IconKind::Screen} size={16} />
+                            <span>{ tr(Text::Tool(ToolText::SharingNow)) }</span>
+                            <button class="button small" onclick={screen.toggle.reform(|_| ())}>{ tr(Text::Tool(ToolText::StopSharing)) }</button>
+                        </div>
+                    }
+                    if call.screen_failed {
+                        <div class="media-notice" id="screen-failed" role="alert">
+                            <p class="media-notice-text">{ tr(Text::Tool(ToolText::ShareFailed)) }</p>
+                            <button class="icon-button" aria-label={tr(Text::Dismiss)} onclick={dismiss_notice.reform(|_| ())}>
+                                <Icon kind={IconKind::Close} />
+                            </button>
+                        </div>
+                    }
                     if show_notice {
                         <MediaNotice camera_error={local.camera_error} mic_error={local.mic_error} on_dismiss={dismiss_notice} host={platform.host} />
                     }
                 </main>
+                { for details }
                 <ChatPanel lines={call.chat.clone()} open={call.chat_open} can_send={call.anyone_connected()}
                     on_send={send_chat} on_close={close_chat} />
             </div>
@@ -461,7 +542,10 @@ fn in_call(props: &InCallProps) -> Html {
                 camera_busy={local.opening} chat_open={call.chat_open} unread={call.unread}
                 on_toggle_mic={toggle_mic} on_toggle_camera={toggle_camera}
                 on_toggle_chat={toggle_chat} on_hang_up={hang_up}
-                devices_open={*devices_open} on_toggle_devices={toggle_devices.clone()} />
+                devices_open={*devices_open} on_toggle_devices={toggle_devices.clone()}
+                can_share={screen.can_share} sharing={screen.sharing} share_blocked={screen.blocked.clone()}
+                on_toggle_screen={screen.toggle.clone()}
+                on_send_file={(call.anyone_connected() && !native).then(|| files.pick.reform(|_| None))} />
             if *devices_open {
                 <DeviceMenu settings={app.settings.clone()} on_change={choose_devices}
                     on_close={toggle_devices} native={platform.engine.is_native()} />

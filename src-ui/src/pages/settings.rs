@@ -24,6 +24,7 @@ enum SaveStatus {
 pub fn settings_page() -> Html {
     let tr = use_text();
     let app = use_app();
+    let engine = crate::hooks::use_engine();
     let platform = use_platform();
     let store = use_settings_store();
     let errors = use_state(Vec::<FieldError>::new);
@@ -114,7 +115,8 @@ pub fn settings_page() -> Html {
                 <DevicesSection settings={app.settings.clone()} errors={errors_rc.clone()} on_save={on_save.clone()} platform={platform.clone()} />
                 <NetworkSection settings={app.settings.clone()} errors={errors_rc.clone()} on_save={on_save.clone()} />
                 <AboutSection path={app.settings_path.clone()} {on_reset}
-                    engine={platform.engine.clone()} host={platform.host} />
+                    engine={platform.engine.clone()} host={platform.host}
+                    screen_share={engine.can_share_screen()} />
             </main>
         </>
     }

@@ -13,7 +13,7 @@ use web_sys::{
     RtcTrackEvent,
 };
 
-use super::{negotiation, stats, Inner, Peer, PeerEvent};
+use super::{negotiation, screen, stats, Inner, Peer, PeerEvent};
 use crate::call::chat::PeerMessage;
 use crate::call::{js, ConnState};
 
@@ -48,6 +48,10 @@ pub(super) fn install(inner: &Rc<Inner>) {
     closures.push(Box::new(on_candidate));
 
     let on_track = handler(&weak, |inner, event: RtcTrackEvent| {
+        if screen::take_track(inner, &event) {
+            (inner.on_event)(PeerEvent::Track);
+            return;
+        }
         let track = event.track();
         for old in js::items::<MediaStreamTrack>(&inner.remote_stream.get_tracks()) {
             if old.kind() == track.kind() && old.id() != track.id() {

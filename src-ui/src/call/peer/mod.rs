@@ -8,12 +8,20 @@
 //!   [`PeerEvent`]s and connection states.
 //! - [`stats`]: `getStats()` for the debug hook, and the first decoded
 //!   remote frame.
+//! - [`channels`]: the data channels of file transfers.
+//! - [`inspect`]: what the in-call tools read (safety code, a statistics
+//!   reading, audio level).
+//! - [`screen`]: a shared screen, ours or theirs, on a video transceiver of
+//!   its own.
 //!
 //! The chat channel is *negotiated* (`id` 0 on both sides), so neither side
 //! waits for `datachannel` and both may create it up front.
 
+mod channels;
 mod handlers;
+mod inspect;
 mod negotiation;
+mod screen;
 mod stats;
 
 use std::cell::{Cell, RefCell};
@@ -122,6 +130,8 @@ struct Inner {
     ice_restarts: Cell<u32>,
     collisions: Cell<u32>,
     closed: Cell<bool>,
+    /// Screen sharing on this connection.
+    screen: screen::ScreenState,
     on_event: Box<dyn Fn(PeerEvent)>,
     closures: RefCell<Vec<Box<dyn std::any::Any>>>,
 }
@@ -184,6 +194,7 @@ impl Peer {
             ice_restarts: Cell::new(0),
             collisions: Cell::new(0),
             closed: Cell::new(false),
+            screen: screen::ScreenState::default(),
             on_event: Box::new(on_event),
             closures: RefCell::new(Vec::new()),
         });

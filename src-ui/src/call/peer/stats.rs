@@ -130,7 +130,7 @@ impl Peer {
 }
 
 /// The values of an `RTCStatsReport` (a JS maplike).
-fn report_entries(report: &JsValue) -> Vec<JsValue> {
+pub(super) fn report_entries(report: &JsValue) -> Vec<JsValue> {
     let Ok(Some(iterator)) = js_sys::try_iter(report) else {
         return Vec::new();
     };

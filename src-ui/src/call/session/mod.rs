@@ -35,9 +35,11 @@
 //! what the server says, hanging up. [`roster`] keeps the other
 //! participants (slots, members in their grace period, early messages,
 //! re-addressing, detaching), [`peer_events`] handles what their
-//! connections report and say, and [`local`] our own camera and
-//! microphone ([`native_local`] when the shell captures them). The session
-//! reaches its engine only through [`Link`].
+//! connections report and say, [`local`] our own camera and microphone
+//! ([`native_local`] when the shell captures them), [`screen`] the screen
+//! we share, [`transfers`] files sent and received, and [`tools`] what the
+//! in-call tools read. The session reaches its engine only through
+//! [`Link`].
 //!
 //! # Either engine
 //!
@@ -71,6 +73,9 @@ mod local;
 mod native_local;
 mod peer_events;
 mod roster;
+mod screen;
+mod tools;
+mod transfers;
 
 use local::Local;
 pub(super) use native_local::{native_request, native_view};
@@ -115,6 +120,10 @@ pub(super) struct Session {
     partner_name: RefCell<Option<String>>,
     /// When milestones were reached (`performance.now()`), for the debug hook.
     milestones: RefCell<Vec<(&'static str, f64)>>,
+    /// The screen we share, while we share one.
+    screen: screen::Sharing,
+    /// Files sent and received.
+    transfers: transfers::Transfers,
 }
 
 impl Session {
@@ -141,6 +150,8 @@ impl Session {
             chat_seq: Cell::new(0),
             partner_name: RefCell::new(partner_name),
             milestones: RefCell::new(Vec::new()),
+            screen: screen::Sharing::default(),
+            transfers: transfers::Transfers::default(),
         })
     }
 
@@ -438,6 +449,7 @@ impl Session {
         if self.ended() {
             return;
         }
+        self.end_transfers();
         let peers = self.roster.take_connections();
         for peer in &peers {
             peer.send(&PeerMessage::Bye);
@@ -445,6 +457,7 @@ impl Session {
         // A moment for the goodbyes to leave before the connections close.
         Timeout::new(BYE_GRACE_MS, move || peers.iter().for_each(Conn::close)).forget();
         self.local.release();
+        self.stop_screen();
         match &self.target {
             CallTarget::Room(_) => {
                 if self.phase() == CallPhase::Joined {

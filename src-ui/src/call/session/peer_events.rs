@@ -54,6 +54,7 @@ impl Session {
             }
             PeerEvent::ChannelOpen => {
                 self.say_hello(&slot);
+                self.screen_to(&slot);
                 self.emit_slot(&slot);
             }
             PeerEvent::ChannelClosed => {
@@ -104,6 +105,18 @@ impl Session {
                 self.emit_slot(slot);
             }
             PeerMessage::Bye => self.remove_slot(slot.key, true),
+            message @ (PeerMessage::FileOffer { .. }
+            | PeerMessage::FileAnswer { .. }
+            | PeerMessage::FileCancel { .. }
+            | PeerMessage::FileResult { .. }) => {
+                self.on_file_message(slot.key, slot.name(), message);
+            }
+            PeerMessage::Screen { sharing, stream } => {
+                if let Some(peer) = slot.peer().and_then(|conn| conn.web()) {
+                    peer.set_remote_screen(sharing, stream);
+                }
+                self.emit_slot(slot);
+            }
         }
     }
 

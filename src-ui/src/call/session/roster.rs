@@ -91,6 +91,14 @@ impl Slot {
             video: peer.as_ref().and_then(|p| p.video(frames)),
             audio_muted: self.audio_muted.get(),
             video_muted: self.video_muted.get(),
+            safety_code: peer
+                .as_ref()
+                .and_then(Conn::web)
+                .and_then(|p| p.safety_code()),
+            screen: peer
+                .as_ref()
+                .and_then(Conn::web)
+                .and_then(|p| p.remote_screen()),
         }
     }
 }
@@ -420,6 +428,7 @@ impl Session {
     /// from the call (the page says so), not merely replaced by another slot.
     pub(super) fn remove_slot(&self, key: u32, left: bool) {
         if let Some(slot) = self.roster.remove(key) {
+            self.end_transfers_with(key);
             if let Some(peer) = slot.disconnect() {
                 peer.close();
             }

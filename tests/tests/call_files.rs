@@ -1,0 +1,487 @@
+//! File transfer between real browsers (headless Chromium, fake devices,
+//! the real signaling server and UI): the bytes go over data channels of
+//! their own, and what arrives is checked from outside, on disk, where the
+//! receiving browser saved it.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Result};
+use fantoccini::Locator;
+use peercall_e2e::{
+    click, media_flowing, room_url, screenshot, temp_dir, wait_for, wait_for_observed, wait_until,
+    with_browsers, Browser, SignalServer,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// How long fake-media browsers may take to connect on a busy machine.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most a whole test may take.
+const TEST_LIMIT: Duration = Duration::from_secs(420);
+/// The big file.
+const BIG: u64 = 200 * 1024 * 1024;
+
+/// Writes `size` pseudo-random (incompressible) bytes to `path`, returning
+/// their SHA-256.
+fn random_file(path: &Path, size: u64, seed: u64) -> Result<String> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut hash = Sha256::new();
+    let mut state = seed | 1;
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        for chunk in block.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n])?;
+        hash.update(&block[..n]);
+        left -= n as u64;
+    }
+    file.flush()?;
+    Ok(hex(&hash.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_of(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hash = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buffer[..n]);
+    }
+    Ok(hex(&hash.finalize()))
+}
+
+/// Everything in `dir` (names), including partial downloads.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Waits until the browser saved `name` completely in its downloads.
+async fn downloaded(browser: &Browser, name: &str, size: u64) -> Result<PathBuf> {
+    let path = browser.downloads.join(name);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let partial = listing(&browser.downloads)
+            .iter()
+            .any(|n| n.ends_with(".crdownload"));
+        if !partial && std::fs::metadata(&path).is_ok_and(|m| m.len() == size) {
+            return Ok(path);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{name} ({size} bytes) never finished downloading: {:?}",
+                listing(&browser.downloads)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The sender picks `path` in the call's file field (to everyone).
+async fn pick_file(browser: &Browser, path: &Path) -> Result<()> {
+    let input = browser.client.find(Locator::Css("#file-input")).await?;
+    input.send_keys(&path.display().to_string()).await?;
+    Ok(())
+}
+
+/// The transfer card matching `css` (under `#transfers`), as its data.
+async fn card(browser: &Browser, css: &str) -> Result<Value> {
+    Ok(browser
+        .client
+        .execute(
+            &format!(
+                "const c = document.querySelector('#transfers ' + {}); \
+                 return c ? {{ state: c.dataset.state, bytes: Number(c.dataset.bytes), size: Number(c.dataset.size), \
+                 name: c.dataset.name, text: c.textContent }} : null;",
+                serde_json::to_string(css)?
+            ),
+            vec![],
+        )
+        .await?)
+}
+
+/// The page's JavaScript heap in use (MiB).
+async fn heap_mib(browser: &Browser) -> Result<f64> {
+    let used = browser
+        .client
+        .execute(
+            "return performance.memory ? performance.memory.usedJSHeapSize : 0;",
+            vec![],
+        )
+        .await?;
+    Ok(used.as_f64().unwrap_or(0.0) / 1048576.0)
+}
+
+async fn join(
+    server: &SignalServer,
+    browsers: &[Browser],
+    room: &str,
+    names: &[&str],
+) -> Result<()> {
+    for (browser, name) in browsers.iter().zip(names) {
+        browser.client.goto(&room_url(server, room, name)).await?;
+    }
+    for (browser, name) in browsers.iter().zip(names) {
+        wait_for_observed(
+            &browser.client,
+            &format!("{name} to receive media from everyone"),
+            CONNECT_TIMEOUT,
+            |s| media_flowing(s, browsers.len() - 1),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// 200 MiB from Alice to Bora: Bora sees the offer (name, size) and
+/// accepts; both see progress; the file Bora's browser saves is
+/// byte-identical; the JavaScript heap of both pages stays flat (printed),
+/// and so does the throughput.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_big_file_arrives_whole() -> Result<()> {
+    let server = SignalServer::start(&[]).await?;
+    let dir = temp_dir("big-file");
+    let path = dir.join("big-file.bin");
+    let sha = random_file(&path, BIG, 0x5eed)?;
+    let outcome = with_browsers(2, TEST_LIMIT, move |browsers| {
+        Box::pin(async move { big_file(&server, browsers, &path, &sha).await })
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+async fn big_file(
+    server: &SignalServer,
+    browsers: &[Browser],
+    path: &Path,
+    sha: &str,
+) -> Result<()> {
+    join(server, browsers, "files-big", &["Alice", "Bora"]).await?;
+    let (alice, bora) = (&browsers[0], &browsers[1]);
+    let heap_before = (heap_mib(alice).await?, heap_mib(bora).await?);
+    pick_file(alice, path).await?;
+    wait_for(
+        &bora.client,
+        "#transfers .transfer[data-state='offered'][data-incoming='true']",
+    )
+    .await?;
+    let offer = card(bora, ".transfer[data-incoming='true']").await?;
+    ensure!(
+        offer["name"] == "big-file.bin" && offer["size"].as_u64() == Some(BIG),
+        "Bora is offered {offer}"
+    );
+    ensure!(
+        offer["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("From Alice"),
+        "the offer doesn't say who sends it: {offer}"
+    );
+    screenshot(&bora.client, "call-files-offer").await?;
+    let started = Instant::now();
+    click(&bora.client, ".transfer-accept").await?;
+
+    // Progress on both sides, memory sampled as it goes.
+    let mut seen_moving = (false, false);
+    let mut peaks = heap_before;
+    // Heap peaks while the first half arrives, and while the second does:
+    // a page holding the file would grow by half of it between the two.
+    let mut halves = [(0.0f64, 0.0f64); 2];
+    let mut shot = false;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let sending = card(alice, ".transfer[data-incoming='false']").await?;
+        let receiving = card(bora, ".transfer[data-incoming='true']").await?;
+        let partial = |c: &Value| {
+            c["state"] == "moving"
+                && c["bytes"].as_u64().is_some_and(|b| b > 0 && b < BIG)
+                && c["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains(" of ") && t.contains("/s"))
+        };
+        seen_moving.0 |= partial(&sending);
+        seen_moving.1 |= partial(&receiving);
+        let heaps = (heap_mib(alice).await?, heap_mib(bora).await?);
+        peaks.0 = peaks.0.max(heaps.0);
+        peaks.1 = peaks.1.max(heaps.1);
+        if receiving["state"] == "moving" {
+            let half = usize::from(receiving["bytes"].as_u64().unwrap_or(0) > BIG / 2);
+            halves[half].0 = halves[half].0.max(heaps.0);
+            halves[half].1 = halves[half].1.max(heaps.1);
+        }
+        if !shot && partial(&receiving) && receiving["bytes"].as_u64().unwrap_or(0) > BIG / 3 {
+            screenshot(&bora.client, "call-files-progress").await?;
+            shot = true;
+        }
+        if receiving["state"] == "done" && sending["state"] == "done" {
+            break;
+        }
+        for c in [&sending, &receiving] {
+            let state = c["state"].as_str().unwrap_or_default();
+            ensure!(
+                !matches!(
+                    state,
+                    "failed" | "corrupt" | "peer-left" | "cancelled" | "cancelled-by-them"
+                ),
+                "the transfer ended badly: {c}"
+            );
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "200 MiB didn't arrive in 300 s: {sending} {receiving}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    ensure!(
+        seen_moving.0 && seen_moving.1,
+        "progress wasn't seen on both sides: {seen_moving:?}"
+    );
+    let saved = downloaded(bora, "big-file.bin", BIG).await?;
+    let got = sha256_of(&saved)?;
+    ensure!(got == sha, "Bora's file hashes to {got}, Alice's to {sha}");
+    println!(
+        "200 MiB Alice -> Bora in {seconds:.1} s: {:.1} MiB/s (accept to checked, both sides)",
+        200.0 / seconds
+    );
+    println!(
+        "JS heap (MiB): Alice {:.1} before, {:.1} peak; Bora {:.1} before, {:.1} peak",
+        heap_before.0, peaks.0, heap_before.1, peaks.1
+    );
+    println!(
+        "JS heap peaks (MiB) while the first / second half arrived: Alice {:.1} / {:.1}, Bora {:.1} / {:.1}",
+        halves[0].0, halves[1].0, halves[0].1, halves[1].1
+    );
+    // Neither page holds the file: the second half (100 MiB) adds nothing
+    // like its size to what the first half left.
+    ensure!(
+        halves[1].0 - halves[0].0 < 50.0 && halves[1].1 - halves[0].1 < 50.0,
+        "a page's heap grew with the file: first half {:?}, second half {:?}",
+        halves[0],
+        halves[1]
+    );
+    screenshot(&alice.client, "call-files-done").await?;
+    Ok(())
+}
+
+/// Bora cancels a big file mid-way (Alice is told; nothing is saved), then
+/// declines a small one (Alice is told; nothing is saved); then a third
+/// file is cut off by Alice leaving: Bora is told she left, nothing saved.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_decline_and_leaving() -> Result<()> {
+    let server = SignalServer::start(&[]).await?;
+    let dir = temp_dir("cancel-file");
+    let big = dir.join("cancelled.bin");
+    random_file(&big, BIG, 7)?;
+    let small = dir.join("declined.txt");
+    random_file(&small, 4096, 9)?;
+    let outcome = with_browsers(2, TEST_LIMIT, move |browsers| {
+        Box::pin(async move { cancel_and_decline(&server, browsers, &big, &small).await })
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+async fn cancel_and_decline(
+    server: &SignalServer,
+    browsers: &[Browser],
+    big: &Path,
+    small: &Path,
+) -> Result<()> {
+    join(server, browsers, "files-cancel", &["Alice", "Bora"]).await?;
+    let (alice, bora) = (&browsers[0], &browsers[1]);
+
+    pick_file(alice, big).await?;
+    click(
+        &bora.client,
+        ".transfer[data-state='offered'] .transfer-accept",
+    )
+    .await?;
+    wait_until(
+        &bora.client,
+        "a quarter of the file at Bora",
+        &format!(
+            "[...document.querySelectorAll('#transfers .transfer[data-incoming=\"true\"][data-state=\"moving\"]')] \
+             .some(c => Number(c.dataset.bytes) > {})",
+            BIG / 4
+        ),
+    )
+    .await?;
+    click(
+        &bora.client,
+        ".transfer[data-state='moving'] .transfer-cancel",
+    )
+    .await?;
+    wait_for(
+        &bora.client,
+        ".transfer[data-incoming='true'][data-state='cancelled']",
+    )
+    .await?;
+    wait_for(
+        &alice.client,
+        ".transfer[data-incoming='false'][data-state='cancelled-by-them']",
+    )
+    .await?;
+    let told = card(alice, ".transfer[data-state='cancelled-by-them']").await?;
+    ensure!(
+        told["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Bora cancelled"),
+        "Alice's card says {told}"
+    );
+    screenshot(&alice.client, "call-files-cancelled").await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ensure!(
+        listing(&bora.downloads).is_empty(),
+        "a cancelled file left {:?} in Bora's downloads",
+        listing(&bora.downloads)
+    );
+
+    // Declined: nothing moves, nothing is saved.
+    pick_file(alice, small).await?;
+    wait_for(
+        &bora.client,
+        ".transfer[data-state='offered'][data-name='declined.txt']",
+    )
+    .await?;
+    click(
+        &bora.client,
+        ".transfer[data-state='offered'] .transfer-decline",
+    )
+    .await?;
+    wait_for(
+        &alice.client,
+        ".transfer[data-name='declined.txt'][data-state='declined']",
+    )
+    .await?;
+    let declined = card(alice, ".transfer[data-name='declined.txt']").await?;
+    ensure!(
+        declined["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Bora declined"),
+        "Alice's card says {declined}"
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ensure!(
+        listing(&bora.downloads).is_empty(),
+        "a declined file was saved: {:?}",
+        listing(&bora.downloads)
+    );
+
+    // Alice leaves mid-transfer: Bora is told, nothing is saved.
+    pick_file(alice, big).await?;
+    wait_for(&bora.client, ".transfer[data-state='offered']").await?;
+    click(
+        &bora.client,
+        ".transfer[data-state='offered'] .transfer-accept",
+    )
+    .await?;
+    wait_until(
+        &bora.client,
+        "some of the file at Bora",
+        &format!(
+            "[...document.querySelectorAll('#transfers .transfer[data-state=\"moving\"]')].some(c => Number(c.dataset.bytes) > {})",
+            BIG / 10
+        ),
+    )
+    .await?;
+    click(&alice.client, "#hang-up").await?;
+    wait_for(
+        &bora.client,
+        ".transfer[data-incoming='true'][data-state='peer-left']",
+    )
+    .await?;
+    let left = card(bora, ".transfer[data-state='peer-left']").await?;
+    ensure!(
+        left["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Alice left the call"),
+        "Bora's card says {left}"
+    );
+    screenshot(&bora.client, "call-files-peer-left").await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ensure!(
+        listing(&bora.downloads).is_empty(),
+        "a cut-off file was saved: {:?}",
+        listing(&bora.downloads)
+    );
+    Ok(())
+}
+
+/// In a room of three, Alice sends a small file to everyone: Bora and Chen
+/// each accept and save a byte-identical copy.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_small_file_to_everyone() -> Result<()> {
+    let server = SignalServer::start(&[]).await?;
+    let dir = temp_dir("small-file");
+    let path = dir.join("notes.bin");
+    let sha = random_file(&path, 3 * 1024 * 1024 + 17, 3)?;
+    let outcome = with_browsers(3, TEST_LIMIT, move |browsers| {
+        Box::pin(async move { to_everyone(&server, browsers, &path, &sha).await })
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+async fn to_everyone(
+    server: &SignalServer,
+    browsers: &[Browser],
+    path: &Path,
+    sha: &str,
+) -> Result<()> {
+    join(server, browsers, "files-room", &["Alice", "Bora", "Chen"]).await?;
+    pick_file(&browsers[0], path).await?;
+    for receiver in &browsers[1..] {
+        click(
+            &receiver.client,
+            ".transfer[data-state='offered'] .transfer-accept",
+        )
+        .await?;
+    }
+    let size = std::fs::metadata(path)?.len();
+    for (receiver, name) in browsers[1..].iter().zip(["Bora", "Chen"]) {
+        let saved = downloaded(receiver, "notes.bin", size).await?;
+        let got = sha256_of(&saved)?;
+        ensure!(
+            got == sha,
+            "{name}'s copy hashes to {got}, the file to {sha}"
+        );
+        wait_for(&receiver.client, ".transfer[data-state='done']").await?;
+    }
+    wait_until(
+        &browsers[0].client,
+        "Alice to see both copies delivered",
+        "document.querySelectorAll('#transfers .transfer[data-incoming=\"false\"][data-state=\"done\"]').length === 2",
+    )
+    .await?;
+    Ok(())
+}
