@@ -393,6 +393,84 @@ async fn native_call_survives_a_signaling_restart() -> Result<()> {
     outcome.context("the scenario took over 4 minutes")?
 }
 
+/// Direct calls by id both ways between the app (native engine) and
+/// Chromium: the app rings Chromium (the native side offers), Chromium
+/// accepts, each decodes the other, Chromium hangs up and the app says so;
+/// then Chromium rings the app (the native side answers), the app accepts,
+/// and the app hangs up.
+#[tokio::test(flavor = "multi_thread")]
+async fn direct_calls_both_ways() -> Result<()> {
+    let app = App::launch(AppOptions {
+        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
+        config_dir: Some(settings_dir(
+            "native-direct",
+            r#"{"version": 2, "display_name": "Appa"}"#,
+        )?),
+        ..AppOptions::default()
+    })
+    .await?;
+    let browser = match Browser::launch().await {
+        Ok(browser) => browser,
+        Err(error) => {
+            let _ = app.quit().await;
+            return Err(error);
+        }
+    };
+    let outcome = tokio::time::timeout(Duration::from_secs(240), async {
+        let (window, chromium) = (&app.client, &browser.client);
+        wait_for(window, "#home[data-engine='native']").await?;
+        chromium
+            .goto(&format!(
+                "http://127.0.0.1:{}/?name=Chromium",
+                app.preferred_port
+            ))
+            .await?;
+
+        // The app rings Chromium.
+        let chromium_id = wait_for(chromium, "#my-id").await?.text().await?;
+        type_into(window, "#call-id-input", chromium_id.trim()).await?;
+        click(window, "#call-button").await?;
+        click(chromium, "#accept-call").await?;
+        both_see_each_other(window, chromium).await?;
+        click(chromium, "#hang-up").await?;
+        wait_for(window, "#call-ended[data-reason='hung_up']").await?;
+        click(window, "#back-home").await?;
+        click(chromium, "#back-home").await?;
+
+        // Chromium rings the app.
+        let app_id = wait_for(window, "#my-id").await?.text().await?;
+        type_into(chromium, "#call-id-input", app_id.trim()).await?;
+        click(chromium, "#call-button").await?;
+        click(window, "#accept-call").await?;
+        both_see_each_other(window, chromium).await?;
+        click(window, "#hang-up").await?;
+        wait_for(chromium, "#call-ended[data-reason='hung_up']").await?;
+        Ok::<_, anyhow::Error>(())
+    })
+    .await;
+    let _ = browser.client.close().await;
+    let _ = app.quit().await;
+    outcome.context("the scenario took over 4 minutes")?
+}
+
+/// Chromium decodes the app's video and audio on its one live connection,
+/// and the app's remote tile draws Chromium's moving video.
+async fn both_see_each_other(window: &Client, chromium: &Client) -> Result<()> {
+    wait_for_observed(
+        chromium,
+        "Chromium decoding the app's video and audio",
+        CONNECT_TIMEOUT,
+        |o| media_flowing(o, 1),
+    )
+    .await?;
+    canvas_drawing(
+        window,
+        ".tile[data-peer-id] canvas",
+        "Chromium's tile in the app",
+    )
+    .await
+}
+
 /// Waits until the page shows `count` remote tiles whose canvases all draw
 /// frames, and keep drawing.
 async fn remote_canvases_drawing(client: &Client, count: usize, who: &str) -> Result<()> {

@@ -63,12 +63,10 @@ use super::chat::{self, PeerMessage};
 use super::conn::Conn;
 use super::media::{LocalMedia, MediaPreferences};
 use super::native::NativeShell;
-use super::peer::{Incoming, PeerStats, Role};
-use super::{
-    js, CallEvent, CallOptions, CallPhase, CallTarget, ConnState, DirectRole, EndReason, LocalView,
-    PeerView,
-};
+use super::peer::{Incoming, Role};
+use super::{js, CallEvent, CallOptions, CallPhase, CallTarget, ConnState, DirectRole, EndReason};
 
+mod inspect;
 mod local;
 mod native_local;
 mod peer_events;
@@ -473,55 +471,5 @@ impl Session {
         }
         self.set_phase(CallPhase::Ended(reason));
         self.emit_local();
-    }
-
-    /// Restarts ICE on every connection (debug hook; the same as a failure).
-    pub(super) fn restart_ice(&self) {
-        for peer in self.roster.peers() {
-            peer.restart();
-        }
-    }
-
-    /// Milestones reached, in ms since the start (debug hook).
-    pub(super) fn milestones(&self) -> Vec<(&'static str, f64)> {
-        self.milestones
-            .borrow()
-            .iter()
-            .map(|(n, at)| (*n, at - self.started_at))
-            .collect()
-    }
-
-    /// When the call started (`performance.now()`), for the join-time figure.
-    pub(super) fn started_at(&self) -> f64 {
-        self.started_at
-    }
-
-    /// Every participant as the debug hook shows them: their view, whether
-    /// they are detached, and their connection's stats.
-    pub(super) async fn peers(&self) -> Vec<(PeerView, bool, PeerStats)> {
-        let mut out = Vec::new();
-        for slot in self.roster.all() {
-            let stats = match slot.peer() {
-                Some(peer) => peer.stats().await,
-                None => PeerStats::default(),
-            };
-            out.push((slot.view(self.frames().as_ref()), slot.detached(), stats));
-        }
-        out
-    }
-
-    /// Our devices as the page sees them.
-    pub(super) fn local_view(&self) -> LocalView {
-        self.local.view()
-    }
-
-    /// Where the call is.
-    pub(super) fn current_phase(&self) -> CallPhase {
-        self.phase()
-    }
-
-    /// Whom the call is with.
-    pub(super) fn target(&self) -> &CallTarget {
-        &self.target
     }
 }
