@@ -215,7 +215,7 @@ impl Relay<'_> {
                     self.seen
                 );
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -237,7 +237,7 @@ impl Relay<'_> {
                     self.seen
                 );
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
