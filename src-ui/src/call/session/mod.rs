@@ -37,7 +37,8 @@
 //! re-addressing, detaching), [`peer_events`] handles what their
 //! connections report and say, [`local`] our own camera and
 //! microphone, [`screen`] the screen we share, [`transfers`] files sent
-//! and received, and [`tools`] what the in-call tools read. The session reaches its engine only through [`Link`].
+//! and received, and [`tools`] what the in-call tools read. The session
+//! reaches its engine only through [`Link`].
 
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
