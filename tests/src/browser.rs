@@ -35,6 +35,12 @@ pub enum FakeMedia {
 }
 
 impl Browser {
+    /// chromedriver's process id (Chromium and its renderers are its
+    /// descendants), for measuring a browser's memory.
+    pub fn driver_pid(&self) -> u32 {
+        self._driver.pid()
+    }
+
     /// Starts chromedriver and a fresh headless Chromium profile with a fake
     /// camera and microphone, access granted.
     pub async fn launch() -> Result<Self> {
@@ -65,6 +71,10 @@ impl Browser {
             "--disable-features=WebRtcHideLocalIpsWithMdns".into(),
             "--autoplay-policy=no-user-gesture-required".into(),
             "--window-size=1280,800".into(),
+            // Memory figures: `gc()` before reading them, and exact heap
+            // sizes (not rounded).
+            "--js-flags=--expose-gc".into(),
+            "--enable-precise-memory-info".into(),
             format!("--user-data-dir={}", profile.display()),
         ];
         match media {

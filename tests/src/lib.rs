@@ -12,7 +12,7 @@
 //!
 //! - `process` — the workspace root, the built binaries, the
 //!   `tests/artifacts` folder, free ports, [`Process`] (a child killed when
-//!   dropped), fresh temp and settings directories.
+//!   dropped), fresh temp and settings directories, a process tree's PSS.
 //! - `app` — the real desktop app: [`Display`] (its own Xvfb screen),
 //!   [`SessionBus`] (its own D-Bus session bus), [`App`] / [`AppOptions`] (the WebDriver session through tauri-driver),
 //!   and a [`recording_browser`] standing in for the system browser.
@@ -47,6 +47,6 @@ pub use dom::{
 };
 pub use observe::*;
 pub use process::{
-    app_bin, artifacts, free_port, require, root, settings_dir, signal_bin, temp_dir, ui_dist,
-    Process,
+    app_bin, artifacts, family_pss_kib, free_port, require, root, settings_dir, signal_bin,
+    temp_dir, ui_dist, Process,
 };

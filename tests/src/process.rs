@@ -157,3 +157,45 @@ pub fn settings_dir(name: &str, stored: &str) -> Result<PathBuf> {
     std::fs::write(dir.join("settings.json"), stored)?;
     Ok(dir)
 }
+
+/// PSS (KiB) of process `root` and every process it started (read from
+/// /proc; PSS splits shared pages fairly between processes).
+pub fn family_pss_kib(root: u32) -> u64 {
+    let mut parent_of = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // comm is in parentheses and may hold spaces: split after the last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+            .unwrap_or(0);
+        parent_of.insert(pid, ppid);
+    }
+    let mut family = vec![root];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (pid, ppid) in &parent_of {
+            if family.contains(ppid) && !family.contains(pid) {
+                family.push(*pid);
+                grew = true;
+            }
+        }
+    }
+    family
+        .iter()
+        .map(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("Pss:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}

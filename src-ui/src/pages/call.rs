@@ -9,7 +9,8 @@ use crate::call::{CallOptions, CallPhase, CallTarget, DirectRole, MediaPreferenc
 use crate::call_state::{CallAction, CallState};
 use crate::components::{
     CallEnded, CallHeader, CallToasts, ChatPanel, ControlBar, DeviceMenu, Icon, IconKind,
-    MediaNotice, NameField, PeerDetails, TopBar, TransferList, VideoTile, WaitingCard,
+    MediaNotice, NameField, PeerDetails, ScreenBanner, TopBar, TransferList, VideoTile,
+    WaitingCard,
 };
 use crate::hooks::{
     use_engine, use_file_send, use_preview, use_quality, use_screen_share, use_settings_store,
@@ -514,21 +515,8 @@ fn in_call(props: &InCallProps) -> Html {
                         on_answer={{ let e = engine.clone(); Callback::from(move |(id, accept)| e.answer_file(id, accept)) }}
                         on_cancel={{ let e = engine.clone(); Callback::from(move |id| e.cancel_file(id)) }}
                         on_dismiss={{ let c = call.clone(); Callback::from(move |id| c.dispatch(CallAction::DismissTransfer(id))) }} />
-                    if screen.sharing {
-                        <div class="sharing-banner" id="sharing-banner" role="status">
-                            <Icon kind={IconKind::Screen} size={16} />
-                            <span>{ tr(Text::Tool(ToolText::SharingNow)) }</span>
-                            <button class="button small" onclick={screen.toggle.reform(|_| ())}>{ tr(Text::Tool(ToolText::StopSharing)) }</button>
-                        </div>
-                    }
-                    if call.screen_failed {
-                        <div class="media-notice" id="screen-failed" role="alert">
-                            <p class="media-notice-text">{ tr(Text::Tool(ToolText::ShareFailed)) }</p>
-                            <button class="icon-button" aria-label={tr(Text::Dismiss)} onclick={dismiss_notice.reform(|_| ())}>
-                                <Icon kind={IconKind::Close} />
-                            </button>
-                        </div>
-                    }
+                    <ScreenBanner sharing={screen.sharing} failed={call.screen_failed}
+                        on_stop={screen.toggle.clone()} on_dismiss={dismiss_notice.clone()} />
                     if show_notice {
                         <MediaNotice camera_error={local.camera_error} mic_error={local.mic_error} on_dismiss={dismiss_notice} host={platform.host} />
                     }

@@ -14,7 +14,7 @@ use web_sys::{File, MessageEvent, RtcDataChannel, RtcDataChannelState};
 use super::Session;
 use crate::call::chat::PeerMessage;
 use crate::call::peer::Peer;
-use crate::call::transfer::receive::{self, Receiver};
+use crate::call::transfer::receive::{ReceiveError, Receiver};
 use crate::call::transfer::send::{self, SendError};
 use crate::call::transfer::{self, TransferId, TransferState, TransferView};
 use crate::call::{js, CallEvent};
@@ -132,7 +132,9 @@ impl Session {
             channel.set_onclose(None);
             channel.close();
         }
-        t.receiver.borrow_mut().take();
+        if let Some(receiver) = t.receiver.borrow_mut().take() {
+            receiver.discard();
+        }
         // A handler may be running right now: drop them afterwards.
         let closures = (
             t.on_message.borrow_mut().take(),
@@ -271,15 +273,37 @@ impl Session {
             self.finish_transfer(&t, TransferState::Declined);
             return;
         }
+        // Bytes may arrive as soon as we answer: the scratch file comes first.
+        self.set_transfer_state(&t, TransferState::Moving);
+        let (session, size) = (self.clone(), t.view.borrow().size);
+        wasm_bindgen_futures::spawn_local(async move {
+            let entry = format!(
+                "peercall-transfer-{}-{}",
+                js_sys::Date::now() as u64,
+                t.view.borrow().id
+            );
+            let receiver = Receiver::open(size, entry).await;
+            if t.state().finished() {
+                receiver.discard();
+            } else {
+                session.take_file(&t, receiver);
+            }
+        });
+    }
+
+    /// Receiver: opens the transfer's channel and says yes.
+    fn take_file(self: &Rc<Self>, t: &Rc<Transfer>, receiver: Receiver) {
+        let key = t.key();
         let Some(channel) = self
             .peer_of(key)
             .and_then(|p| p.open_channel(t.stream, "file"))
         else {
-            self.finish_transfer(&t, TransferState::Failed);
+            receiver.discard();
+            self.finish_transfer(t, TransferState::Failed);
             return;
         };
-        *t.receiver.borrow_mut() = Some(Receiver::new(t.view.borrow().size));
-        let (weak_session, weak_t) = (Rc::downgrade(self), Rc::downgrade(&t));
+        *t.receiver.borrow_mut() = Some(receiver);
+        let (weak_session, weak_t) = (Rc::downgrade(self), Rc::downgrade(t));
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let (Some(session), Some(t)) = (weak_session.upgrade(), weak_t.upgrade()) else {
                 return;
@@ -288,9 +312,8 @@ impl Session {
         });
         channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         *t.on_message.borrow_mut() = Some(on_message);
-        self.watch_close(&t, &channel);
+        self.watch_close(t, &channel);
         *t.channel.borrow_mut() = Some(channel);
-        self.set_transfer_state(&t, TransferState::Moving);
         if !self.say_to(
             key,
             &PeerMessage::FileAnswer {
@@ -298,7 +321,7 @@ impl Session {
                 accept: true,
             },
         ) {
-            self.finish_transfer(&t, TransferState::Failed);
+            self.finish_transfer(t, TransferState::Failed);
         }
     }
 
@@ -434,7 +457,7 @@ impl Session {
     }
 
     /// Receiver: one message of file bytes.
-    fn on_file_bytes(&self, t: &Transfer, event: &MessageEvent) {
+    fn on_file_bytes(self: &Rc<Self>, t: &Rc<Transfer>, event: &MessageEvent) {
         let Ok(buffer) = event.data().dyn_into::<js_sys::ArrayBuffer>() else {
             return;
         };
@@ -445,7 +468,7 @@ impl Session {
             .map(|r| r.push(&buffer).map(|()| (r.bytes(), r.complete())));
         match pushed {
             None => {}
-            Some(Err(_)) => {
+            Some(Err(error)) => {
                 self.say_to(
                     t.key(),
                     &PeerMessage::FileCancel {
@@ -453,25 +476,36 @@ impl Session {
                         from_sender: false,
                     },
                 );
-                self.finish_transfer(t, TransferState::Corrupt);
+                let state = match error {
+                    ReceiveError::TooLong | ReceiveError::Corrupt => TransferState::Corrupt,
+                    ReceiveError::Storage => TransferState::Failed,
+                };
+                self.finish_transfer(t, state);
             }
             Some(Ok((bytes, complete))) => {
                 self.transfer_progress(t, bytes, complete);
                 if complete {
-                    let receiver = t.receiver.borrow_mut().take();
-                    let sha256 = t.sha256.borrow().clone();
-                    let result = receiver.map(|r| r.finish(&sha256));
-                    let ok = matches!(result, Some(Ok(_)));
-                    self.say_to(t.key(), &PeerMessage::FileResult { id: t.wire, ok });
-                    if let Some(Ok(blob)) = result {
-                        receive::download(&blob, &t.view.borrow().name);
-                    }
-                    let state = if ok {
-                        TransferState::Done
-                    } else {
-                        TransferState::Corrupt
+                    let Some(receiver) = t.receiver.borrow_mut().take() else {
+                        return;
                     };
-                    self.finish_transfer(t, state);
+                    let sha256 = t.sha256.borrow().clone();
+                    let name = t.view.borrow().name.clone();
+                    let (session, key, wire) = (self.clone(), t.key(), t.wire);
+                    let t = t.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let result = receiver.finish(&sha256, &name).await;
+                        if t.state().finished() {
+                            return;
+                        }
+                        let ok = result.is_ok();
+                        session.say_to(key, &PeerMessage::FileResult { id: wire, ok });
+                        let state = match result {
+                            Ok(()) => TransferState::Done,
+                            Err(ReceiveError::Corrupt) => TransferState::Corrupt,
+                            Err(_) => TransferState::Failed,
+                        };
+                        session.finish_transfer(&t, state);
+                    });
                 }
             }
         }

@@ -1,14 +1,23 @@
-//! The receiver's side: what arrives is hashed as it comes and kept as a
-//! `Blob` built from parts (folded every [`FOLD_EVERY`] bytes, so the page
-//! holds little of it: the browser keeps blob data out of the page's heap,
-//! on disk when large); when the last byte is in, the hash is checked and
-//! the file downloaded.
+//! The receiver's side: what arrives is hashed as it comes and written to
+//! disk as it comes, into the page's origin-private file system (OPFS, a
+//! `FileSystemWritableFileStream`), so neither the page nor the browser
+//! holds the file; when the last byte is in, the hash is checked and the
+//! file, read back from disk, is downloaded. Where there is no OPFS, the
+//! parts are kept as a `Blob` (folded every [`FOLD_EVERY`] bytes) instead,
+//! which the browser holds.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use serde_json::json;
 use sha2::{Digest, Sha256};
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, HtmlAnchorElement, Url};
 
 use super::{hex, FOLD_EVERY};
+use crate::call::js;
 
 /// Why a received file is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +26,25 @@ pub enum ReceiveError {
     TooLong,
     /// The bytes don't hash to what the sender announced.
     Corrupt,
+    /// Writing it failed.
+    Storage,
+}
+
+/// A disk file being written, one write at a time, in arrival order.
+struct Disk {
+    folder: JsValue,
+    entry: String,
+    handle: JsValue,
+    writable: JsValue,
+    queue: RefCell<VecDeque<js_sys::ArrayBuffer>>,
+    writing: Cell<bool>,
+    failed: Cell<bool>,
+}
+
+/// Where the bytes go.
+enum Sink {
+    Disk(Rc<Disk>),
+    Memory { parts: js_sys::Array, unfolded: u64 },
 }
 
 /// One file arriving.
@@ -24,19 +52,120 @@ pub struct Receiver {
     size: u64,
     bytes: u64,
     hasher: Sha256,
-    parts: js_sys::Array,
-    unfolded: u64,
+    sink: Sink,
+}
+
+/// Calls `target.name(args…)` and awaits the promise it returns.
+async fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
+    let function = js::get(target, name)
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| JsValue::from_str(name))?;
+    let array: js_sys::Array = args.iter().collect();
+    let promise = function.apply(target, &array)?;
+    JsFuture::from(js_sys::Promise::from(promise)).await
+}
+
+impl Disk {
+    /// A new file `entry` in the origin-private file system.
+    async fn open(entry: String) -> Result<Rc<Self>, JsValue> {
+        let navigator = web_sys::window().ok_or(JsValue::NULL)?.navigator();
+        let storage = js::get(&navigator, "storage").ok_or(JsValue::NULL)?;
+        let folder = call(&storage, "getDirectory", &[]).await?;
+        let options = js::to_js(&json!({ "create": true }));
+        let handle = call(&folder, "getFileHandle", &[entry.as_str().into(), options]).await?;
+        let writable = call(&handle, "createWritable", &[]).await?;
+        Ok(Rc::new(Self {
+            folder,
+            entry,
+            handle,
+            writable,
+            queue: RefCell::new(VecDeque::new()),
+            writing: Cell::new(false),
+            failed: Cell::new(false),
+        }))
+    }
+
+    fn write(self: &Rc<Self>, buffer: &js_sys::ArrayBuffer) {
+        self.queue.borrow_mut().push_back(Clone::clone(buffer));
+        if self.writing.replace(true) {
+            return;
+        }
+        let disk = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            // Everything queued goes in one write (one blob of the parts),
+            // so writing keeps up however fast the parts come.
+            loop {
+                let parts: js_sys::Array = disk.queue.borrow_mut().drain(..).collect();
+                if parts.length() == 0 {
+                    break;
+                }
+                let written = match Blob::new_with_buffer_source_sequence(&parts) {
+                    Ok(blob) => call(&disk.writable, "write", &[blob.into()]).await.is_ok(),
+                    Err(_) => false,
+                };
+                if !written {
+                    disk.failed.set(true);
+                    disk.queue.borrow_mut().clear();
+                    break;
+                }
+            }
+            disk.writing.set(false);
+        });
+    }
+
+    /// Waits for the queued writes, closes the file and returns it (read
+    /// from disk).
+    async fn finish(&self) -> Result<Blob, JsValue> {
+        while self.writing.get() {
+            gloo::timers::future::TimeoutFuture::new(10).await;
+        }
+        if self.failed.get() {
+            return Err(JsValue::NULL);
+        }
+        call(&self.writable, "close", &[]).await?;
+        let file = call(&self.handle, "getFile", &[]).await?;
+        file.dyn_into().map_err(|_| JsValue::NULL)
+    }
+
+    /// Removes the file (after a delay, for a download reading it).
+    fn remove_after(&self, ms: u32) {
+        let (folder, entry, writable) = (
+            self.folder.clone(),
+            self.entry.clone(),
+            self.writable.clone(),
+        );
+        gloo::timers::callback::Timeout::new(ms, move || {
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = call(&writable, "abort", &[]).await;
+                let _ = call(&folder, "removeEntry", &[entry.into()]).await;
+            });
+        })
+        .forget();
+    }
 }
 
 impl Receiver {
-    /// Expects `size` bytes.
-    pub fn new(size: u64) -> Self {
+    /// Expects `size` bytes, written to disk as they come (`entry` names
+    /// the scratch file) where the page can, else kept in a `Blob`.
+    pub async fn open(size: u64, entry: String) -> Self {
+        let sink = match Disk::open(entry).await {
+            Ok(disk) => Sink::Disk(disk),
+            Err(error) => {
+                gloo::console::warn!(format!(
+                    "no origin-private file system, the file is kept in memory: {}",
+                    js::describe(&error)
+                ));
+                Sink::Memory {
+                    parts: js_sys::Array::new(),
+                    unfolded: 0,
+                }
+            }
+        };
         Self {
             size,
             bytes: 0,
             hasher: Sha256::new(),
-            parts: js_sys::Array::new(),
-            unfolded: 0,
+            sink,
         }
     }
 
@@ -57,30 +186,61 @@ impl Receiver {
             return Err(ReceiveError::TooLong);
         }
         self.hasher.update(js_sys::Uint8Array::new(buffer).to_vec());
-        self.parts.push(buffer);
         self.bytes += length;
-        self.unfolded += length;
-        if self.unfolded >= FOLD_EVERY {
-            self.fold();
+        match &mut self.sink {
+            Sink::Disk(disk) => {
+                if disk.failed.get() {
+                    return Err(ReceiveError::Storage);
+                }
+                disk.write(buffer);
+            }
+            Sink::Memory { parts, unfolded } => {
+                parts.push(buffer);
+                *unfolded += length;
+                if *unfolded >= FOLD_EVERY {
+                    if let Ok(blob) = Blob::new_with_buffer_source_sequence(parts) {
+                        *parts = js_sys::Array::of1(&blob);
+                    }
+                    *unfolded = 0;
+                }
+            }
         }
         Ok(())
     }
 
-    /// Replaces the parts by one blob of them.
-    fn fold(&mut self) {
-        if let Ok(blob) = Blob::new_with_buffer_source_sequence(&self.parts) {
-            self.parts = js_sys::Array::of1(&blob);
+    /// The whole file, if it hashes to `sha256`, downloaded as `name`.
+    pub async fn finish(mut self, sha256: &str, name: &str) -> Result<(), ReceiveError> {
+        let hash = hex(&std::mem::take(&mut self.hasher).finalize());
+        let matches = hash.eq_ignore_ascii_case(sha256);
+        match &self.sink {
+            Sink::Disk(disk) => {
+                let file = disk.finish().await;
+                // The download reads the file from disk; it goes later.
+                disk.remove_after(if matches { 600_000 } else { 0 });
+                let file = file.map_err(|_| ReceiveError::Storage)?;
+                if !matches {
+                    return Err(ReceiveError::Corrupt);
+                }
+                download(&file, name);
+            }
+            Sink::Memory { parts, .. } => {
+                if !matches {
+                    return Err(ReceiveError::Corrupt);
+                }
+                let blob = Blob::new_with_buffer_source_sequence(parts)
+                    .map_err(|_| ReceiveError::Storage)?;
+                download(&blob, name);
+            }
         }
-        self.unfolded = 0;
+        Ok(())
     }
 
-    /// The whole file, if it hashes to `sha256`.
-    pub fn finish(mut self, sha256: &str) -> Result<Blob, ReceiveError> {
-        let hash = hex(&std::mem::take(&mut self.hasher).finalize());
-        if !hash.eq_ignore_ascii_case(sha256) {
-            return Err(ReceiveError::Corrupt);
+    /// Drops what arrived (cancelled, failed).
+    pub fn discard(self) {
+        if let Sink::Disk(disk) = &self.sink {
+            disk.queue.borrow_mut().clear();
+            disk.remove_after(0);
         }
-        Blob::new_with_buffer_source_sequence(&self.parts).map_err(|_| ReceiveError::Corrupt)
     }
 }
 
@@ -98,7 +258,7 @@ pub fn download(blob: &Blob, name: &str) {
         }
     }
     // The download has started from the URL; free it a while later.
-    gloo::timers::callback::Timeout::new(60_000, move || {
+    gloo::timers::callback::Timeout::new(600_000, move || {
         let _ = Url::revoke_object_url(&url);
     })
     .forget();

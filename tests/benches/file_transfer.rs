@@ -1,0 +1,173 @@
+//! Benchmark (not a test): a file from one browser to another over
+//! Peercall's data channels, with its throughput and the memory of both
+//! sides.
+//!
+//! Run with `cargo bench -p peercall-e2e --bench file_transfer` after
+//! building the UI and `peercall-signal` (as for the e2e tests). The size is
+//! 1 GiB unless `PEERCALL_BENCH_FILE_MIB` says otherwise.
+//!
+//! A real `peercall-signal` server and two headless Chromium browsers with
+//! fake cameras, in a call (video flowing both ways, as in a real call).
+//! Alice picks the file; Bora accepts it. Measured from outside the app:
+//! - *preparing*: from picking the file to the offer on Bora's screen
+//!   (Alice's page hashes the whole file first);
+//! - *throughput*: from Bora's click on Accept until his page says the file
+//!   arrived and its hash checked, and Chromium saved it in his downloads;
+//! - *memory*: each browser's PSS (every Chromium process of that person,
+//!   read from /proc) and its page's JavaScript heap, sampled twice a
+//!   second, before and at their peak during the transfer.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Result};
+use fantoccini::Locator;
+use peercall_e2e::{
+    click, family_pss_kib, media_flowing, room_url, temp_dir, wait_for, wait_for_observed,
+    with_browsers, Browser, SignalServer,
+};
+
+/// The longest the whole run may take.
+const LIMIT: Duration = Duration::from_secs(1800);
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mib: u64 = std::env::var("PEERCALL_BENCH_FILE_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let dir = temp_dir("bench-file");
+    let path = dir.join("bench.bin");
+    write_random(&path, mib << 20)?;
+    let server = SignalServer::start(&[]).await?;
+    let outcome = with_browsers(2, LIMIT, move |browsers| {
+        Box::pin(async move { run(&server, browsers, &path, mib).await })
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+fn write_random(path: &Path, size: u64) -> Result<()> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        for chunk in block.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
+        let n = left.min(block.len() as u64) as usize;
+        file.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    file.flush()?;
+    Ok(())
+}
+
+async fn run(server: &SignalServer, browsers: &[Browser], path: &Path, mib: u64) -> Result<()> {
+    let (alice, bora) = (&browsers[0], &browsers[1]);
+    for (browser, name) in [(alice, "Alice"), (bora, "Bora")] {
+        browser
+            .client
+            .goto(&room_url(server, "bench-files", name))
+            .await?;
+    }
+    for (browser, name) in [(alice, "Alice"), (bora, "Bora")] {
+        wait_for_observed(
+            &browser.client,
+            &format!("{name} in the call"),
+            Duration::from_secs(60),
+            |s| media_flowing(s, 1),
+        )
+        .await?;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = [sample(alice).await?, sample(bora).await?];
+    let picked = Instant::now();
+    alice
+        .client
+        .find(Locator::Css("#file-input"))
+        .await?
+        .send_keys(&path.display().to_string())
+        .await?;
+    let offer = ".transfer[data-state='offered'] .transfer-accept";
+    bora.client
+        .wait()
+        .at_most(Duration::from_secs(600))
+        .for_element(Locator::Css(offer))
+        .await?;
+    let preparing = picked.elapsed();
+    let mut peak = before;
+    let started = Instant::now();
+    click(&bora.client, offer).await?;
+    loop {
+        let now = [sample(alice).await?, sample(bora).await?];
+        for side in 0..2 {
+            peak[side].0 = peak[side].0.max(now[side].0);
+            peak[side].1 = peak[side].1.max(now[side].1);
+        }
+        let state = bora
+            .client
+            .execute("return document.querySelector('#transfers .transfer[data-incoming=\"true\"]')?.dataset.state ?? null;", vec![])
+            .await?;
+        match state.as_str() {
+            Some("done") => break,
+            Some("moving" | "offered") => {}
+            other => bail!("the transfer ended as {other:?}"),
+        }
+        ensure!(started.elapsed() < LIMIT, "the transfer took too long");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let saved = bora.downloads.join("bench.bin");
+    while std::fs::metadata(&saved).map(|m| m.len()).unwrap_or(0) != mib << 20 {
+        ensure!(started.elapsed() < LIMIT, "the download never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    wait_for(&alice.client, ".transfer[data-state='done']").await?;
+    println!(
+        "file transfer: {mib} MiB, Alice -> Bora, two headless Chromium on one machine, cameras on"
+    );
+    println!(
+        "  preparing (hashing at Alice): {:.1} s",
+        preparing.as_secs_f64()
+    );
+    println!(
+        "  throughput: {:.1} MiB/s ({seconds:.1} s from Accept to saved and checked)",
+        mib as f64 / seconds
+    );
+    for (side, name) in ["Alice (sends)", "Bora (receives)"].iter().enumerate() {
+        println!(
+            "  {name}: browser PSS {:.0} MiB before, {:.0} MiB peak (+{:.0}); page JS heap {:.1} MiB before, {:.1} MiB peak",
+            before[side].0,
+            peak[side].0,
+            peak[side].0 - before[side].0,
+            before[side].1,
+            peak[side].1
+        );
+    }
+    let _ = std::fs::remove_file(&saved);
+    Ok(())
+}
+
+/// (PSS of the browser's processes, MiB; the page's JS heap, MiB).
+async fn sample(browser: &Browser) -> Result<(f64, f64)> {
+    let heap = browser
+        .client
+        .execute(
+            "return performance.memory ? performance.memory.usedJSHeapSize : 0;",
+            vec![],
+        )
+        .await?
+        .as_f64()
+        .unwrap_or(0.0);
+    Ok((
+        family_pss_kib(browser.driver_pid()) as f64 / 1024.0,
+        heap / 1048576.0,
+    ))
+}
