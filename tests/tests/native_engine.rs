@@ -10,8 +10,8 @@
 //! the secret, and a wrong secret is refused), chat text goes both ways on
 //! the negotiated data channel, and closing leaves no capture running; in
 //! the first direction also mute, camera off and on, and an ICE restart
-//! offered by the browser. A second test calls one engine from another
-//! (two apps).
+//! offered by the browser. A second test puts three engines (three apps)
+//! in a mesh.
 //!
 //! Neither libnice nor Chromium gathers loopback addresses, so the test runs
 //! itself again inside a network namespace of its own (`unshare --net`)
@@ -95,34 +95,38 @@ async fn both_directions() -> Result<()> {
     outcome
 }
 
-/// Two engines (two apps) call each other: one offers, the other answers;
-/// each decodes the other's video and their chat goes both ways.
+/// Three engines (three apps) in a mesh: each opens a peer for each other
+/// one (the lower index offers), decodes both others' video and hears
+/// both others' chat.
 #[test]
-fn native_engine_calls_another_native_engine() -> Result<()> {
+fn native_engines_in_a_three_party_mesh() -> Result<()> {
     if in_network_namespace() {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         return runtime.block_on(async {
-            tokio::time::timeout(CALL_LIMIT, two_engines())
+            tokio::time::timeout(CALL_LIMIT, mesh(3))
                 .await
                 .context("the test took too long")?
         });
     }
     rerun_in_network_namespace(&[
-        "native_engine_calls_another_native_engine",
+        "native_engines_in_a_three_party_mesh",
         "--exact",
         "--nocapture",
         "--test-threads=1",
     ])
 }
 
-async fn two_engines() -> Result<()> {
+/// `n` engines, each with a peer for every other (engine `i` calls engine
+/// `j` its `PeerKey(j)`).
+async fn mesh(n: usize) -> Result<()> {
     let handle = tokio::runtime::Handle::current();
-    let engines = [Engine::new(&handle, true)?, Engine::new(&handle, true)?];
+    let mut engines = Vec::new();
     let mut events = Vec::new();
     let mut frames = Vec::new();
-    for engine in &engines {
+    for _ in 0..n {
+        let engine = Engine::new(&handle, true)?;
         let (sink, rx) = event_sink();
         engine.attach(sink);
         engine.set_media(&MediaRequest {
@@ -132,80 +136,79 @@ async fn two_engines() -> Result<()> {
         });
         events.push(rx);
         frames.push(FrameCounter::start(&engine.frames_endpoint().url).await?);
+        engines.push(engine);
     }
-    // Each names the other 7.
-    let peer = PeerKey(7);
-    for (engine, offer) in engines.iter().zip([true, false]) {
-        engine.open_peer(PeerOpenArgs {
-            peer,
-            ice_servers: Vec::new(),
-            offer,
-        })?;
+    for (i, engine) in engines.iter().enumerate() {
+        for j in (0..n).filter(|j| *j != i) {
+            engine.open_peer(PeerOpenArgs {
+                peer: PeerKey(j as u32),
+                ice_servers: Vec::new(),
+                offer: i < j,
+            })?;
+        }
     }
-    let mut seen: [Vec<NativeEvent>; 2] = [Vec::new(), Vec::new()];
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut said = false;
+    let mut seen: Vec<Vec<NativeEvent>> = vec![Vec::new(); n];
+    let mut said = vec![vec![false; n]; n];
+    let deadline = Instant::now() + Duration::from_secs(40);
     loop {
-        for from in 0..2 {
+        for from in 0..n {
             while let Ok((_, event)) = events[from].try_recv() {
-                let to = &engines[1 - from];
-                match &event {
-                    NativeEvent::LocalDescription { description, .. } => {
-                        to.signal_peer(PeerSignalArgs {
-                            peer,
-                            signal: RemoteSignal::Description {
-                                description: description.clone(),
-                            },
-                        })?
-                    }
-                    NativeEvent::LocalCandidate { candidate, .. } => {
-                        to.signal_peer(PeerSignalArgs {
-                            peer,
-                            signal: RemoteSignal::Candidate {
-                                candidate: candidate.clone(),
-                            },
-                        })?
-                    }
+                let signal = match &event {
+                    NativeEvent::LocalDescription { peer, description } => Some((
+                        peer,
+                        RemoteSignal::Description {
+                            description: description.clone(),
+                        },
+                    )),
+                    NativeEvent::LocalCandidate { peer, candidate } => Some((
+                        peer,
+                        RemoteSignal::Candidate {
+                            candidate: candidate.clone(),
+                        },
+                    )),
                     NativeEvent::Error { message, .. } => bail!("engine {from}: {message}"),
-                    _ => {}
+                    NativeEvent::ChannelOpen { peer } => {
+                        let to = peer.0 as usize;
+                        if !said[from][to] {
+                            said[from][to] = true;
+                            engines[from].send(&PeerSendArgs {
+                                peer: *peer,
+                                text: format!("hello from engine {from}"),
+                            })?;
+                        }
+                        None
+                    }
+                    _ => None,
+                };
+                if let Some((peer, signal)) = signal {
+                    engines[peer.0 as usize].signal_peer(PeerSignalArgs {
+                        peer: PeerKey(from as u32),
+                        signal,
+                    })?;
                 }
                 seen[from].push(event);
             }
         }
-        let open = |s: &Vec<NativeEvent>| {
-            s.iter()
-                .any(|e| matches!(e, NativeEvent::ChannelOpen { .. }))
-        };
-        if !said && open(&seen[0]) && open(&seen[1]) {
-            for (n, engine) in engines.iter().enumerate() {
-                engine.send(&PeerSendArgs {
-                    peer,
-                    text: format!("hello from engine {n}"),
-                })?;
-            }
-            said = true;
-        }
-        let heard = |s: &Vec<NativeEvent>, text: &str| {
-            s.iter()
-                .any(|e| matches!(e, NativeEvent::ChannelMessage { text: t, .. } if t == text))
-        };
-        let stream = |s: &Vec<NativeEvent>| {
-            s.iter().find_map(|e| match e {
-                NativeEvent::RemoteVideo { stream, .. } => Some(*stream),
-                _ => None,
+        let done = (0..n).all(|i| {
+            (0..n).filter(|j| *j != i).all(|j| {
+                let from = PeerKey(j as u32);
+                let heard = seen[i].iter().any(|e| {
+                    matches!(e, NativeEvent::ChannelMessage { peer, text }
+                        if *peer == from && *text == format!("hello from engine {j}"))
+                });
+                let decoding = seen[i].iter().any(|e| {
+                    matches!(e, NativeEvent::RemoteVideo { peer, stream }
+                        if *peer == from && frames[i].distinct(*stream) >= 20)
+                });
+                heard && decoding
             })
-        };
-        let decoding = |n: usize| stream(&seen[n]).is_some_and(|s| frames[n].distinct(s) >= 20);
-        if heard(&seen[0], "hello from engine 1")
-            && heard(&seen[1], "hello from engine 0")
-            && decoding(0)
-            && decoding(1)
-        {
+        });
+        if done {
             break;
         }
         ensure!(
             Instant::now() < deadline,
-            "no two-way call between two engines in 30 s: {seen:?}"
+            "the {n}-party mesh did not come up in 40 s: {seen:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
