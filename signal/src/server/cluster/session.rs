@@ -278,14 +278,17 @@ impl Cluster {
                 Some(Admission::Admitted(field, members))
             }
             Some("locked") => locked.map(|error| Admission::Refused(error, None)),
-            Some(other) => Some(self.refusal(room, other, reply.next())),
+            Some(other) => {
+                let (error, guessed) = self.refusal(room, other, reply.next());
+                Some(Admission::Refused(error, guessed))
+            }
             None => None,
         }
     }
 
     /// The error for a script's `full` or `wrong` reply, and whether it
     /// counts as a wrong guess.
-    fn refusal(&self, room: &str, kind: &str, why: Option<String>) -> Admission {
+    fn refusal(&self, room: &str, kind: &str, why: Option<String>) -> (MessageError, Option<bool>) {
         if kind == "full" {
             let error = MessageError::new(
                 ErrorCode::RoomFull,
@@ -295,7 +298,7 @@ impl Cluster {
                     self.room_capacity
                 ),
             );
-            return Admission::Refused(error, None);
+            return (error, None);
         }
         let why = why.unwrap_or_default();
         let guessed = (why != "has no password").then_some(false);
@@ -303,7 +306,7 @@ impl Cluster {
             ErrorCode::WrongPassword,
             format!("room {} {why}", quoted(room, 64)),
         );
-        Admission::Refused(error, guessed)
+        (error, guessed)
     }
 
     /// Answers a room check from Redis (or this hub alone while Redis is
@@ -352,15 +355,13 @@ impl Cluster {
                         Some(error) => Err(error),
                         None => Ok(()),
                     },
-                    Some(kind) => match self.refusal(&room, kind, reply.next()) {
-                        Admission::Refused(error, guessed) => {
-                            if let Some(right) = guessed {
-                                hub.guess_made(id, &room, right);
-                            }
-                            Err(error)
+                    Some(kind) => {
+                        let (error, guessed) = self.refusal(&room, kind, reply.next());
+                        if let Some(right) = guessed {
+                            hub.guess_made(id, &room, right);
                         }
-                        Admission::Admitted(..) => Ok(()),
-                    },
+                        Err(error)
+                    }
                     None => Ok(()),
                 };
             }
