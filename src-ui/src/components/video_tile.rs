@@ -149,7 +149,8 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
             data-connection-state={state.as_str()}
             data-audio-muted={props.audio_muted.to_string()}
             data-video-muted={props.video_muted.to_string()}
-            aria-label={if props.speaking { format!("{shown_name} · {}", tr(Text::Tool(ToolText::Speaking))) } else { shown_name.clone() }}>
+            aria-label={shown_name.clone()}
+            aria-description={props.speaking.then(|| AttrValue::Static(tr(Text::Tool(ToolText::Speaking))))}>
             if let Some(VideoSource::Native { stream, frames }) = &props.video {
                 <NativeVideo stream={*stream} frames={frames.clone()} />
             } else {
