@@ -54,7 +54,12 @@ pub fn open(
 ) -> Result<(gst::Element, NativeDevice), NativeError> {
     if fake {
         let (factory, properties): (&str, &[(&str, &str)]) = match kind {
-            MediaKind::Camera => ("videotestsrc", &[("pattern", "ball")]),
+            // A white ball moving over blue (0xff2d5b8c, ARGB): plainly a
+            // picture on screen, where the default black reads as no video.
+            MediaKind::Camera => (
+                "videotestsrc",
+                &[("pattern", "ball"), ("background-color", "4281162636")],
+            ),
             MediaKind::Microphone => ("audiotestsrc", &[("wave", "sine"), ("volume", "0.3")]),
         };
         let element = gst::ElementFactory::make(factory)
