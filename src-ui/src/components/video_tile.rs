@@ -148,7 +148,8 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
             data-connection-state={state.as_str()}
             data-audio-muted={props.audio_muted.to_string()}
             data-video-muted={props.video_muted.to_string()}
-            aria-label={if props.speaking { format!("{shown_name} · {}", tr(Text::Tool(ToolText::Speaking))) } else { shown_name.clone() }}>
+            aria-label={shown_name.clone()}
+            aria-description={props.speaking.then(|| tr(Text::Tool(ToolText::Speaking)))}>
             <video ref={video} autoplay=true playsinline=true muted={silent} />
             if props.opening && !has_video {
                 <div class="tile-status connecting" role="status">
