@@ -33,6 +33,9 @@ pub const SLICE: u32 = 1024 * 1024;
 pub const HIGH_WATER: u32 = 8 * 1024 * 1024;
 /// ...and goes on when the buffer drains below this.
 pub const LOW_WATER: u32 = 2 * 1024 * 1024;
+/// The sender stays at most this many bytes ahead of what the receiver
+/// acknowledged as stored (`PeerMessage::FileAck`).
+pub const WINDOW: u64 = 16 * 1024 * 1024;
 /// The receiver folds its parts into one `Blob` every this many bytes.
 pub const FOLD_EVERY: u64 = 16 * 1024 * 1024;
 /// Longest file name accepted, in characters.
