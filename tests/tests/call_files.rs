@@ -100,6 +100,21 @@ async fn downloaded(browser: &Browser, name: &str, size: u64) -> Result<PathBuf>
     }
 }
 
+/// Clicks `css` on a card that re-renders as progress comes in: a click
+/// that lands on an element just replaced is tried again.
+async fn click_card(browser: &Browser, css: &str) -> Result<()> {
+    let mut tries = 0;
+    loop {
+        match click(&browser.client, css).await {
+            Ok(()) => return Ok(()),
+            Err(error) if tries < 5 && format!("{error:#}").contains("stale element") => {
+                tries += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 /// The sender picks `path` in the call's file field (to everyone).
 async fn pick_file(browser: &Browser, path: &Path) -> Result<()> {
     let input = browser.client.find(Locator::Css("#file-input")).await?;
@@ -335,11 +350,7 @@ async fn cancel_and_decline(
         ),
     )
     .await?;
-    click(
-        &bora.client,
-        ".transfer[data-state='moving'] .transfer-cancel",
-    )
-    .await?;
+    click_card(bora, ".transfer[data-state='moving'] .transfer-cancel").await?;
     wait_for(
         &bora.client,
         ".transfer[data-incoming='true'][data-state='cancelled']",

@@ -80,6 +80,14 @@ pub enum PeerMessage {
         /// Said by the sender (else by the receiver).
         from_sender: bool,
     },
+    /// The receiver has stored this many bytes of the file (the sender
+    /// stays within a window of it).
+    FileAck {
+        /// The sender's number for it.
+        id: u32,
+        /// Bytes stored.
+        bytes: u64,
+    },
     /// The receiver has every byte and checked the hash.
     FileResult {
         /// The sender's number for it.

@@ -108,6 +108,7 @@ impl Session {
             message @ (PeerMessage::FileOffer { .. }
             | PeerMessage::FileAnswer { .. }
             | PeerMessage::FileCancel { .. }
+            | PeerMessage::FileAck { .. }
             | PeerMessage::FileResult { .. }) => {
                 self.on_file_message(slot.key, slot.name(), message);
             }

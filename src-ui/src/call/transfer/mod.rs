@@ -8,10 +8,12 @@
 //! sender then reads the file in slices and sends it in chunks, waiting
 //! whenever the channel's `bufferedAmount` is high (`bufferedamountlow`), so
 //! neither side ever holds more than a few MiB of it. The receiver hashes as
-//! it goes and keeps the parts as a `Blob` (which the browser may keep on
-//! disk), checks the hash when the last byte arrives, says so
-//! (`FileResult`), and downloads the file. Either side may cancel
-//! (`FileCancel`); a participant leaving ends their transfers.
+//! it goes and writes to disk as it goes (the origin-private file system;
+//! a `Blob` where there is none), tells the sender what it stored
+//! (`FileAck`: the sender stays within [`WINDOW`] of it), checks the hash
+//! when the last byte arrives, says so (`FileResult`), and downloads the
+//! file. Either side may cancel (`FileCancel`); a participant leaving ends
+//! their transfers.
 //!
 //! - [`send`]: the sender's side; [`receive`]: the receiver's.
 //! - This file: the words both sides and the page share ([`TransferView`],
@@ -33,6 +35,9 @@ pub const SLICE: u32 = 1024 * 1024;
 pub const HIGH_WATER: u32 = 8 * 1024 * 1024;
 /// ...and goes on when the buffer drains below this.
 pub const LOW_WATER: u32 = 2 * 1024 * 1024;
+/// The sender stays at most this many bytes ahead of what the receiver
+/// acknowledged as stored (`PeerMessage::FileAck`).
+pub const WINDOW: u64 = 16 * 1024 * 1024;
 /// The receiver folds its parts into one `Blob` every this many bytes.
 pub const FOLD_EVERY: u64 = 16 * 1024 * 1024;
 /// Longest file name accepted, in characters.

@@ -39,6 +39,9 @@ struct Disk {
     queue: RefCell<VecDeque<js_sys::ArrayBuffer>>,
     writing: Cell<bool>,
     failed: Cell<bool>,
+    /// Bytes stored so far, and who hears of it.
+    written: Cell<u64>,
+    on_written: Box<dyn Fn(u64)>,
 }
 
 /// Where the bytes go.
@@ -53,6 +56,7 @@ pub struct Receiver {
     bytes: u64,
     hasher: Sha256,
     sink: Sink,
+    on_stored: Rc<dyn Fn(u64)>,
 }
 
 /// Calls `target.name(args…)` and awaits the promise it returns.
@@ -67,7 +71,7 @@ async fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue,
 
 impl Disk {
     /// A new file `entry` in the origin-private file system.
-    async fn open(entry: String) -> Result<Rc<Self>, JsValue> {
+    async fn open(entry: String, on_written: Box<dyn Fn(u64)>) -> Result<Rc<Self>, JsValue> {
         let navigator = web_sys::window().ok_or(JsValue::NULL)?.navigator();
         let storage = js::get(&navigator, "storage").ok_or(JsValue::NULL)?;
         let folder = call(&storage, "getDirectory", &[]).await?;
@@ -82,6 +86,8 @@ impl Disk {
             queue: RefCell::new(VecDeque::new()),
             writing: Cell::new(false),
             failed: Cell::new(false),
+            written: Cell::new(0),
+            on_written,
         }))
     }
 
@@ -99,6 +105,11 @@ impl Disk {
                 if parts.length() == 0 {
                     break;
                 }
+                let bytes: u64 = parts
+                    .iter()
+                    .filter_map(|p| p.dyn_into::<js_sys::ArrayBuffer>().ok())
+                    .map(|b| u64::from(b.byte_length()))
+                    .sum();
                 let written = match Blob::new_with_buffer_source_sequence(&parts) {
                     Ok(blob) => call(&disk.writable, "write", &[blob.into()]).await.is_ok(),
                     Err(_) => false,
@@ -108,6 +119,8 @@ impl Disk {
                     disk.queue.borrow_mut().clear();
                     break;
                 }
+                disk.written.set(disk.written.get() + bytes);
+                (disk.on_written)(disk.written.get());
             }
             disk.writing.set(false);
         });
@@ -147,8 +160,13 @@ impl Disk {
 impl Receiver {
     /// Expects `size` bytes, written to disk as they come (`entry` names
     /// the scratch file) where the page can, else kept in a `Blob`.
-    pub async fn open(size: u64, entry: String) -> Self {
-        let sink = match Disk::open(entry).await {
+    /// `on_stored` hears how many bytes are safely stored, as that grows.
+    pub async fn open(size: u64, entry: String, on_stored: Rc<dyn Fn(u64)>) -> Self {
+        let on_written = {
+            let on_stored = on_stored.clone();
+            Box::new(move |bytes| on_stored(bytes)) as Box<dyn Fn(u64)>
+        };
+        let sink = match Disk::open(entry, on_written).await {
             Ok(disk) => Sink::Disk(disk),
             Err(error) => {
                 gloo::console::warn!(format!(
@@ -166,6 +184,7 @@ impl Receiver {
             bytes: 0,
             hasher: Sha256::new(),
             sink,
+            on_stored,
         }
     }
 
@@ -195,6 +214,7 @@ impl Receiver {
                 disk.write(buffer);
             }
             Sink::Memory { parts, unfolded } => {
+                (self.on_stored)(self.bytes);
                 parts.push(buffer);
                 *unfolded += length;
                 if *unfolded >= FOLD_EVERY {

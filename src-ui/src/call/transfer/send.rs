@@ -1,6 +1,8 @@
 //! The sender's side: hashing the file and sending it, both in slices, so
 //! the file is never in memory whole; sending waits on the channel's
-//! `bufferedAmount`.
+//! `bufferedAmount`, and on the receiver's acknowledgements (what it has
+//! stored), so a receiver whose disk is slower than the network never
+//! queues much.
 
 use std::cell::Cell;
 
@@ -9,7 +11,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{File, RtcDataChannel, RtcDataChannelState};
 
-use super::{hex, CHUNK, HIGH_WATER, LOW_WATER, SLICE};
+use super::{hex, CHUNK, HIGH_WATER, LOW_WATER, SLICE, WINDOW};
 
 /// Why sending stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +77,7 @@ pub async fn send(
     file: &File,
     channel: &RtcDataChannel,
     cancelled: &Cell<bool>,
+    acked: &Cell<u64>,
     on_progress: impl Fn(u64),
 ) -> Result<(), SendError> {
     channel.set_buffered_amount_low_threshold(LOW_WATER);
@@ -87,6 +90,17 @@ pub async fn send(
         let length = (end - sent) as u32;
         let mut offset = 0u32;
         while offset < length {
+            // The receiver says how much it has stored: never more than
+            // [`WINDOW`] ahead of that, however slow its disk.
+            while sent.saturating_sub(acked.get()) > WINDOW {
+                if cancelled.get() {
+                    return Err(SendError::Cancelled);
+                }
+                if !open() {
+                    return Err(SendError::Channel);
+                }
+                gloo::timers::future::TimeoutFuture::new(20).await;
+            }
             while channel.buffered_amount() > HIGH_WATER {
                 if cancelled.get() {
                     return Err(SendError::Cancelled);

@@ -3,6 +3,8 @@
 //! peers say about them on the chat channel, and their end when a
 //! participant leaves or the call ends.
 
+mod incoming;
+
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -14,7 +16,7 @@ use web_sys::{File, MessageEvent, RtcDataChannel, RtcDataChannelState};
 use super::Session;
 use crate::call::chat::PeerMessage;
 use crate::call::peer::Peer;
-use crate::call::transfer::receive::{ReceiveError, Receiver};
+use crate::call::transfer::receive::Receiver;
 use crate::call::transfer::send::{self, SendError};
 use crate::call::transfer::{self, TransferId, TransferState, TransferView};
 use crate::call::{js, CallEvent};
@@ -26,6 +28,8 @@ const RATE_EVERY_MS: f64 = 500.0;
 /// A channel that closes mid-transfer gets this long for the reason (a
 /// cancel, a participant leaving) to arrive on the chat channel.
 const CLOSE_GRACE_MS: u32 = 800;
+/// The receiver acknowledges what it stored about this often (bytes).
+const ACK_EVERY: u64 = 1024 * 1024;
 /// How long a sender waits for the receiver's channel to open.
 const OPEN_TIMEOUT_MS: f64 = 15_000.0;
 
@@ -52,6 +56,8 @@ struct Transfer {
     receiver: RefCell<Option<Receiver>>,
     /// Stops the sender's loops.
     stop: Cell<bool>,
+    /// Sender: bytes the receiver says it stored.
+    acked: Cell<u64>,
     emitted_at: Cell<f64>,
     rate_mark: Cell<(f64, u64)>,
     on_message: RefCell<Option<OnMessage>>,
@@ -69,6 +75,7 @@ impl Transfer {
             channel: RefCell::new(None),
             receiver: RefCell::new(None),
             stop: Cell::new(false),
+            acked: Cell::new(0),
             emitted_at: Cell::new(0.0),
             rate_mark: Cell::new((js::now(), 0)),
             on_message: RefCell::new(None),
@@ -282,47 +289,26 @@ impl Session {
                 js_sys::Date::now() as u64,
                 t.view.borrow().id
             );
-            let receiver = Receiver::open(size, entry).await;
+            // Tell the sender what is stored, every MiB or so.
+            let on_stored: Rc<dyn Fn(u64)> = {
+                let (weak, key, id) = (Rc::downgrade(&session), t.key(), t.wire);
+                let told = Cell::new(0u64);
+                Rc::new(move |bytes: u64| {
+                    if bytes >= told.get() + ACK_EVERY || bytes == size {
+                        told.set(bytes);
+                        if let Some(session) = weak.upgrade() {
+                            session.say_to(key, &PeerMessage::FileAck { id, bytes });
+                        }
+                    }
+                })
+            };
+            let receiver = Receiver::open(size, entry, on_stored).await;
             if t.state().finished() {
                 receiver.discard();
             } else {
                 session.take_file(&t, receiver);
             }
         });
-    }
-
-    /// Receiver: opens the transfer's channel and says yes.
-    fn take_file(self: &Rc<Self>, t: &Rc<Transfer>, receiver: Receiver) {
-        let key = t.key();
-        let Some(channel) = self
-            .peer_of(key)
-            .and_then(|p| p.open_channel(t.stream, "file"))
-        else {
-            receiver.discard();
-            self.finish_transfer(t, TransferState::Failed);
-            return;
-        };
-        *t.receiver.borrow_mut() = Some(receiver);
-        let (weak_session, weak_t) = (Rc::downgrade(self), Rc::downgrade(t));
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            let (Some(session), Some(t)) = (weak_session.upgrade(), weak_t.upgrade()) else {
-                return;
-            };
-            session.on_file_bytes(&t, &event);
-        });
-        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        *t.on_message.borrow_mut() = Some(on_message);
-        self.watch_close(t, &channel);
-        *t.channel.borrow_mut() = Some(channel);
-        if !self.say_to(
-            key,
-            &PeerMessage::FileAnswer {
-                id: t.wire,
-                accept: true,
-            },
-        ) {
-            self.finish_transfer(t, TransferState::Failed);
-        }
     }
 
     /// Stops a transfer, ours or theirs.
@@ -398,6 +384,12 @@ impl Session {
                     self.finish_transfer(&t, TransferState::Cancelled(false));
                 }
             }
+            PeerMessage::FileAck { id, bytes } => {
+                let outgoing = |t: &Transfer| t.key() == key && !t.incoming() && t.wire == id;
+                if let Some(t) = self.transfer(outgoing) {
+                    t.acked.set(t.acked.get().max(bytes));
+                }
+            }
             PeerMessage::FileResult { id, ok } => {
                 let outgoing = |t: &Transfer| t.key() == key && !t.incoming() && t.wire == id;
                 if let Some(t) = self.transfer(outgoing) {
@@ -456,61 +448,6 @@ impl Session {
         *t.on_close.borrow_mut() = Some(on_close);
     }
 
-    /// Receiver: one message of file bytes.
-    fn on_file_bytes(self: &Rc<Self>, t: &Rc<Transfer>, event: &MessageEvent) {
-        let Ok(buffer) = event.data().dyn_into::<js_sys::ArrayBuffer>() else {
-            return;
-        };
-        let pushed = t
-            .receiver
-            .borrow_mut()
-            .as_mut()
-            .map(|r| r.push(&buffer).map(|()| (r.bytes(), r.complete())));
-        match pushed {
-            None => {}
-            Some(Err(error)) => {
-                self.say_to(
-                    t.key(),
-                    &PeerMessage::FileCancel {
-                        id: t.wire,
-                        from_sender: false,
-                    },
-                );
-                let state = match error {
-                    ReceiveError::TooLong | ReceiveError::Corrupt => TransferState::Corrupt,
-                    ReceiveError::Storage => TransferState::Failed,
-                };
-                self.finish_transfer(t, state);
-            }
-            Some(Ok((bytes, complete))) => {
-                self.transfer_progress(t, bytes, complete);
-                if complete {
-                    let Some(receiver) = t.receiver.borrow_mut().take() else {
-                        return;
-                    };
-                    let sha256 = t.sha256.borrow().clone();
-                    let name = t.view.borrow().name.clone();
-                    let (session, key, wire) = (self.clone(), t.key(), t.wire);
-                    let t = t.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
-                        let result = receiver.finish(&sha256, &name).await;
-                        if t.state().finished() {
-                            return;
-                        }
-                        let ok = result.is_ok();
-                        session.say_to(key, &PeerMessage::FileResult { id: wire, ok });
-                        let state = match result {
-                            Ok(()) => TransferState::Done,
-                            Err(ReceiveError::Corrupt) => TransferState::Corrupt,
-                            Err(_) => TransferState::Failed,
-                        };
-                        session.finish_transfer(&t, state);
-                    });
-                }
-            }
-        }
-    }
-
     /// Sender: the receiver accepted and opened its channel.
     fn start_sending(self: &Rc<Self>, t: &Rc<Transfer>) {
         let (Some(channel), Some(file)) = (
@@ -533,7 +470,7 @@ impl Session {
             {
                 gloo::timers::future::TimeoutFuture::new(20).await;
             }
-            let sent = send::send(&file, &channel, &t.stop, |bytes| {
+            let sent = send::send(&file, &channel, &t.stop, &t.acked, |bytes| {
                 session.transfer_progress(&t, bytes, false);
             })
             .await;
