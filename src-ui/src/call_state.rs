@@ -264,7 +264,7 @@ mod tests {
             id: PeerId::new("p"),
             name: "Bora".into(),
             state: ConnState::Connected,
-            stream: None,
+            video: None,
             audio_muted: false,
             video_muted: false,
             safety_code: code.map(str::to_owned),
