@@ -20,6 +20,21 @@ pub struct Browser {
     /// Where this browser saves downloads (without asking).
     pub downloads: std::path::PathBuf,
     _driver: Process,
+    // Dropped after the driver (fields drop in order): the profile (which
+    // holds a file-transfer test's whole file in its storage) and the
+    // downloads go with the browser, not left behind in the temp dir.
+    _dirs: RemoveOnDrop,
+}
+
+/// Directories removed when dropped.
+struct RemoveOnDrop(Vec<std::path::PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 /// Which camera and microphone a [`Browser::launch_with_media`] browser has.
@@ -119,6 +134,7 @@ impl Browser {
         }
         Ok(Self {
             client,
+            _dirs: RemoveOnDrop(vec![profile, downloads.clone()]),
             downloads,
             _driver: driver,
         })

@@ -225,6 +225,26 @@ impl Capture {
     }
 }
 
+/// Copies every buffer `send` takes into every peer's input of `kind`.
+fn fan_out(send: &gst_app::AppSink, fanout: &Arc<Fanout>, kind: MediaKind) {
+    let fanout = Arc::clone(fanout);
+    send.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                if let Some(buffer) = sample.buffer_owned() {
+                    let inputs = match kind {
+                        MediaKind::Camera => &fanout.video,
+                        MediaKind::Microphone => &fanout.audio,
+                    };
+                    Fanout::push(inputs, &buffer);
+                }
+                Ok(gst::FlowSuccess::Ok)
+            })
+            .build(),
+    );
+}
+
 fn open_camera(
     id: Option<&str>,
     generation: u64,
@@ -238,19 +258,7 @@ fn open_camera(
         frames::tail("preview")
     );
     let (pipeline, bin) = assemble("peercall-camera", element, &tail)?;
-    let send = appsink(&bin, "send")?;
-    let fanout = Arc::clone(&context.fanout);
-    send.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                if let Some(buffer) = sample.buffer_owned() {
-                    Fanout::push(&fanout.video, &buffer);
-                }
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
-    );
+    fan_out(&appsink(&bin, "send")?, &context.fanout, MediaKind::Camera);
     frames::attach(
         &appsink(&bin, "preview")?,
         StreamId::LOCAL,
@@ -281,18 +289,10 @@ fn open_microphone(
         context.probe
     );
     let (pipeline, bin) = assemble("peercall-microphone", element, &tail)?;
-    let send = appsink(&bin, "send")?;
-    let fanout = Arc::clone(&context.fanout);
-    send.set_callbacks(
-        gst_app::AppSinkCallbacks::builder()
-            .new_sample(move |sink| {
-                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
-                if let Some(buffer) = sample.buffer_owned() {
-                    Fanout::push(&fanout.audio, &buffer);
-                }
-                Ok(gst::FlowSuccess::Ok)
-            })
-            .build(),
+    fan_out(
+        &appsink(&bin, "send")?,
+        &context.fanout,
+        MediaKind::Microphone,
     );
     let volume = bin.by_name("volume");
     start(&pipeline, MediaKind::Microphone, generation, context)?;
