@@ -68,6 +68,11 @@ pub fn run_app() -> Result<()> {
 
 /// `cargo xtask test`: every check, in the order that fails fastest.
 pub fn test() -> Result<()> {
+    if std::env::var_os("CI").is_some() && std::env::var_os("CARGO_INCREMENTAL").is_none() {
+        // A CI build happens once: incremental state would only take disk
+        // (gigabytes) and time.
+        std::env::set_var("CARGO_INCREMENTAL", "0");
+    }
     setup::run(Purpose::Test)?;
     crate::tidy::run()?;
     crate::bundle_config::run()?;
