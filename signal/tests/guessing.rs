@@ -4,26 +4,11 @@
 
 mod common;
 
-use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use common::{Client, TestServer};
 use peercall_signal::server::{Config, ThrottleLimits};
 use serde_json::json;
-
-/// A client connected from `local` (any 127.0.0.0/8 address is this
-/// machine), so tests can play several hosts.
-async fn client_from(server: &TestServer, local: &str) -> Client {
-    let local: IpAddr = local.parse().unwrap();
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(SocketAddr::new(local, 0)).unwrap();
-    let tcp = socket.connect(server.addr).await.unwrap();
-    let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
-    let (ws, _) = tokio_tungstenite::client_async(server.url(), tcp)
-        .await
-        .unwrap();
-    Client::from_ws(ws).await
-}
 
 fn check(room: &str, password: &str) -> serde_json::Value {
     json!({"type": "check_room", "room": room, "password": password})
@@ -55,11 +40,11 @@ async fn throttled_server() -> TestServer {
 #[tokio::test]
 async fn an_address_guessing_a_password_is_made_to_wait() {
     let server = throttled_server().await;
-    let mut owner = client_from(&server, "127.0.0.10").await;
+    let mut owner = server.client_from("127.0.0.10").await;
     owner.send(join("vault", "Owner", "correct horse")).await;
     owner.expect("room_joined").await;
 
-    let mut guesser = client_from(&server, "127.0.0.11").await;
+    let mut guesser = server.client_from("127.0.0.11").await;
     for guess in ["1234", "0000", "1111"] {
         guesser.send(check("vault", guess)).await;
         guesser.expect_error("wrong_password").await;
@@ -72,7 +57,7 @@ async fn an_address_guessing_a_password_is_made_to_wait() {
         "{error}"
     );
     // A new connection from the same address is no way around it.
-    let mut again = client_from(&server, "127.0.0.11").await;
+    let mut again = server.client_from("127.0.0.11").await;
     again.send(join("vault", "Guesser", "correct horse")).await;
     again.expect_error("too_many_attempts").await;
 
@@ -92,14 +77,14 @@ async fn an_address_guessing_a_password_is_made_to_wait() {
 #[tokio::test]
 async fn guessing_from_many_addresses_cannot_lock_members_out() {
     let server = throttled_server().await;
-    let mut owner = client_from(&server, "127.0.0.20").await;
+    let mut owner = server.client_from("127.0.0.20").await;
     owner.send(join("office", "Owner", "s3cret-enough")).await;
     owner.expect("room_joined").await;
 
     // Four addresses, one wrong guess each: past the room's free three.
     let mut guessers = Vec::new();
     for n in 21..=24 {
-        let mut guesser = client_from(&server, &format!("127.0.0.{n}")).await;
+        let mut guesser = server.client_from(&format!("127.0.0.{n}")).await;
         guesser.send(check("office", "guess")).await;
         guesser.expect_error("wrong_password").await;
         guessers.push(guesser);
@@ -109,7 +94,7 @@ async fn guessing_from_many_addresses_cannot_lock_members_out() {
     guessers[0].expect_error("too_many_attempts").await;
 
     // A member who never guessed wrong walks in.
-    let mut member = client_from(&server, "127.0.0.30").await;
+    let mut member = server.client_from("127.0.0.30").await;
     member.send(join("office", "Member", "s3cret-enough")).await;
     member.expect("room_joined").await;
     // A room without a password is no guessing target at all.

@@ -8,7 +8,9 @@ mod common;
 
 use common::redis::Redis;
 use common::{http_request, Client, TestServer, STEP};
-use peercall_signal::server::Config;
+use std::time::Duration;
+
+use peercall_signal::server::{Config, ThrottleLimits};
 use serde_json::{json, Value};
 
 /// `n` in-process instances sharing `redis`, with `config` otherwise.
@@ -302,4 +304,74 @@ async fn password_guessers_are_throttled_but_may_join_open_rooms() {
         join_with(&mut guesser, "open", "G", None).await["type"],
         "room_joined"
     );
+}
+
+/// Guessing spread over the instances counts as it would on one server:
+/// one address alternating between two instances is locked after the free
+/// tries it would have on one, and may try again once the wait is over;
+/// guessers from many addresses lock the room for guessers only, on every
+/// instance, while someone who never guessed wrong still gets in.
+#[tokio::test]
+async fn guessing_counts_across_instances() {
+    let redis = Redis::start();
+    let config = Config {
+        password_throttle: ThrottleLimits {
+            free_per_address: 2,
+            free_per_room: 3,
+            base: Duration::from_millis(1500),
+            max: Duration::from_secs(3),
+        },
+        ..Config::default()
+    };
+    let servers = instances(&redis, 2, config).await;
+    let mut owner = servers[0].client_from("127.0.0.40").await;
+    let joined = join_with(&mut owner, "vault", "Owner", Some("right")).await;
+    assert_eq!(joined["type"], "room_joined", "{joined}");
+
+    // One address, both instances: two free tries in all, not per instance.
+    let mut guessers = [
+        servers[0].client_from("127.0.0.41").await,
+        servers[1].client_from("127.0.0.41").await,
+    ];
+    for n in 0..3 {
+        let error = join_with(&mut guessers[n % 2], "vault", "G", Some("wrong")).await;
+        assert_eq!(error["code"], "wrong_password", "guess {n}: {error}");
+    }
+    let error = join_with(&mut guessers[1], "vault", "G", Some("right")).await;
+    assert_eq!(error["code"], "too_many_attempts", "{error}");
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("try again in 2 s"));
+    // The wait over, the right password is taken (and clears the record).
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let joined = join_with(&mut guessers[1], "vault", "G", Some("right")).await;
+    assert_eq!(joined["type"], "room_joined", "{joined}");
+
+    // Many addresses, one wrong guess each, spread over the instances: past
+    // the room's free tries, those who guessed must wait everywhere…
+    let mut owner = servers[1].client_from("127.0.0.42").await;
+    join_with(&mut owner, "safe", "Owner", Some("right")).await;
+    for n in 0..4 {
+        let mut guesser = servers[n % 2]
+            .client_from(&format!("127.0.0.{}", 50 + n))
+            .await;
+        let error = join_with(&mut guesser, "safe", "G", Some("wrong")).await;
+        assert_eq!(error["code"], "wrong_password", "guesser {n}: {error}");
+        if n == 3 {
+            let mut elsewhere = servers[0].client_from("127.0.0.53").await;
+            let error = join_with(&mut elsewhere, "safe", "G", Some("right")).await;
+            assert_eq!(error["code"], "too_many_attempts", "{error}");
+        }
+    }
+    // …but a member who never guessed wrong gets in, on either instance.
+    let mut member = servers[0].client_from("127.0.0.60").await;
+    let joined = join_with(&mut member, "safe", "M", Some("right")).await;
+    assert_eq!(joined["type"], "room_joined", "{joined}");
+    // And a room check is a guess like a join.
+    let mut checker = servers[1].client_from("127.0.0.53").await;
+    checker
+        .send(json!({"type":"check_room","room":"safe","password":"right"}))
+        .await;
+    checker.expect_error("too_many_attempts").await;
 }

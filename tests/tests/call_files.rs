@@ -451,7 +451,8 @@ async fn cancel_and_decline(
 }
 
 /// In a room of three, Alice sends a small file to everyone: Bora and Chen
-/// each accept and save a byte-identical copy.
+/// each accept and save a byte-identical copy. Then she sends one to Chen
+/// alone: Chen saves it, Bora never hears of it.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_small_file_to_everyone() -> Result<()> {
     let server = SignalServer::start(&[]).await?;
@@ -497,5 +498,68 @@ async fn to_everyone(
         "document.querySelectorAll('#transfers .transfer[data-incoming=\"false\"][data-state=\"done\"]').length === 2",
     )
     .await?;
+
+    // Then to Chen alone, from Chen's connection details: Chen is offered
+    // it and saves it; Bora is offered nothing.
+    let alice = &browsers[0];
+    alice
+        .client
+        .execute(
+            "[...document.querySelectorAll('.tile[data-peer-id]')] \
+               .find(t => t.textContent.includes('Chen')).querySelector('.tile-quality').click();",
+            vec![],
+        )
+        .await?;
+    wait_for(&alice.client, "#details-panel").await?;
+    let to_chen = wait_for(&alice.client, "#send-file-to")
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        to_chen.contains("Chen"),
+        "the details' button says {to_chen:?}"
+    );
+    click(&alice.client, "#send-file-to").await?;
+    let only = path.with_file_name("for-chen.bin");
+    std::fs::copy(path, &only)?;
+    pick_file(alice, &only).await?;
+    let (bora, chen) = (&browsers[1], &browsers[2]);
+    wait_for(&chen.client, ".transfer[data-state='offered']").await?;
+    let offered = card(chen, ".transfer[data-state='offered']").await?;
+    ensure!(
+        offered["name"] == "for-chen.bin",
+        "Chen is offered {offered}"
+    );
+    click(
+        &chen.client,
+        ".transfer[data-state='offered'] .transfer-accept",
+    )
+    .await?;
+    let saved = downloaded(chen, "for-chen.bin", size).await?;
+    ensure!(sha256_of(&saved)? == sha, "Chen's copy differs");
+    wait_until(
+        &alice.client,
+        "Alice to see Chen's copy delivered",
+        "document.querySelectorAll('#transfers .transfer[data-incoming=\"false\"][data-state=\"done\"]').length === 3",
+    )
+    .await?;
+    let at_bora = bora
+        .client
+        .execute(
+            "return [...document.querySelectorAll('#transfers .transfer')].map(c => c.dataset.name);",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        at_bora == serde_json::json!(["notes.bin"]),
+        "Bora's page lists {at_bora} (only the file sent to everyone is expected)"
+    );
+    ensure!(
+        !listing(&bora.downloads)
+            .iter()
+            .any(|n| n.contains("for-chen")),
+        "Bora saved Chen's file: {:?}",
+        listing(&bora.downloads)
+    );
     Ok(())
 }

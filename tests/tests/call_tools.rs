@@ -307,7 +307,9 @@ async fn video_track_ids(browser: &Browser, css: &str) -> Result<Vec<String>> {
 /// Alice shares her screen: Bora's browser decodes a second video track
 /// from Alice and shows it large, with Alice's camera small beside it, and
 /// Bora's own share button says one screen at a time. Alice stops: the
-/// screen tile goes from Bora's page, and Bora can share (with S) in turn.
+/// screen tile goes from Bora's page, and Bora can share (with S) in turn;
+/// Bora stops from the browser's own "stop sharing" bar: Alice's screen
+/// tile goes, and Bora's capture is released.
 #[tokio::test(flavor = "multi_thread")]
 async fn screen_share_reaches_the_other_side() -> Result<()> {
     let server = SignalServer::start(&[]).await?;
@@ -445,11 +447,31 @@ async fn screen_share(server: &SignalServer, browsers: &[Browser]) -> Result<()>
         .send_keys("s")
         .await?;
     wait_for(&alice.client, ".stage.present .tile.screen").await?;
-    click(&bora.client, "#screen-share").await?;
+
+    // Bora stops from the browser's own "stop sharing" bar, which ends the
+    // captured track (`ended`): the screen leaves Alice's page too, and
+    // Bora's capture is released.
+    bora.client
+        .execute(
+            "const screen = window.__observedState.connections.flatMap(c => c.pc.getSenders()) \
+               .map(s => s.track).find(t => t && t.kind === 'video' && 'displaySurface' in t.getSettings()); \
+             if (!screen) { throw new Error('Bora sends no screen track'); } \
+             window.__screenTrack = screen; \
+             screen.dispatchEvent(new Event('ended'));",
+            vec![],
+        )
+        .await?;
     wait_until(
         &alice.client,
         "Bora's screen to leave Alice's page",
         "!document.querySelector('.tile.screen')",
+    )
+    .await?;
+    wait_for(&bora.client, "#screen-share[aria-pressed='false']").await?;
+    wait_until(
+        &bora.client,
+        "Bora's screen capture to be released",
+        "window.__screenTrack.readyState === 'ended'",
     )
     .await?;
     Ok(())

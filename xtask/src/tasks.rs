@@ -313,6 +313,13 @@ pub fn bench() -> Result<()> {
         "--bench",
         "scale_out",
     ]))?;
+    util::run(cargo().args([
+        "bench",
+        "--package",
+        "peercall-signal",
+        "--bench",
+        "pubsub_layout",
+    ]))?;
     step("native call engine (Linux): frames to the page, a call with Chromium");
     util::run(cargo().args(["bench", "--package", "peercall", "--bench", "frames"]))?;
     util::run(cargo().args([

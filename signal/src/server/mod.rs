@@ -92,7 +92,9 @@ pub enum ServerError {
 /// Whether Redis at `url` answers, as [`Config::redis`] needs at start.
 #[cfg(feature = "redis")]
 pub async fn check_redis(url: &str) -> Result<(), RedisError> {
-    cluster::Cluster::connect(url, 1).await.map(drop)
+    cluster::Cluster::connect(url, 1, ThrottleLimits::default())
+        .await
+        .map(drop)
 }
 
 /// Serves signaling (and static files, if configured) on `listener` until
@@ -111,7 +113,9 @@ pub async fn run(
     let local_addr = listener.local_addr()?;
     #[cfg(feature = "redis")]
     let cluster = match &config.redis {
-        Some(url) => Some(cluster::Cluster::connect(url, config.room_capacity).await?),
+        Some(url) => Some(
+            cluster::Cluster::connect(url, config.room_capacity, config.password_throttle).await?,
+        ),
         None => None,
     };
     let shared = Arc::new(Shared::new(

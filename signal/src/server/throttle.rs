@@ -23,6 +23,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::protocol::{ErrorCode, MessageError};
+
 /// A record unused this long is dropped.
 pub const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 /// Most records kept per table; beyond it the stalest go first.
@@ -58,6 +60,13 @@ impl Default for ThrottleLimits {
 /// Where password checks come from, as the throttle counts them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AddressKey([u8; 16]);
+
+impl AddressKey {
+    /// The key as 32 hex digits (how instances sharing Redis name it).
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
 
 impl From<IpAddr> for AddressKey {
     fn from(ip: IpAddr) -> Self {
@@ -112,6 +121,17 @@ impl Record {
 pub struct Locked {
     /// How long until a check may be made again.
     pub retry_after: Duration,
+}
+
+impl Locked {
+    /// The reply to a check refused while locked.
+    pub fn error(&self) -> MessageError {
+        let secs = self.retry_after.as_secs_f64().ceil().max(1.0);
+        MessageError::new(
+            ErrorCode::TooManyAttempts,
+            format!("too many wrong passwords; try again in {secs:.0} s"),
+        )
+    }
 }
 
 /// The records; lives in the hub's state, under its lock.

@@ -69,6 +69,20 @@ impl TestServer {
     }
 
     /// Signals shutdown and waits (bounded) for `run` to return.
+    /// A client connected from `local` (any 127.0.0.0/8 address is this
+    /// machine), so tests can play several hosts.
+    pub async fn client_from(&self, local: &str) -> Client {
+        let local: std::net::IpAddr = local.parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(local, 0)).unwrap();
+        let tcp = socket.connect(self.addr).await.unwrap();
+        let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+        let (ws, _) = tokio_tungstenite::client_async(self.url(), tcp)
+            .await
+            .unwrap();
+        Client::from_ws(ws).await
+    }
+
     pub async fn stop(mut self) -> Result<(), ServerError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -44,6 +44,8 @@ use session::handle;
 pub(crate) use tasks::{spawn, Stop};
 
 use crate::protocol::PeerId;
+use crate::server::throttle::{AddressKey, FORGET_AFTER};
+use crate::server::ThrottleLimits;
 use scripts::Scripts;
 
 /// How often an instance says it is alive.
@@ -95,6 +97,8 @@ pub(crate) struct Cluster {
     /// lost it.
     passwords: Mutex<HashMap<String, String>>,
     room_capacity: usize,
+    /// How hard password guessing is made, for every instance alike.
+    throttle: ThrottleLimits,
 }
 
 /// Something for Redis that nobody waits for.
@@ -107,7 +111,11 @@ enum Outgoing {
 
 impl Cluster {
     /// Connects to Redis at `url` (answering a PING), or says why not.
-    pub(crate) async fn connect(url: &str, room_capacity: usize) -> Result<Self, RedisError> {
+    pub(crate) async fn connect(
+        url: &str,
+        room_capacity: usize,
+        throttle: ThrottleLimits,
+    ) -> Result<Self, RedisError> {
         let client = redis::Client::open(url).map_err(|e| RedisError::Url(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(REDIS_WAIT)
@@ -154,6 +162,7 @@ impl Cluster {
             joining: Mutex::new(HashMap::new()),
             passwords: Mutex::new(HashMap::new()),
             room_capacity,
+            throttle,
         })
     }
 
@@ -201,6 +210,20 @@ impl Cluster {
         self.passwords
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The guessing limits a join or check script takes after its own
+    /// arguments (see `scripts.rs`, `GUESSES`), for a client at `address`.
+    fn throttle_args(&self, script: &mut redis::ScriptInvocation<'_>, address: Option<AddressKey>) {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let limits = &self.throttle;
+        script
+            .arg(address.map(|a| a.hex()).unwrap_or_default())
+            .arg(limits.free_per_address)
+            .arg(limits.free_per_room)
+            .arg(ms(limits.base).max(1))
+            .arg(ms(limits.max).max(1))
+            .arg(ms(FORGET_AFTER));
     }
 
     /// Whether someone here is joining `room` right now.

@@ -13,43 +13,103 @@
 //! - `pc:alive:INSTANCE` — set with a TTL by each heartbeat; when it
 //!   expires the instance counts as dead.
 //! - `pc:instances` — the set of instances that have registered.
+//! - `pc:guess:a:ADDRESS`, `pc:guess:r:ROOM` — wrong-password records
+//!   (see `GUESSES`), expiring.
 //!
 //! Channels: `pc:to:INSTANCE` (messages for one instance's clients) and
 //! `pc:all` (membership events for every instance); see `events.rs`.
 
 use redis::Script;
 
-/// Checks a password against a room's `pw` field (refusing any while the
-/// asking address is `locked` for guessing, as the hub does, only for a
-/// room with a password), then the room's size. Returns the refusal, if
-/// any, and the field.
+/// Wrong-password records shared by every instance, kept as
+/// `server/throttle.rs` keeps them for one server (so a guesser gains
+/// nothing by landing on several instances): `pc:guess:a:ADDRESS` and
+/// `pc:guess:r:ROOM`, hashes with `f` (failures) and `u` (locked until, in
+/// ms of Redis's clock), each expiring once its lock is over and it has
+/// been left alone for the time to forget. The limits come after a
+/// script's own ARGV, from index `i` (see [`super::Cluster::throttle_args`]):
+/// address (empty: not counted), free tries per address and per room, the
+/// first wait, the longest wait, the time to forget (ms).
+const GUESSES: &str = r"
+local function guess_limits(i)
+  return {addr = ARGV[i], free_a = tonumber(ARGV[i + 1]), free_r = tonumber(ARGV[i + 2]),
+    base = tonumber(ARGV[i + 3]), max = tonumber(ARGV[i + 4]), forget = tonumber(ARGV[i + 5])}
+end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function guess_record(key)
+  local r = redis.call('HMGET', key, 'f', 'u')
+  return tonumber(r[1]) or 0, tonumber(r[2]) or 0
+end
+local function guess_wait(g, room, now)
+  if g.addr == '' then return 0 end
+  local failures, till = guess_record('pc:guess:a:' .. g.addr)
+  local wait = till - now
+  if failures > 0 then
+    local _, room_till = guess_record('pc:guess:r:' .. room)
+    wait = math.max(wait, room_till - now)
+  end
+  return math.max(wait, 0)
+end
+local function guess_failed(key, free, g, now)
+  local failures = redis.call('HINCRBY', key, 'f', 1)
+  local _, till = guess_record(key)
+  if failures > free then
+    till = now + math.min(g.base * 2 ^ math.min(failures - free - 1, 20), g.max)
+    redis.call('HSET', key, 'u', string.format('%d', till))
+  end
+  redis.call('PEXPIRE', key, string.format('%d', math.max(till - now, 0) + g.forget))
+end
+local function guessed(g, room, right, now)
+  if g.addr == '' then return end
+  if right then
+    redis.call('DEL', 'pc:guess:a:' .. g.addr)
+  else
+    guess_failed('pc:guess:a:' .. g.addr, g.free_a, g, now)
+    guess_failed('pc:guess:r:' .. room, g.free_r, g, now)
+  end
+end
+";
+
+/// Checks a password against room `room`'s `pw` field (refusing any while
+/// the asking address or the room is locked for guessing, only for a room
+/// with a password, and counting the guess), then the room's size.
+/// Returns the refusal, if any, and the field.
 const ADMITS: &str = r"
-local function admits(rk, given, capacity, locked)
+local function admits(room, given, capacity, g)
+  local rk = 'pc:room:' .. room
   local pw = redis.call('HGET', rk, 'pw')
   if not pw then return nil, nil end
-  if pw ~= '' and locked == '1' then return {'locked'}, pw end
   if pw == '' then
     if given ~= '' then return {'wrong', 'has no password'}, pw end
   else
-    if given == '' then return {'wrong', 'needs a password'}, pw end
-    local cut = string.find(pw, '$', 1, true)
-    local salt = string.sub(pw, 1, cut - 1)
-    if salt .. '$' .. redis.sha1hex(salt .. given) ~= pw then
-      return {'wrong', 'has a different password'}, pw
+    local now = now_ms()
+    local wait = guess_wait(g, room, now)
+    if wait > 0 then return {'locked', string.format('%d', wait)}, pw end
+    local right = false
+    if given ~= '' then
+      local cut = string.find(pw, '$', 1, true)
+      local salt = string.sub(pw, 1, cut - 1)
+      right = salt .. '$' .. redis.sha1hex(salt .. given) == pw
     end
+    guessed(g, room, right, now)
+    if given == '' then return {'wrong', 'needs a password'}, pw end
+    if not right then return {'wrong', 'has a different password'}, pw end
   end
   if redis.call('HLEN', rk) - 1 >= capacity then return {'full'}, pw end
   return nil, pw
 end
 ";
 
-/// ARGV: room, id, instance, name, password, a fresh salt, capacity,
-/// locked (`1` if the address may not guess now). Replies
-/// `{'ok', PW, ID, INSTANCE\tNAME, ...}` with the members already there,
-/// `{'full'}`, `{'locked'}` or `{'wrong', WHY}`.
+/// ARGV: room, id, instance, name, password, a fresh salt, capacity, then
+/// the guessing limits. Replies `{'ok', PW, ID, INSTANCE\tNAME, ...}` with
+/// the members already there, `{'full'}`, `{'locked', WAIT_MS}` or
+/// `{'wrong', WHY}`.
 const JOIN: &str = r"
 local rk = 'pc:room:' .. ARGV[1]
-local refused, pw = admits(rk, ARGV[5], tonumber(ARGV[7]), ARGV[8])
+local refused, pw = admits(ARGV[1], ARGV[5], tonumber(ARGV[7]), guess_limits(8))
 if refused then return refused end
 if not pw then
   pw = ''
@@ -70,12 +130,12 @@ end
 return out
 ";
 
-/// ARGV: room, password, capacity, locked. Replies
-/// `{'ok', MEMBERS, HAS_PASSWORD}`, `{'full'}`, `{'locked'}` or
+/// ARGV: room, password, capacity, then the guessing limits. Replies
+/// `{'ok', MEMBERS, HAS_PASSWORD}`, `{'full'}`, `{'locked', WAIT_MS}` or
 /// `{'wrong', WHY}`.
 const CHECK: &str = r"
 local rk = 'pc:room:' .. ARGV[1]
-local refused, pw = admits(rk, ARGV[2], tonumber(ARGV[3]), ARGV[4])
+local refused, pw = admits(ARGV[1], ARGV[2], tonumber(ARGV[3]), guess_limits(4))
 if refused then return refused end
 if not pw then return {'ok', '0', '0'} end
 local has = '0'
@@ -175,8 +235,8 @@ impl Scripts {
     pub(super) fn new() -> Self {
         let with = |prelude: &str, body: &str| Script::new(&format!("{prelude}{body}"));
         Self {
-            join: with(ADMITS, JOIN),
-            check: with(ADMITS, CHECK),
+            join: with(&format!("{GUESSES}{ADMITS}"), JOIN),
+            check: with(&format!("{GUESSES}{ADMITS}"), CHECK),
             leave: with(LEAVE_ROOM, LEAVE),
             register: Script::new(REGISTER),
             gone: with(LEAVE_ROOM, GONE),

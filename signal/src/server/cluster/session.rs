@@ -2,6 +2,8 @@
 //! checked and left in Redis; everything else is a step of the local hub
 //! whose frames for peers of other instances are forwarded to them.
 
+use std::time::Duration;
+
 use tokio::time::timeout;
 use tracing::{debug, warn};
 
@@ -10,6 +12,7 @@ use crate::protocol::{quoted, ClientMessage, ErrorCode, MessageError, PeerId, Se
 use crate::server::hub::{Forwards, Hub, Origin, RemoteMember};
 use crate::server::shared::Shared;
 use crate::server::splice;
+use crate::server::throttle::Locked;
 
 /// Handles `text` from `id`, a client of this instance; `Err` is the
 /// error reply.
@@ -80,9 +83,8 @@ fn unknown(outcome: &Result<Forwards, MessageError>) -> bool {
 enum Admission {
     /// In, with the room's `pw` field and its members elsewhere.
     Admitted(String, Vec<RemoteMember>),
-    /// Entered nothing; the error reply (and whether it was a wrong guess
-    /// at a room with a password).
-    Refused(MessageError, Option<bool>),
+    /// Entered nothing; the error reply.
+    Refused(MessageError),
 }
 
 impl Cluster {
@@ -170,15 +172,10 @@ impl Cluster {
             ));
         }
         let password = password.unwrap_or_default();
-        // Refused by the script only if the room has a password.
-        let locked = hub.guess_allowed(id, &room).err();
         *self.joining().entry(room.clone()).or_default() += 1;
-        let admission = self.admit(id, &room, &name, &password, locked).await;
+        let admission = self.admit(hub, id, &room, &name, &password).await;
         let outcome = match admission {
             Some(Admission::Admitted(field, members)) => {
-                if !field.is_empty() {
-                    hub.guess_made(id, &room, true);
-                }
                 self.passwords().insert(room.clone(), field);
                 let members = members
                     .into_iter()
@@ -191,12 +188,7 @@ impl Cluster {
                 }
                 joined
             }
-            Some(Admission::Refused(error, guessed)) => {
-                if let Some(right) = guessed {
-                    hub.guess_made(id, &room, right);
-                }
-                Err(error)
-            }
+            Some(Admission::Refused(error)) => Err(error),
             None => {
                 // Alone: the room is written to Redis when it is back.
                 let salt = format!("{:016x}", rand::random::<u64>());
@@ -230,11 +222,11 @@ impl Cluster {
     /// Runs the join script; `None` if Redis can't be asked.
     async fn admit(
         &self,
+        hub: &Hub,
         id: &PeerId,
         room: &str,
         name: &str,
         password: &str,
-        locked: Option<MessageError>,
     ) -> Option<Admission> {
         if !self.connected() {
             return None;
@@ -249,8 +241,8 @@ impl Cluster {
             .arg(name)
             .arg(password)
             .arg(salt)
-            .arg(self.room_capacity)
-            .arg(if locked.is_some() { "1" } else { "0" });
+            .arg(self.room_capacity);
+        self.throttle_args(&mut script, hub.address_of(id));
         let reply = match timeout(
             REDIS_WAIT,
             script.invoke_async::<Vec<String>>(&mut connection),
@@ -277,36 +269,35 @@ impl Cluster {
                 }
                 Some(Admission::Admitted(field, members))
             }
-            Some("locked") => locked.map(|error| Admission::Refused(error, None)),
-            Some(other) => {
-                let (error, guessed) = self.refusal(room, other, reply.next());
-                Some(Admission::Refused(error, guessed))
-            }
+            Some(other) => Some(Admission::Refused(self.refusal(room, other, reply.next()))),
             None => None,
         }
     }
 
-    /// The error for a script's `full` or `wrong` reply, and whether it
-    /// counts as a wrong guess.
-    fn refusal(&self, room: &str, kind: &str, why: Option<String>) -> (MessageError, Option<bool>) {
-        if kind == "full" {
-            let error = MessageError::new(
+    /// The error for a script's `full`, `locked` or `wrong` reply (`more`
+    /// is its second element: the wait, or why the password is wrong).
+    fn refusal(&self, room: &str, kind: &str, more: Option<String>) -> MessageError {
+        match kind {
+            "full" => MessageError::new(
                 ErrorCode::RoomFull,
                 format!(
                     "room {} is full ({} members)",
                     quoted(room, 64),
                     self.room_capacity
                 ),
-            );
-            return (error, None);
+            ),
+            "locked" => {
+                let wait = more.and_then(|ms| ms.parse().ok()).unwrap_or(1000);
+                Locked {
+                    retry_after: Duration::from_millis(wait),
+                }
+                .error()
+            }
+            _ => MessageError::new(
+                ErrorCode::WrongPassword,
+                format!("room {} {}", quoted(room, 64), more.unwrap_or_default()),
+            ),
         }
-        let why = why.unwrap_or_default();
-        let guessed = (why != "has no password").then_some(false);
-        let error = MessageError::new(
-            ErrorCode::WrongPassword,
-            format!("room {} {why}", quoted(room, 64)),
-        );
-        (error, guessed)
     }
 
     /// Answers a room check from Redis (or this hub alone while Redis is
@@ -322,14 +313,13 @@ impl Cluster {
         let password = password.filter(|p| !p.is_empty());
         hub.valid_password(password.clone())?;
         if self.connected() {
-            let locked = hub.guess_allowed(id, &room).err();
             let mut connection = self.connection.clone();
             let mut script = self.scripts.check.prepare_invoke();
             script
                 .arg(&room)
                 .arg(password.as_deref().unwrap_or_default())
-                .arg(self.room_capacity)
-                .arg(if locked.is_some() { "1" } else { "0" });
+                .arg(self.room_capacity);
+            self.throttle_args(&mut script, hub.address_of(id));
             let reply = timeout(
                 REDIS_WAIT,
                 script.invoke_async::<Vec<String>>(&mut connection),
@@ -340,9 +330,6 @@ impl Cluster {
                     Some("ok") => {
                         let members = reply.next().and_then(|n| n.parse().ok()).unwrap_or(0);
                         let password_required = reply.next().as_deref() == Some("1");
-                        if password_required {
-                            hub.guess_made(id, &room, true);
-                        }
                         let status = ServerMessage::RoomStatus {
                             room,
                             members,
@@ -351,17 +338,7 @@ impl Cluster {
                         hub.tell(id, &status);
                         Ok(())
                     }
-                    Some("locked") => match locked {
-                        Some(error) => Err(error),
-                        None => Ok(()),
-                    },
-                    Some(kind) => {
-                        let (error, guessed) = self.refusal(&room, kind, reply.next());
-                        if let Some(right) = guessed {
-                            hub.guess_made(id, &room, right);
-                        }
-                        Err(error)
-                    }
+                    Some(kind) => Err(self.refusal(&room, kind, reply.next())),
                     None => Ok(()),
                 };
             }

@@ -13,7 +13,6 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
 
 use super::rooms::{enter, Membership, Room};
 use super::{frame, quote, AddressKey, Deliveries, Hub, Link, Peer, State};
@@ -267,37 +266,9 @@ impl Hub {
         unlisted
     }
 
-    /// Refuses a password guess from `from` for `room` while its address or
-    /// the room is locked for guessing (see `server/throttle.rs`).
-    pub(crate) fn guess_allowed(&self, from: &PeerId, room: &str) -> Result<(), MessageError> {
-        let state = self.lock();
-        let Some(address) = state.peers.get(from).map(|p| p.address) else {
-            return Ok(());
-        };
-        state
-            .guesses
-            .check(Instant::now(), address, room)
-            .map_err(|locked| {
-                let secs = locked.retry_after.as_secs_f64().ceil().max(1.0);
-                MessageError::new(
-                    ErrorCode::TooManyAttempts,
-                    format!("too many wrong passwords; try again in {secs:.0} s"),
-                )
-            })
-    }
-
-    /// Counts a password for a room that has one: a wrong one towards the
-    /// throttle, a right one clears the address's record.
-    pub(crate) fn guess_made(&self, from: &PeerId, room: &str, right: bool) {
-        let mut state = self.lock();
-        let Some(address) = state.peers.get(from).map(|p| p.address) else {
-            return;
-        };
-        if right {
-            state.guesses.succeeded(address);
-        } else {
-            state.guesses.failed(Instant::now(), address, room);
-        }
+    /// Where `from` connects from, as the password throttle counts it.
+    pub(crate) fn address_of(&self, from: &PeerId) -> Option<AddressKey> {
+        self.lock().peers.get(from).map(|p| p.address)
     }
 }
 

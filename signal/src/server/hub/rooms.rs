@@ -121,11 +121,7 @@ impl Hub {
         if let (Some(_), Some(address)) = (password, address) {
             let now = Instant::now();
             if let Err(locked) = state.guesses.check(now, address, room) {
-                let secs = locked.retry_after.as_secs_f64().ceil().max(1.0);
-                return Err(MessageError::new(
-                    ErrorCode::TooManyAttempts,
-                    format!("too many wrong passwords; try again in {secs:.0} s"),
-                ));
+                return Err(locked.error());
             }
             if matches {
                 state.guesses.succeeded(address);

@@ -69,9 +69,13 @@ impl Session {
             // The browser's own "stop sharing" ends the track.
             let weak = Rc::downgrade(&session);
             let on_ended = Closure::<dyn FnMut()>::new(move || {
-                if let Some(session) = weak.upgrade() {
-                    session.stop_screen();
-                }
+                // Later: stopping drops this very closure.
+                let weak = weak.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    if let Some(session) = weak.upgrade() {
+                        session.stop_screen();
+                    }
+                });
             });
             track.set_onended(Some(on_ended.as_ref().unchecked_ref()));
             *session.screen.current.borrow_mut() = Some(Shared {
