@@ -105,5 +105,10 @@ fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tao=warn,wry=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    // On stderr, where a program's diagnostics go (and where WebDriver's
+    // launcher keeps them).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

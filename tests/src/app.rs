@@ -270,6 +270,28 @@ impl App {
 
     /// Saves a picture of the app's screen to `tests/artifacts/NAME.png`
     /// (WebKitWebDriver's own screenshot stalls under Xvfb).
+    /// The app process (the one the WebDriver session started): the app
+    /// binary with this app's preferred port in its environment.
+    pub fn pid(&self) -> Result<u32> {
+        let binary: PathBuf = app_bin()?.canonicalize()?;
+        let port = format!("PEERCALL_PORT={}", self.preferred_port);
+        for entry in std::fs::read_dir("/proc")? {
+            let entry = entry?;
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let exe = std::fs::read_link(entry.path().join("exe")).ok();
+            if exe.as_deref() != Some(binary.as_path()) {
+                continue;
+            }
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            if environ.split(|b| *b == 0).any(|var| var == port.as_bytes()) {
+                return Ok(pid);
+            }
+        }
+        bail!("no running {} with {port}", binary.display())
+    }
+
     pub fn capture_screen(&self, name: &str) -> Result<PathBuf> {
         self.display.capture(name)
     }

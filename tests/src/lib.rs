@@ -47,6 +47,6 @@ pub use dom::{
 };
 pub use observe::*;
 pub use process::{
-    app_bin, artifacts, family_pss_kib, free_port, require, root, settings_dir, signal_bin,
-    temp_dir, ui_dist, Process,
+    app_bin, artifacts, family, family_cpu_ticks, family_pss_kib, free_port, require, root,
+    settings_dir, signal_bin, temp_dir, ui_dist, Process,
 };

@@ -158,9 +158,8 @@ pub fn settings_dir(name: &str, stored: &str) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// PSS (KiB) of process `root` and every process it started (read from
-/// /proc; PSS splits shared pages fairly between processes).
-pub fn family_pss_kib(root: u32) -> u64 {
+/// Process `root` and every process it started (read from /proc).
+pub fn family(root: u32) -> Vec<u32> {
     let mut parent_of = std::collections::HashMap::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -188,6 +187,12 @@ pub fn family_pss_kib(root: u32) -> u64 {
         }
     }
     family
+}
+
+/// PSS (KiB) of process `root` and every process it started (PSS splits
+/// shared pages fairly between processes).
+pub fn family_pss_kib(root: u32) -> u64 {
+    family(root)
         .iter()
         .map(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
@@ -198,4 +203,23 @@ pub fn family_pss_kib(root: u32) -> u64 {
                 .unwrap_or(0)
         })
         .sum()
+}
+
+/// CPU time (user + system, in clock ticks) each process of `root`'s
+/// family has used so far, by pid: two readings give the CPU of a window
+/// (a process that started or ended between them counts from or until
+/// then).
+pub fn family_cpu_ticks(root: u32) -> std::collections::HashMap<u32, u64> {
+    family(root)
+        .into_iter()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime: fields 14 and 15 of the line, 12 and 13 here.
+            let ticks =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some((pid, ticks))
+        })
+        .collect()
 }

@@ -7,15 +7,14 @@
 //! page (tiles, the frames its canvases drew), and the app process's
 //! threads in `/proc`.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use fantoccini::{Client, Locator};
 use peercall_e2e::{
-    app_bin, click, connection, connections, live_connections, media_flowing, num, observed,
-    room_url, screenshot, settings_dir, type_into, wait_for, wait_for_observed, wait_for_text,
-    wait_until, App, AppOptions, Browser, SignalServer,
+    click, connection, connections, live_connections, media_flowing, num, observed, room_url,
+    screenshot, settings_dir, type_into, wait_for, wait_for_observed, wait_for_text, wait_until,
+    App, AppOptions, Browser, SignalServer,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -131,7 +130,7 @@ async fn scenario(app: &App, chromium: &Client) -> Result<()> {
 
     // While the call runs, the app's pipelines stream (GStreamer names each
     // streaming thread `element:pad`); after hanging up none does.
-    let pid = app_pid(app)?;
+    let pid = app.pid()?;
     ensure!(
         !busy_streaming_threads(pid).await?.is_empty(),
         "no GStreamer streaming thread of the app is busy during the call"
@@ -517,28 +516,6 @@ async fn canvas_drawing(client: &Client, css: &str, what: &str) -> Result<()> {
     )
     .await?;
     Ok(())
-}
-
-/// The app process (the one the WebDriver session started): the app binary
-/// with this app's preferred port in its environment.
-fn app_pid(app: &App) -> Result<u32> {
-    let binary: PathBuf = app_bin()?.canonicalize()?;
-    let port = format!("PEERCALL_PORT={}", app.preferred_port);
-    for entry in std::fs::read_dir("/proc")? {
-        let entry = entry?;
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let exe = std::fs::read_link(entry.path().join("exe")).ok();
-        if exe.as_deref() != Some(binary.as_path()) {
-            continue;
-        }
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        if environ.split(|b| *b == 0).any(|var| var == port.as_bytes()) {
-            return Ok(pid);
-        }
-    }
-    bail!("no running {} with {port}", binary.display())
 }
 
 /// CPU ticks (user + system) of each of the process's threads, by name.

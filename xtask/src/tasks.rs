@@ -285,7 +285,7 @@ fn check_deb_desktop_entry() -> Result<()> {
 
 /// `cargo xtask bench`: app launch time and memory, signaling throughput
 /// (one server, and several sharing rooms through Redis), the native call
-/// engine.
+/// engine, a call in the app's window.
 pub fn bench() -> Result<()> {
     setup::run(Purpose::Test)?;
     build_ui()?;
@@ -328,7 +328,14 @@ pub fn bench() -> Result<()> {
         "peercall-e2e",
         "--bench",
         "native_call",
-    ]))
+    ]))?;
+    step("a call in the app's window (native engine) and between two Chromiums");
+    util::run(
+        cargo()
+            .args(["bench", "--package", "peercall-e2e", "--bench", "app_call"])
+            .env("PEERCALL_APP_BIN", target_dir().join("release/peercall"))
+            .env("PEERCALL_UI_DIST", root().join("src-ui/dist")),
+    )
 }
 
 fn target_dir() -> PathBuf {

@@ -63,6 +63,7 @@ pub struct AddressKey([u8; 16]);
 
 impl AddressKey {
     /// The key as 32 hex digits (how instances sharing Redis name it).
+    #[cfg(feature = "redis")]
     pub fn hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }

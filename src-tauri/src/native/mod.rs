@@ -126,6 +126,7 @@ impl Engine {
     /// `runtime`. `fake_media`: test sources instead of devices.
     pub fn new(runtime: &tokio::runtime::Handle, fake_media: bool) -> Result<Self, NativeError> {
         support::ready().map_err(NativeError::Unavailable)?;
+        prepare_dtls_certificate();
         let probe = format!(
             "peercall-echo-probe-{}",
             ENGINES.fetch_add(1, Ordering::Relaxed)
@@ -292,4 +293,31 @@ impl Shared {
             sink.send(NativeEvent::LocalChanged { media });
         }
     }
+}
+
+/// Makes the DTLS certificate every peer of this process shares now, in
+/// the background: GStreamer's `dtlsdec` generates it (an RSA key, ~0.5 s
+/// of a core here) when the first one is made, which is otherwise inside
+/// the first call's `set-remote-description`, time a person joining waits
+/// for (measured by `benches/app_call.rs`). The thread runs at the lowest
+/// priority, so the window's start-up never waits for it.
+fn prepare_dtls_certificate() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let made = std::thread::Builder::new()
+            .name("dtls-certificate".into())
+            .spawn(|| {
+                // SAFETY: plain syscall; on Linux `PRIO_PROCESS` with 0 is
+                // the calling thread (its nice value is per thread).
+                unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+                let started = std::time::Instant::now();
+                match gst::ElementFactory::make("dtlsdec").build() {
+                    Ok(_) => tracing::debug!(took = ?started.elapsed(), "DTLS certificate ready"),
+                    Err(error) => tracing::warn!(%error, "no dtlsdec to make the DTLS certificate"),
+                }
+            });
+        if let Err(error) = made {
+            tracing::warn!(%error, "could not make the DTLS certificate in advance");
+        }
+    });
 }

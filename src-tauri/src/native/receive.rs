@@ -86,6 +86,7 @@ fn play(receiver: &Receiver, parent: &gst::Bin, pad: &gst::Pad) -> Result<(), Na
         .as_ref()
         .and_then(|c| c.structure(0).map(|s| s.name().to_string()))
         .unwrap_or_default();
+    tracing::debug!(peer = receiver.peer.0, %name, "a stream decodes");
     let description = if name.starts_with("video/") {
         frames::tail("frames")
     } else if name.starts_with("audio/") {

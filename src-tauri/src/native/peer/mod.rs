@@ -239,6 +239,7 @@ impl Inner {
     }
 
     fn remote(self: &Arc<Self>, description: SessionDescription) -> Result<(), NativeError> {
+        tracing::debug!(peer = self.key.0, kind = ?description.kind, "their description arrives");
         let message = gst_sdp::SDPMessage::parse_buffer(description.sdp.as_bytes())
             .map_err(|e| NativeError::Sdp(e.to_string()))?;
         let webrtc = {
@@ -256,7 +257,12 @@ impl Inner {
             }
             let webrtc = match &state.built {
                 Some(built) => built.webrtc.clone(),
-                None => build(self, &mut state, PayloadTypes::from_sdp(&description.sdp))?,
+                None => {
+                    let started = std::time::Instant::now();
+                    let webrtc = build(self, &mut state, PayloadTypes::from_sdp(&description.sdp))?;
+                    tracing::debug!(peer = self.key.0, took = ?started.elapsed(), "built");
+                    webrtc
+                }
             };
             if description.kind == SdpKind::Answer && state.dtls_role.is_none() {
                 state.dtls_role = sdp::dtls_role(&description.sdp).map(sdp::opposite);
@@ -287,6 +293,7 @@ impl Inner {
     /// Their description is set: add the candidates that waited, and answer
     /// an offer.
     fn remote_applied(self: &Arc<Self>, was_offer: bool) {
+        tracing::debug!(peer = self.key.0, was_offer, "their description is set");
         let (webrtc, pending) = {
             let mut state = self.lock();
             state.remote_set = true;

@@ -217,6 +217,7 @@ fn connect_signals(inner: &Arc<Inner>, webrtc: &gst::Element) {
             S::Failed => PeerState::Failed,
             _ => PeerState::Closed,
         };
+        tracing::debug!(peer = inner.key.0, ?state, "connection state");
         inner.emit(NativeEvent::State {
             peer: inner.key,
             state,
@@ -228,6 +229,7 @@ fn connect_signals(inner: &Arc<Inner>, webrtc: &gst::Element) {
         if pad.direction() != gst::PadDirection::Src {
             return;
         }
+        tracing::debug!(peer = inner.key.0, pad = %pad.name(), "a stream arrives");
         if let Err(error) = super::super::receive::decode(&inner_receiver(&inner), webrtc, pad) {
             inner.error(error.to_string());
         }
@@ -250,6 +252,7 @@ fn inner_receiver(inner: &Arc<Inner>) -> super::super::receive::Receiver {
         playback: Arc::clone(&inner.context.playback),
         on_video: Arc::new(move || {
             if let Some(inner) = weak.upgrade() {
+                tracing::debug!(peer = inner.key.0, "first frame of its video");
                 inner.emit(NativeEvent::RemoteVideo {
                     peer: inner.key,
                     stream: inner.context.stream,
