@@ -21,12 +21,11 @@
 //! Each run is repeated with `WEBKIT_FORCE_COMPOSITING_MODE=1` to show what
 //! accelerated compositing would cost on this software-rendered screen.
 
-use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
-use peercall_e2e::{app_bin, require, temp_dir, Display, Process};
+use peercall_e2e::{app_bin, family, require, temp_dir, Display, Process};
 
 const RUNS: usize = 3;
 /// When idle memory is read, from launch.
@@ -235,41 +234,8 @@ fn window_shown(xdotool: &std::path::Path, display: &str) -> bool {
 
 /// PSS of `root` and every process it started, one entry per process.
 fn family_pss(root: u32) -> Result<Vec<(String, u64)>> {
-    let mut parent_of = HashMap::new();
-    let mut name_of = HashMap::new();
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // comm is in parentheses and may contain spaces: split after the last ')'.
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let comm = head.split_once('(').map(|(_, c)| c).unwrap_or_default();
-        let ppid: u32 = rest
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        parent_of.insert(pid, ppid);
-        name_of.insert(pid, comm.to_owned());
-    }
-    let mut family = vec![root];
-    let mut grew = true;
-    while grew {
-        grew = false;
-        for (pid, ppid) in &parent_of {
-            if family.contains(ppid) && !family.contains(pid) {
-                family.push(*pid);
-                grew = true;
-            }
-        }
-    }
     let mut memory = Vec::new();
-    for pid in family {
+    for pid in family(root) {
         let rollup =
             std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
         let pss = rollup
@@ -277,7 +243,8 @@ fn family_pss(root: u32) -> Result<Vec<(String, u64)>> {
             .find_map(|l| l.strip_prefix("Pss:"))
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
             .unwrap_or(0);
-        let name = match name_of.get(&pid).map(String::as_str) {
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok();
+        let name = match comm.as_deref().map(str::trim) {
             Some(n) if n.starts_with("WebKitWebProces") => "web".to_owned(),
             Some(n) if n.starts_with("WebKitNetworkPr") => "network".to_owned(),
             _ if pid == root => "shell".to_owned(),

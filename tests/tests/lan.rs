@@ -417,31 +417,6 @@ async fn an_invite_link_opens_the_app_in_that_call() -> Result<()> {
     app.quit().await
 }
 
-/// The process id of the app running with settings in `config_dir` (the
-/// app is started by WebKitWebDriver, so the test finds it by its
-/// environment).
-fn app_pid(config_dir: &std::path::Path) -> Result<u32> {
-    let wanted = format!("PEERCALL_CONFIG_DIR={}", config_dir.display());
-    let app = peercall_e2e::app_bin()?.canonicalize()?;
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let exe = std::fs::read_link(entry.path().join("exe")).ok();
-        if exe.as_deref() != Some(app.as_path()) {
-            continue;
-        }
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == wanted.as_bytes())
-        {
-            return Ok(pid);
-        }
-    }
-    bail!("no running app with {wanted}")
-}
-
 /// An mDNS browse of Peercall calls, as another computer on the LAN sees
 /// them (loopback included, where the tests host).
 fn browse() -> Result<(
@@ -541,7 +516,7 @@ async fn an_app_told_to_quit_while_hosting_ends_the_call_cleanly() -> Result<()>
     drop(ghost_server);
 
     // The OS asks the host's app to quit.
-    let pid = app_pid(&host.config_dir)?;
+    let pid = host.pid()?;
     let status = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status()?;
