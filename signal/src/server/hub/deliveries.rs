@@ -12,7 +12,9 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::warn;
 
 use super::super::budget::{Eviction, Refused};
-use super::{Link, State};
+#[cfg(feature = "redis")]
+use super::Link;
+use super::State;
 use crate::protocol::PeerId;
 
 /// The frames one step of the hub sends, in the order they go out. A frame
@@ -94,18 +96,17 @@ impl State {
         let Some(peer) = self.peers.get(to) else {
             return;
         };
-        let outbox = match &peer.link {
-            Link::Local(outbox) => outbox,
+        let Some(outbox) = peer.link.local() else {
             // Its own instance sends it this (see `remote.rs`).
             #[cfg(feature = "redis")]
-            Link::Remote(remote) => {
+            if let Link::Remote(remote) = &peer.link {
                 let forward = super::Forward {
                     instance: remote.instance,
                     to: to.clone(),
                 };
                 self.forwards.push(forward);
-                return;
             }
+            return;
         };
         loop {
             match outbox.try_send(text) {
@@ -122,11 +123,7 @@ impl State {
             let slowest = self
                 .peers
                 .iter()
-                .filter_map(|(id, p)| match &p.link {
-                    Link::Local(outbox) => Some((outbox.queued_bytes(), id, outbox)),
-                    #[cfg(feature = "redis")]
-                    Link::Remote(_) => None,
-                })
+                .filter_map(|(id, p)| p.link.local().map(|o| (o.queued_bytes(), id, o)))
                 .filter(|(queued, ..)| *queued > 0)
                 .max_by_key(|(queued, ..)| *queued);
             // Evicting frees budget, and a frame always fits an empty one, so

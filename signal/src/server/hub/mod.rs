@@ -124,6 +124,17 @@ enum Link {
     Remote(Remote),
 }
 
+impl Link {
+    /// The queue of a client of this server.
+    fn local(&self) -> Option<&Outbox> {
+        match self {
+            Self::Local(outbox) => Some(outbox),
+            #[cfg(feature = "redis")]
+            Self::Remote(_) => None,
+        }
+    }
+}
+
 /// One connected client.
 struct Peer {
     link: Link,
@@ -232,7 +243,9 @@ impl Hub {
                 None => Deliveries::none(),
             })
         };
-        let _forwards = self.step(gone).unwrap_or_else(|never| match never {});
+        // A departure forwards nothing: the cluster tells the other
+        // instances itself (`Cluster::gone`).
+        self.step(gone).unwrap_or_else(|never| match never {});
     }
 
     /// Marks the server as shutting down: from now on departures are not
@@ -300,6 +313,7 @@ impl Hub {
     }
 
     /// [`Hub::handle`], returning what went to peers of other instances.
+    #[cfg_attr(not(feature = "redis"), allow(clippy::unit_arg))]
     pub(crate) fn apply(
         &self,
         from: &PeerId,
