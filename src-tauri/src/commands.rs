@@ -261,7 +261,7 @@ macro_rules! on_engine {
 pub async fn native_availability() -> Result<NativeSupport, AppError> {
     #[cfg(target_os = "linux")]
     {
-        tauri::async_runtime::spawn_blocking(crate::native::support::check)
+        tauri::async_runtime::spawn_blocking(crate::native::support::checked)
             .await
             .map_err(|e| AppError::Native(e.to_string()))
     }

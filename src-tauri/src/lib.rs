@@ -61,6 +61,9 @@ pub fn run() {
             commands::native_peer_close,
         ])
         .setup(|app| {
+            // The page asks first thing whether the native engine can run.
+            #[cfg(target_os = "linux")]
+            native::support::check_early();
             let config_dir = match std::env::var_os(settings::CONFIG_DIR_ENV) {
                 Some(dir) => dir.into(),
                 None => app.path().app_config_dir()?,

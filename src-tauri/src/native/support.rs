@@ -2,6 +2,8 @@
 //! element a call needs is registered. A missing one is named with the
 //! Debian package that brings it, for Settings → About.
 
+use std::sync::OnceLock;
+
 use peercall_signal::shell::native::NativeSupport;
 
 /// Every element the engine creates, with the Debian package it comes in.
@@ -44,9 +46,35 @@ pub const ELEMENTS: &[(&str, &str)] = &[
     ("tee", "libgstreamer1.0-0"),
 ];
 
+/// What [`check`] found, once per process.
+static CHECKED: OnceLock<NativeSupport> = OnceLock::new();
+
+/// Starts [`checked`] on a thread of its own, at launch: starting
+/// GStreamer (and, the first time on a machine, building its plugin
+/// registry) then happens while the window and its web engine start,
+/// instead of after the page asks which engine to use, which holds its
+/// first paint (see docs/benchmarks.md).
+pub fn check_early() {
+    let started = std::thread::Builder::new()
+        .name("gst-check".into())
+        .spawn(|| {
+            let began = std::time::Instant::now();
+            let support = checked();
+            tracing::debug!(took = ?began.elapsed(), ?support, "native engine support checked");
+        });
+    if let Err(error) = started {
+        tracing::warn!(%error, "could not check the native engine early");
+    }
+}
+
+/// [`check`], made once per process (a call while it runs waits for it).
+pub fn checked() -> NativeSupport {
+    CHECKED.get_or_init(check).clone()
+}
+
 /// Starts GStreamer (once per process; later calls are free) and checks
 /// every element in [`ELEMENTS`].
-pub fn check() -> NativeSupport {
+fn check() -> NativeSupport {
     if let Err(error) = gst::init() {
         return NativeSupport::Unavailable {
             reason: format!("GStreamer could not start: {error}"),
@@ -71,7 +99,7 @@ pub fn check() -> NativeSupport {
 /// Whether the engine can run ([`check`] said [`NativeSupport::Ready`]),
 /// or why not.
 pub fn ready() -> Result<(), String> {
-    match check() {
+    match checked() {
         NativeSupport::Ready { .. } => Ok(()),
         NativeSupport::MissingElements { missing } => Err(format!(
             "missing GStreamer elements: {}",
