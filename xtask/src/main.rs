@@ -7,7 +7,7 @@
 mod bundle_config;
 mod clean_system;
 mod install_check;
-mod node_baseline;
+mod npm;
 mod setup;
 mod tasks;
 mod tidy;

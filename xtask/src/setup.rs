@@ -101,10 +101,11 @@ pub fn run(purpose: Purpose) -> Result<()> {
 
     let wasm_bindgen = wasm_bindgen_version()?;
     cargo_install("wasm-bindgen-cli", "wasm-bindgen", &wasm_bindgen, false)?;
+    crate::npm::install_ui_tools()?;
     if purpose >= Purpose::Test {
         cargo_install("tauri-driver", "tauri-driver", TAURI_DRIVER_VERSION, true)?;
         cargo_install("cargo-fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION, true)?;
-        crate::node_baseline::install()?;
+        crate::npm::install_node_baseline()?;
     }
     if purpose >= Purpose::Bundle {
         cargo_install("tauri-cli", "cargo-tauri", TAURI_CLI_VERSION, true)?;

@@ -42,6 +42,26 @@ pub fn build_ui() -> Result<()> {
             .arg(&dist)
             .arg(&wasm),
     )?;
+    // rustc's wasm, shrunk by a third (1.9 → 1.3 MB): less for the
+    // webview to compile before the first paint (see docs/benchmarks.md).
+    // The features are those rustc's wasm32 target emits.
+    let wasm_out = dist.join("peercall_ui_bg.wasm");
+    util::run(
+        Command::new(crate::npm::wasm_opt())
+            .arg("-Oz")
+            .args([
+                "--enable-bulk-memory",
+                "--enable-mutable-globals",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-reference-types",
+                "--enable-multivalue",
+            ])
+            .arg(&wasm_out)
+            .arg("-o")
+            .arg(&wasm_out),
+    )
+    .context("wasm-opt is not installed: run `cargo xtask setup`")?;
     for file in UI_STATIC {
         std::fs::copy(root.join("src-ui").join(file), dist.join(file))
             .with_context(|| format!("copying src-ui/{file}"))?;
