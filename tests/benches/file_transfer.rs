@@ -17,15 +17,14 @@
 //!   read from /proc) and its page's JavaScript heap, sampled twice a
 //!   second, before and at their peak during the transfer.
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Result};
 use fantoccini::Locator;
 use peercall_e2e::{
-    click, family_pss_kib, media_flowing, room_url, temp_dir, wait_for, wait_for_observed,
-    with_browsers, Browser, SignalServer,
+    click, family_pss_kib, media_flowing, random_file, room_url, temp_dir, wait_for,
+    wait_for_observed, with_browsers, Browser, SignalServer,
 };
 
 /// The longest the whole run may take.
@@ -39,7 +38,7 @@ async fn main() -> Result<()> {
         .unwrap_or(1024);
     let dir = temp_dir("bench-file");
     let path = dir.join("bench.bin");
-    write_random(&path, mib << 20)?;
+    random_file(&path, mib << 20, 0x9e37_79b9_7f4a_7c15)?;
     let server = SignalServer::start(&[]).await?;
     let outcome = with_browsers(2, LIMIT, move |browsers| {
         Box::pin(async move { run(&server, browsers, &path, mib).await })
@@ -47,26 +46,6 @@ async fn main() -> Result<()> {
     .await;
     let _ = std::fs::remove_dir_all(&dir);
     outcome
-}
-
-fn write_random(path: &Path, size: u64) -> Result<()> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut block = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        for chunk in block.chunks_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
-        }
-        let n = left.min(block.len() as u64) as usize;
-        file.write_all(&block[..n])?;
-        left -= n as u64;
-    }
-    file.flush()?;
-    Ok(())
 }
 
 async fn run(server: &SignalServer, browsers: &[Browser], path: &Path, mib: u64) -> Result<()> {

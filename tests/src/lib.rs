@@ -32,6 +32,7 @@ mod app;
 mod browser;
 mod call;
 mod dom;
+mod files;
 #[cfg(target_os = "linux")]
 pub mod native;
 mod observe;
@@ -45,6 +46,7 @@ pub use call::{home_url, http_get, room_url, signaling_welcome, RedisServer, Sig
 pub use dom::{
     attr, click, screenshot, type_into, wait_for, wait_for_text, wait_until, UI_TIMEOUT,
 };
+pub use files::{random_file, sha256_of};
 pub use observe::*;
 pub use process::{
     app_bin, artifacts, family, family_cpu_ticks, family_pss_kib, free_port, require, root,

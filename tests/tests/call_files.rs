@@ -3,18 +3,16 @@
 //! their own, and what arrives is checked from outside, on disk, where the
 //! receiving browser saved it.
 
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Result};
 use fantoccini::Locator;
 use peercall_e2e::{
-    click, family_pss_kib, media_flowing, room_url, screenshot, temp_dir, wait_for,
-    wait_for_observed, wait_until, with_browsers, Browser, SignalServer,
+    click, family_pss_kib, media_flowing, random_file, room_url, screenshot, sha256_of, temp_dir,
+    wait_for, wait_for_observed, wait_until, with_browsers, Browser, SignalServer,
 };
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// How long fake-media browsers may take to connect on a busy machine.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -22,48 +20,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 const TEST_LIMIT: Duration = Duration::from_secs(420);
 /// The big file.
 const BIG: u64 = 200 * 1024 * 1024;
-
-/// Writes `size` pseudo-random (incompressible) bytes to `path`, returning
-/// their SHA-256.
-fn random_file(path: &Path, size: u64, seed: u64) -> Result<String> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut hash = Sha256::new();
-    let mut state = seed | 1;
-    let mut block = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        for chunk in block.chunks_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
-        }
-        let n = left.min(block.len() as u64) as usize;
-        file.write_all(&block[..n])?;
-        hash.update(&block[..n]);
-        left -= n as u64;
-    }
-    file.flush()?;
-    Ok(hex(&hash.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256_of(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hash = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hash.update(&buffer[..n]);
-    }
-    Ok(hex(&hash.finalize()))
-}
 
 /// Everything in `dir` (names), including partial downloads.
 fn listing(dir: &Path) -> Vec<String> {

@@ -477,21 +477,7 @@ async fn remote_canvases_drawing(client: &Client, count: usize, who: &str) -> Re
         "(() => {{ const c = [...document.querySelectorAll('.tile[data-peer-id] canvas')]; \
            return c.length === {count} ? Math.min(...c.map(e => Number(e.dataset.frames))) : 0; }})()"
     );
-    let first = wait_until(
-        client,
-        &format!("{who}'s {count} remote tiles to draw"),
-        &format!("{least} >= 10"),
-    )
-    .await?
-    .as_f64()
-    .unwrap_or_default();
-    wait_until(
-        client,
-        &format!("{who}'s remote tiles to keep drawing"),
-        &format!("{least} >= {}", first + 15.0),
-    )
-    .await?;
-    Ok(())
+    keeps_drawing(client, &least, &format!("{who}'s {count} remote tiles")).await
 }
 
 /// Waits until the canvas at `css` has drawn frames, then checks it keeps
@@ -501,10 +487,16 @@ async fn canvas_drawing(client: &Client, css: &str, what: &str) -> Result<()> {
         "Number(document.querySelector({})?.getAttribute('data-frames') ?? 0)",
         serde_json::to_string(css)?
     );
+    keeps_drawing(client, &read, what).await
+}
+
+/// Waits until `frames` (a page expression: frames drawn) reaches 10, then
+/// until it rises by 15 more.
+async fn keeps_drawing(client: &Client, frames: &str, what: &str) -> Result<()> {
     let first = wait_until(
         client,
         &format!("{what} to draw frames"),
-        &format!("{read} >= 10"),
+        &format!("{frames} >= 10"),
     )
     .await?
     .as_f64()
@@ -512,7 +504,7 @@ async fn canvas_drawing(client: &Client, css: &str, what: &str) -> Result<()> {
     wait_until(
         client,
         &format!("{what} to keep drawing"),
-        &format!("{read} >= {}", first + 15.0),
+        &format!("{frames} >= {}", first + 15.0),
     )
     .await?;
     Ok(())
