@@ -3,18 +3,20 @@
 //! dropped), and fresh temp and settings directories.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-/// The workspace root.
+/// The workspace root: from the manifest directory `cargo test` names at
+/// run time (a build shared between checkouts keeps the compile-time path
+/// of whichever checkout compiled it), else the compile-time one.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().unwrap().to_path_buf()
 }
 
 fn built(env: &str, default: &str) -> Result<PathBuf> {
@@ -120,10 +122,22 @@ impl Process {
     pub fn log(&self) -> String {
         std::fs::read_to_string(artifacts().join(format!("{}.log", self.name))).unwrap_or_default()
     }
+
+    /// Fatal GLib errors in the log (`g_error`, which kills the process
+    /// that logs it: a WebKit web process among the app's children), for a
+    /// failing test's output: a crashed page otherwise shows only as
+    /// WebDriver's "page crash or hang".
+    fn report_fatal_errors(&self) {
+        let log = self.log();
+        for line in log.lines().filter(|line| line.contains("-ERROR **")) {
+            eprintln!("{}: {line}", self.name);
+        }
+    }
 }
 
 impl Drop for Process {
     fn drop(&mut self) {
+        self.report_fatal_errors();
         // SIGTERM first so servers shut down cleanly, then make sure.
         let _ = Command::new("kill")
             .arg(self.child.id().to_string())

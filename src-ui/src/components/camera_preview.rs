@@ -2,6 +2,7 @@ use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
 use crate::call::VideoSource;
+use crate::components::video_tile::attach_stream;
 use crate::components::NativeVideo;
 
 /// Props for [`CameraPreview`].
@@ -27,8 +28,7 @@ pub fn camera_preview(props: &CameraPreviewProps) -> Html {
         let video = video.clone();
         use_effect_with(stream, move |stream| {
             if let Some(element) = video.cast::<HtmlVideoElement>() {
-                element.set_src_object(stream.as_ref());
-                if stream.is_some() {
+                if attach_stream(&element, stream.as_ref(), true) {
                     let _ = element.play();
                 }
             }

@@ -77,9 +77,7 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
         use_effect_with(stream, move |stream| {
             if let Some(element) = video.cast::<HtmlVideoElement>() {
                 // Our own voice must never play back; theirs plays here.
-                element.set_muted(silent);
-                element.set_src_object(stream.as_ref());
-                if stream.is_some() {
+                if attach_stream(&element, stream.as_ref(), silent) {
                     play(element, sound_blocked);
                 }
             }
@@ -194,6 +192,30 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
             </div>
         </div>
     }
+}
+
+/// Shows `stream` (or nothing) in `element`, muted if `muted`; true if
+/// there is a stream to play.
+///
+/// An element that has nothing to show and never had anything is left
+/// alone: setting any media property wakes the engine's media session,
+/// which in WebKitGTK registers with the desktop's media controls over
+/// D-Bus (MPRIS), and that lookup sometimes kills the web process at start
+/// (GLib's `getauxval () failed: Interrupted system call`: its setuid check
+/// reads `errno` with JavaScriptCore's thread-suspend signal landing in
+/// between). The app's engine on Linux draws on a canvas, so its media
+/// elements never play and never need waking.
+pub(crate) fn attach_stream(
+    element: &HtmlVideoElement,
+    stream: Option<&MediaStream>,
+    muted: bool,
+) -> bool {
+    if stream.is_none() && element.src_object().is_none() {
+        return false;
+    }
+    element.set_muted(muted);
+    element.set_src_object(stream);
+    stream.is_some()
 }
 
 /// Starts playback; if the browser refuses sound without a click, plays
