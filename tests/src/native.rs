@@ -121,7 +121,11 @@ t.candidate = async (candidate) => { await t.pc.addIceCandidate(candidate); t.ad
 t.stats = async () => {
   const out = { framesDecoded: 0, audioPackets: 0, audioEnergy: 0, state: t.pc.connectionState, ice: t.pc.iceConnectionState, signaling: t.pc.signalingState, channel: t.dc.readyState, sent: t.sent, added: t.added, gathering: t.pc.iceGatheringState };
   (await t.pc.getStats()).forEach((s) => {
-    if (s.type === 'inbound-rtp' && s.kind === 'video') out.framesDecoded += s.framesDecoded || 0;
+    if (s.type === 'inbound-rtp' && s.kind === 'video') {
+      out.framesDecoded += s.framesDecoded || 0;
+      out.frameWidth = s.frameWidth || 0;
+      out.frameHeight = s.frameHeight || 0;
+    }
     if (s.type === 'inbound-rtp' && s.kind === 'audio') {
       out.audioPackets += s.packetsReceived || 0;
       out.audioEnergy += s.totalAudioEnergy || 0;

@@ -365,6 +365,8 @@
       framesSent: 0,
       frameWidthSent: 0,
       frameHeightSent: 0,
+      frameWidthReceived: 0,
+      frameHeightReceived: 0,
       qualityLimitationReason: null,
     };
     const report = await pc.getStats();
@@ -376,6 +378,10 @@
           out.framesDecoded += s.framesDecoded || 0;
           out.framesReceived += s.framesReceived || 0;
           out.keyFramesDecoded += s.keyFramesDecoded || 0;
+          if ((s.frameWidth || 0) * (s.frameHeight || 0) >= out.frameWidthReceived * out.frameHeightReceived) {
+            out.frameWidthReceived = s.frameWidth || 0;
+            out.frameHeightReceived = s.frameHeight || 0;
+          }
         } else if (kind === 'audio') {
           out.audioPacketsReceived += s.packetsReceived || 0;
           out.audioSamplesReceived += s.totalSamplesReceived || 0;

@@ -18,7 +18,8 @@
 //! readyState, label}], and, while open, framesDecoded, framesReceived,
 //! keyFramesDecoded, audioPacketsReceived, audioSamplesReceived,
 //! bytesReceived, framesEncoded, framesSent, frameWidthSent,
-//! frameHeightSent, qualityLimitationReason }], framesDrawn: [{trackId,
+//! frameHeightSent, frameWidthReceived, frameHeightReceived (the largest
+//! video of each direction), qualityLimitationReason }], framesDrawn: [{trackId,
 //! at}] (the first frame of each remote video track a video element presented),
 //! pageErrors: [uncaught errors and unhandled rejections], now }`, and, when asked
 //! with `{timeline: true}`, `timeline: [{at, event, ...}]`

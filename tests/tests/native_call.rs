@@ -85,6 +85,19 @@ async fn scenario(app: &App, chromium: &Client) -> Result<()> {
         |o| media_flowing(o, 1),
     )
     .await?;
+    // At the settings' resolution (720p, the default), as the browser
+    // engine would have asked its camera for.
+    wait_for_observed(
+        chromium,
+        "Chromium decoding the app's video at 1280×720",
+        CONNECT_TIMEOUT,
+        |o| {
+            live_connections(o)
+                .iter()
+                .any(|c| c["frameWidthReceived"] == 1280 && c["frameHeightReceived"] == 720)
+        },
+    )
+    .await?;
     // The app's remote tile draws Chromium's moving video.
     wait_for(
         window,

@@ -9,8 +9,9 @@
 //! moving video (distinct JPEG frames read from the frames WebSocket with
 //! the secret, and a wrong secret is refused), chat text goes both ways on
 //! the negotiated data channel, and closing leaves no capture running; in
-//! the first direction also mute, camera off and on, and an ICE restart
-//! offered by the browser. A second test puts three engines (three apps)
+//! the first direction also mute, camera off and on, another picture size
+//! and frame rate (the settings'), and an ICE restart offered by the
+//! browser. A second test puts three engines (three apps)
 //! in a mesh.
 //!
 //! Neither libnice nor Chromium gathers loopback addresses, so the test runs
@@ -32,7 +33,7 @@ use peercall_e2e::native::{
 use peercall_e2e::Browser;
 use peercall_signal::shell::native::{
     MediaRequest, NativeEvent, PeerKey, PeerOpenArgs, PeerSendArgs, PeerSignalArgs, PeerState,
-    RemoteSignal, StreamId,
+    RemoteSignal, StreamId, VideoFormat,
 };
 use serde_json::{json, Value};
 /// How long one direction's call may take, start to end.
@@ -359,8 +360,9 @@ async fn call(
     Ok(())
 }
 
-/// Mute, camera off and on, and an ICE restart from the browser's side, in
-/// a running call, as Chromium sees them.
+/// Mute, camera off and on, another picture size and frame rate, and an ICE
+/// restart from the browser's side, in a running call, as Chromium sees
+/// them.
 async fn media_controls(
     engine: &Engine,
     relay: &mut Relay<'_>,
@@ -443,6 +445,40 @@ async fn media_controls(
     relay
         .until("Chromium decodes video again", |_, stats| {
             num(stats, "framesDecoded") > off + 15.0
+        })
+        .await?;
+
+    // Another picture size and frame rate (the settings' resolution and
+    // frame rate): the camera opens again with them, and Chromium decodes
+    // that size at that rate; then back.
+    let small = MediaRequest {
+        format: VideoFormat {
+            width: 320,
+            height: 240,
+            frame_rate: 15,
+        },
+        ..request(true, false)
+    };
+    let media = engine.set_media(&small);
+    ensure!(media.camera.is_some(), "the smaller format: {media:?}");
+    let resized = relay
+        .until("Chromium decodes 320×240 video", |_, stats| {
+            stats["frameWidth"] == 320 && stats["frameHeight"] == 240
+        })
+        .await?;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let later = relay.until("320×240 video goes on", |_, _| true).await?;
+    let rate = (num(&later, "framesDecoded") - num(&resized, "framesDecoded"))
+        / started.elapsed().as_secs_f64();
+    ensure!(
+        (10.0..=20.0).contains(&rate) && later["frameWidth"] == 320,
+        "Chromium decodes {rate:.1} frames a second at 15 asked for: {later}"
+    );
+    engine.set_media(&request(true, false));
+    relay
+        .until("Chromium decodes 640×480 video again", |_, stats| {
+            stats["frameWidth"] == 640 && stats["frameHeight"] == 480
         })
         .await?;
 

@@ -21,6 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::IceServer;
+use crate::settings::AudioProcessing;
 
 use super::MediaKind;
 
@@ -86,6 +87,56 @@ impl StreamId {
 #[serde(transparent)]
 pub struct PeerKey(pub u32);
 
+/// The camera picture to capture and send: what the browser engine asks
+/// `getUserMedia` for (the settings' resolution and frame rate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoFormat {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Frames a second.
+    pub frame_rate: u32,
+}
+
+impl Default for VideoFormat {
+    fn default() -> Self {
+        Self {
+            width: 640,
+            height: 480,
+            frame_rate: 30,
+        }
+    }
+}
+
+impl VideoFormat {
+    /// The largest picture the engine captures (1080p at 60 frames a second).
+    pub const MAX: VideoFormat = VideoFormat {
+        width: 1920,
+        height: 1080,
+        frame_rate: 60,
+    };
+    /// The smallest.
+    pub const MIN: VideoFormat = VideoFormat {
+        width: 160,
+        height: 120,
+        frame_rate: 1,
+    };
+
+    /// This format within [`Self::MIN`] and [`Self::MAX`], in even pixels
+    /// (what I420 video needs): what the engine captures for any request.
+    pub fn bounded(self) -> Self {
+        let even = |v: u32, lo: u32, hi: u32| v.clamp(lo, hi) & !1;
+        Self {
+            width: even(self.width, Self::MIN.width, Self::MAX.width),
+            height: even(self.height, Self::MIN.height, Self::MAX.height),
+            frame_rate: self
+                .frame_rate
+                .clamp(Self::MIN.frame_rate, Self::MAX.frame_rate),
+        }
+    }
+}
+
 /// What the local media should be.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MediaRequest {
@@ -99,6 +150,11 @@ pub struct MediaRequest {
     pub audio: bool,
     /// Whether the microphone is muted (capturing, sending silence).
     pub mic_muted: bool,
+    /// The camera picture (bounded by [`VideoFormat::bounded`]).
+    pub format: VideoFormat,
+    /// The microphone's processing (echo cancellation, noise suppression,
+    /// gain control), as the browser engine asks `getUserMedia` for it.
+    pub processing: AudioProcessing,
 }
 
 /// What the local media is now.
@@ -392,6 +448,45 @@ mod tests {
         assert_eq!(FrameHeader::decode(&message[..5]), Err(FrameError::Short));
         message[8] = 9;
         assert_eq!(FrameHeader::decode(&message), Err(FrameError::Format(9)));
+    }
+
+    #[test]
+    fn video_formats_are_bounded_and_even() {
+        let asked = VideoFormat {
+            width: 1281,
+            height: 721,
+            frame_rate: 30,
+        };
+        assert_eq!(
+            asked.bounded(),
+            VideoFormat {
+                width: 1280,
+                height: 720,
+                frame_rate: 30
+            }
+        );
+        let huge = VideoFormat {
+            width: 8000,
+            height: 0,
+            frame_rate: 500,
+        };
+        assert_eq!(
+            huge.bounded(),
+            VideoFormat {
+                width: 1920,
+                height: 120,
+                frame_rate: 60
+            }
+        );
+        assert_eq!(
+            VideoFormat {
+                frame_rate: 0,
+                ..VideoFormat::default()
+            }
+            .bounded()
+            .frame_rate,
+            1
+        );
     }
 
     #[test]

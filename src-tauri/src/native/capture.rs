@@ -1,31 +1,47 @@
 //! The local camera and microphone: one small pipeline each, opened and
 //! closed on their own so that closing one releases its device at once.
 //!
-//! - camera: source → convert/scale/rate to [`VIDEO_CAPS`] → a tee: one
-//!   branch to every peer ([`Fanout`]), one to the preview's frames
-//!   ([`StreamId::LOCAL`]);
+//! - camera: source → convert/scale/rate to the requested [`VideoFormat`]
+//!   ([`video_caps`]) → a tee: one branch to every peer ([`Fanout`]), one
+//!   to the preview's frames ([`StreamId::LOCAL`]);
 //! - microphone: source → [`AUDIO_CAPS`] → `webrtcdsp` (echo cancellation
 //!   against the playback's `webrtcechoprobe`, noise suppression, gain
-//!   control) → `volume` (mute sends silence: the track goes on) → every
-//!   peer.
+//!   control, each as the request's `AudioProcessing` says) → `volume`
+//!   (mute sends silence: the track goes on) → every peer.
 //!
 //! Peers get the buffers through their own `appsrc`s (timestamps cleared:
-//! each peer's pipeline stamps them on arrival), so switching a device or
-//! turning the camera off and on touches no peer and needs no
-//! renegotiation. Camera off stops the camera's pipeline: the device is
+//! each peer's pipeline stamps them on arrival; video with its caps, so a
+//! new picture size reaches each peer's encoder), so switching a device, a
+//! format or the camera off and on touches no peer and needs no
+//! renegotiation. A device whose format or processing changes is opened
+//! again. Camera off stops the camera's pipeline: the device is
 //! released and peers are sent no video until it is on again.
 
 use std::sync::{Arc, Mutex};
 
 use gst::prelude::*;
-use peercall_signal::shell::native::{LocalMedia, MediaRequest, NativeDevice, PeerKey, StreamId};
+use peercall_signal::settings::AudioProcessing;
+use peercall_signal::shell::native::{
+    LocalMedia, MediaRequest, NativeDevice, PeerKey, StreamId, VideoFormat,
+};
 use peercall_signal::shell::MediaKind;
 
 use super::{devices, frames, NativeError};
 
-/// What the camera branch hands every peer.
-pub const VIDEO_CAPS: &str =
-    "video/x-raw,format=I420,width=640,height=480,framerate=30/1,pixel-aspect-ratio=1/1";
+/// What the camera branch hands every peer: I420 of the request's
+/// [`VideoFormat`] (bounded).
+pub fn video_caps(format: VideoFormat) -> String {
+    let VideoFormat {
+        width,
+        height,
+        frame_rate,
+    } = format.bounded();
+    format!(
+        "video/x-raw,format=I420,width={width},height={height},framerate={frame_rate}/1,pixel-aspect-ratio=1/1"
+    )
+}
+/// What every peer's video input takes (the size comes with the buffers).
+pub const PEER_VIDEO_CAPS: &str = "video/x-raw,format=I420,pixel-aspect-ratio=1/1";
 /// What the microphone branch hands every peer.
 pub const AUDIO_CAPS: &str = "audio/x-raw,format=S16LE,rate=48000,channels=1,layout=interleaved";
 
@@ -60,7 +76,11 @@ impl Fanout {
         }
     }
 
-    fn push(list: &Mutex<Vec<(PeerKey, gst_app::AppSrc)>>, buffer: &gst::Buffer) {
+    fn push(
+        list: &Mutex<Vec<(PeerKey, gst_app::AppSrc)>>,
+        buffer: &gst::Buffer,
+        caps: Option<&gst::Caps>,
+    ) {
         let Ok(list) = list.lock() else { return };
         for (_, src) in list.iter() {
             let mut copy = buffer.copy();
@@ -68,7 +88,17 @@ impl Fanout {
                 copy.set_pts(gst::ClockTime::NONE);
                 copy.set_dts(gst::ClockTime::NONE);
             }
-            let _ = src.push_buffer(copy);
+            match caps {
+                // The caps go with the buffer: `appsrc` tells its pipeline
+                // when they change (another picture size).
+                Some(caps) => {
+                    let sample = gst::Sample::builder().buffer(&copy).caps(caps).build();
+                    let _ = src.push_sample(&sample);
+                }
+                None => {
+                    let _ = src.push_buffer(copy);
+                }
+            }
         }
     }
 }
@@ -80,6 +110,16 @@ struct Source {
     device: NativeDevice,
     generation: u64,
     volume: Option<gst::Element>,
+    /// What it was opened with (a camera's format, a microphone's
+    /// processing): another one opens it again.
+    settings: Settings,
+}
+
+/// What a device was opened with.
+#[derive(Clone, PartialEq)]
+enum Settings {
+    Camera(VideoFormat),
+    Microphone(AudioProcessing),
 }
 
 impl Drop for Source {
@@ -118,19 +158,22 @@ impl Capture {
     /// device (a device kept when `request` names it or names none), sets
     /// mute.
     pub fn apply(&mut self, request: &MediaRequest, context: &Context) -> LocalMedia {
-        let keep = |source: &Option<Source>, wanted: &Option<String>| {
-            source
-                .as_ref()
-                .is_some_and(|s| wanted.as_deref().is_none_or(|id| id == s.device.id))
+        let keep = |source: &Option<Source>, wanted: &Option<String>, settings: &Settings| {
+            source.as_ref().is_some_and(|s| {
+                wanted.as_deref().is_none_or(|id| id == s.device.id) && s.settings == *settings
+            })
         };
+        let format = request.format.bounded();
+        let camera_settings = Settings::Camera(format);
+        let microphone_settings = Settings::Microphone(request.processing.clone());
         if !request.video {
             self.close_camera(context);
             self.camera_error = None;
-        } else if !keep(&self.camera, &request.camera) {
+        } else if !keep(&self.camera, &request.camera, &camera_settings) {
             // Released first: the same physical device may be opened again.
             self.close_camera(context);
             self.generation += 1;
-            match open_camera(request.camera.as_deref(), self.generation, context) {
+            match open_camera(request.camera.as_deref(), format, self.generation, context) {
                 Ok(source) => {
                     self.camera = Some(source);
                     self.camera_error = None;
@@ -141,10 +184,15 @@ impl Capture {
         if !request.audio {
             self.microphone = None;
             self.microphone_error = None;
-        } else if !keep(&self.microphone, &request.microphone) {
+        } else if !keep(&self.microphone, &request.microphone, &microphone_settings) {
             self.microphone = None;
             self.generation += 1;
-            match open_microphone(request.microphone.as_deref(), self.generation, context) {
+            match open_microphone(
+                request.microphone.as_deref(),
+                &request.processing,
+                self.generation,
+                context,
+            ) {
                 Ok(source) => {
                     self.microphone = Some(source);
                     self.microphone_error = None;
@@ -233,11 +281,12 @@ fn fan_out(send: &gst_app::AppSink, fanout: &Arc<Fanout>, kind: MediaKind) {
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
                 if let Some(buffer) = sample.buffer_owned() {
-                    let inputs = match kind {
-                        MediaKind::Camera => &fanout.video,
-                        MediaKind::Microphone => &fanout.audio,
-                    };
-                    Fanout::push(inputs, &buffer);
+                    match kind {
+                        MediaKind::Camera => {
+                            Fanout::push(&fanout.video, &buffer, sample.caps_owned().as_ref())
+                        }
+                        MediaKind::Microphone => Fanout::push(&fanout.audio, &buffer, None),
+                    }
                 }
                 Ok(gst::FlowSuccess::Ok)
             })
@@ -247,12 +296,14 @@ fn fan_out(send: &gst_app::AppSink, fanout: &Arc<Fanout>, kind: MediaKind) {
 
 fn open_camera(
     id: Option<&str>,
+    format: VideoFormat,
     generation: u64,
     context: &Context,
 ) -> Result<Source, NativeError> {
     let (element, device) = devices::open(MediaKind::Camera, id, context.fake)?;
+    let caps = video_caps(format);
     let tail = format!(
-        "videoconvert ! videoscale ! videorate ! {VIDEO_CAPS} ! tee name=t \
+        "videoconvert ! videoscale ! videorate ! {caps} ! tee name=t \
          t. ! queue leaky=downstream max-size-buffers=2 ! appsink name=send sync=false async=false max-buffers=2 drop=true \
          t. ! {}",
         frames::tail("preview")
@@ -271,20 +322,28 @@ fn open_camera(
         device,
         generation,
         volume: None,
+        settings: Settings::Camera(format),
     })
 }
 
 fn open_microphone(
     id: Option<&str>,
+    processing: &AudioProcessing,
     generation: u64,
     context: &Context,
 ) -> Result<Source, NativeError> {
     let (element, device) = devices::open(MediaKind::Microphone, id, context.fake)?;
+    let AudioProcessing {
+        echo_cancellation,
+        noise_suppression,
+        auto_gain,
+    } = *processing;
     // A steady test tone is exactly what noise suppression removes.
-    let suppress = !context.fake;
+    let suppress = noise_suppression && !context.fake;
     let tail = format!(
         "audioconvert ! audioresample ! {AUDIO_CAPS} ! \
-         webrtcdsp probe={} noise-suppression={suppress} ! volume name=volume ! \
+         webrtcdsp probe={} echo-cancel={echo_cancellation} noise-suppression={suppress} \
+         gain-control={auto_gain} ! volume name=volume ! \
          appsink name=send sync=false async=false",
         context.probe
     );
@@ -301,6 +360,7 @@ fn open_microphone(
         device,
         generation,
         volume,
+        settings: Settings::Microphone(processing.clone()),
     })
 }
 

@@ -10,7 +10,7 @@ use gst_webrtc::{WebRTCDataChannel, WebRTCSessionDescription};
 use peercall_signal::protocol::IceServer;
 use peercall_signal::shell::native::{IceCandidate, NativeEvent, PeerState};
 
-use super::super::capture::{AUDIO_CAPS, VIDEO_CAPS};
+use super::super::capture::{AUDIO_CAPS, PEER_VIDEO_CAPS};
 use super::super::sdp::{self, PayloadTypes};
 use super::super::NativeError;
 use super::{Built, Inner, State, CHANNEL_LABEL};
@@ -49,7 +49,7 @@ pub(super) fn build(
     );
     let video = format!(
         "appsrc name=src is-live=true do-timestamp=true format=time leaky-type=downstream max-buffers=2 ! \
-         {VIDEO_CAPS} ! queue max-size-buffers=2 leaky=downstream ! \
+         {PEER_VIDEO_CAPS} ! queue max-size-buffers=2 leaky=downstream ! \
          vp8enc deadline=1 target-bitrate=1000000 keyframe-max-dist=60 ! \
          rtpvp8pay pt={} picture-id-mode=15-bit mtu=1200 ! queue ! capsfilter name=rtp",
         payload.vp8

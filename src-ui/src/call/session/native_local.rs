@@ -10,7 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use peercall_signal::shell::native::{LocalMedia, MediaRequest};
+use peercall_signal::shell::native::{LocalMedia, MediaRequest, VideoFormat};
 
 use crate::call::engine::Pending;
 use crate::call::media::{DeviceError, MediaPreferences};
@@ -23,12 +23,19 @@ pub(in crate::call) fn native_request(
     camera_on: bool,
     mic_muted: bool,
 ) -> MediaRequest {
+    let (width, height) = preferences.size;
     MediaRequest {
         camera: preferences.camera.clone(),
         microphone: preferences.microphone.clone(),
         video: preferences.want_camera && camera_on,
         audio: preferences.want_microphone,
         mic_muted,
+        format: VideoFormat {
+            width,
+            height,
+            frame_rate: preferences.frame_rate,
+        },
+        processing: preferences.audio.clone(),
     }
 }
 
@@ -252,6 +259,30 @@ mod tests {
         assert!(request.video && request.audio && request.mic_muted);
         assert_eq!(request.camera.as_deref(), Some("cam-2"));
         assert!(!native_request(&preferences, false, false).video);
+    }
+
+    #[test]
+    fn requests_carry_the_settings_picture_and_voice_processing() {
+        let preferences = MediaPreferences {
+            size: (640, 360),
+            frame_rate: 15,
+            audio: peercall_signal::settings::AudioProcessing {
+                echo_cancellation: true,
+                noise_suppression: false,
+                auto_gain: false,
+            },
+            ..MediaPreferences::default()
+        };
+        let request = native_request(&preferences, true, false);
+        assert_eq!(
+            request.format,
+            VideoFormat {
+                width: 640,
+                height: 360,
+                frame_rate: 15
+            }
+        );
+        assert_eq!(request.processing, preferences.audio);
     }
 
     #[test]
