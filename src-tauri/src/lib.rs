@@ -26,6 +26,8 @@ use tauri::Manager;
 /// Starts the app: tracing, settings, the embedded signaling server, the
 /// main window.
 pub fn run() {
+    #[cfg(target_os = "linux")]
+    native::limit_malloc_arenas();
     let launched = commands::LaunchClock::default();
     init_tracing();
 

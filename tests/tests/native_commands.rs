@@ -61,7 +61,11 @@ async fn scenario(app: &App) -> Result<()> {
         const devices = await ipc.invoke('native_devices', { args: {} });
         const frames = await ipc.invoke('native_attach', { args: { events: `__CHANNEL__:${id}` } });
         const media = await ipc.invoke('native_set_media', {
-          args: { camera: null, microphone: null, video: true, audio: true, mic_muted: false },
+          args: {
+            camera: null, microphone: null, video: true, audio: true, mic_muted: false,
+            format: { width: 640, height: 480, frame_rate: 30 },
+            processing: { echo_cancellation: true, noise_suppression: true, auto_gain: true },
+          },
         });
         return { support, devices, frames, media };
         "#,

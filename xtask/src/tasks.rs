@@ -305,7 +305,7 @@ fn check_deb_desktop_entry() -> Result<()> {
 
 /// `cargo xtask bench`: app launch time and memory, signaling throughput
 /// (one server, and several sharing rooms through Redis), the native call
-/// engine, a call in the app's window.
+/// engine, a call in the app's window, memory across calls.
 pub fn bench() -> Result<()> {
     setup::run(Purpose::Test)?;
     build_ui()?;
@@ -354,6 +354,24 @@ pub fn bench() -> Result<()> {
         cargo()
             .args(["bench", "--package", "peercall-e2e", "--bench", "app_call"])
             .env("PEERCALL_APP_BIN", target_dir().join("release/peercall"))
+            .env("PEERCALL_UI_DIST", root().join("src-ui/dist")),
+    )?;
+    step("memory across ten calls in a row, on each engine");
+    util::run(
+        cargo()
+            .args([
+                "bench",
+                "--package",
+                "peercall-e2e",
+                "--bench",
+                "call_memory",
+            ])
+            .env("PEERCALL_APP_BIN", target_dir().join("release/peercall"))
+            // Built by the signaling benches above.
+            .env(
+                "PEERCALL_SIGNAL_BIN",
+                target_dir().join("release/peercall-signal"),
+            )
             .env("PEERCALL_UI_DIST", root().join("src-ui/dist")),
     )
 }

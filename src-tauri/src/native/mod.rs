@@ -246,6 +246,9 @@ impl Engine {
             .ok_or(NativeError::UnknownPeer(key.0))?;
         drop(peer);
         self.shared.stop_playback_if_idle();
+        if self.shared.lock().peers.is_empty() {
+            give_back_memory();
+        }
         Ok(())
     }
 
@@ -255,6 +258,35 @@ impl Engine {
         drop(peers);
         self.close_media();
         self.shared.stop_playback_if_idle();
+        give_back_memory();
+    }
+}
+
+/// At most two malloc arenas for the whole process (glibc makes up to
+/// eight per core, one for each thread that allocates while the others are
+/// busy). Every call starts new GStreamer streaming threads; each new arena
+/// kept what its threads freed, and the shell grew with every call
+/// (`benches/call_memory.rs`). Called first thing, before any thread.
+pub fn limit_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: `mallopt` only tunes the allocator; called before the
+    // process starts any thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Hands what a call freed back to the system once its last peer is gone.
+/// GStreamer's streaming threads allocate in malloc arenas of their own,
+/// and glibc keeps what they freed (a call's video buffers, decoders and
+/// encoders) for later allocations in the same arena, which the next
+/// call's new threads may never make: the shell grew ~40 MiB with every
+/// 720p call without this (`benches/call_memory.rs`).
+fn give_back_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: `malloc_trim` only returns free memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
