@@ -40,7 +40,7 @@ mod linux {
     use anyhow::{Context, Result};
     use fantoccini::Client;
     use peercall_e2e::{
-        click, family, family_pss_kib, home_url, media_flowing, type_into, wait_for,
+        click, family, family_pss_kib, home_url, media_flowing, pss_kib, type_into, wait_for,
         wait_for_observed, wait_until, App, AppOptions, Browser, SignalServer,
     };
 
@@ -202,7 +202,7 @@ mod linux {
                     .unwrap_or_default()
                     .trim()
                     .to_owned();
-                (name, pss_mib(pid))
+                (name, pss_kib(pid) as f64 / 1024.0)
             })
             .collect();
         sizes.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -216,16 +216,5 @@ mod linux {
             .collect();
         parts.push(format!("{threads} threads in the first"));
         parts.join(", ")
-    }
-
-    /// One process's PSS (MiB).
-    fn pss_mib(pid: u32) -> f64 {
-        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("Pss:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 1024.0
     }
 }

@@ -49,6 +49,6 @@ pub use dom::{
 pub use files::{random_file, sha256_of};
 pub use observe::*;
 pub use process::{
-    app_bin, artifacts, family, family_cpu_ticks, family_pss_kib, free_port, require, root,
-    settings_dir, signal_bin, temp_dir, ui_dist, Process,
+    app_bin, artifacts, family, family_cpu_ticks, family_pss_kib, free_port, pss_kib, require,
+    root, settings_dir, signal_bin, temp_dir, ui_dist, Process,
 };

@@ -206,17 +206,17 @@ pub fn family(root: u32) -> Vec<u32> {
 /// PSS (KiB) of process `root` and every process it started (PSS splits
 /// shared pages fairly between processes).
 pub fn family_pss_kib(root: u32) -> u64 {
-    family(root)
-        .iter()
-        .map(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-                .unwrap_or_default()
-                .lines()
-                .find_map(|l| l.strip_prefix("Pss:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-                .unwrap_or(0)
-        })
-        .sum()
+    family(root).into_iter().map(pss_kib).sum()
+}
+
+/// PSS (KiB) of process `pid` alone (0 once it is gone).
+pub fn pss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0)
 }
 
 /// CPU time (user + system, in clock ticks) each process of `root`'s

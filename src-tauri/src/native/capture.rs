@@ -306,16 +306,14 @@ fn open_camera(
     // pixel by pixel: drawing its moving ball at 720p took as much CPU as
     // encoding it, where a real camera hands its frames over made.
     let (drawn, scale) = if context.fake {
-        let VideoFormat {
-            width,
-            height,
-            frame_rate,
-        } = format.bounded();
+        let full = format.bounded();
+        let quarter = |v: u32| (v / 4).max(2) & !1;
         (
             format!(
-                "capsfilter caps=\"video/x-raw,width={},height={},framerate={frame_rate}/1\" ! ",
-                (width / 4).max(2) & !1,
-                (height / 4).max(2) & !1
+                "capsfilter caps=\"video/x-raw,width={},height={},framerate={}/1\" ! ",
+                quarter(full.width),
+                quarter(full.height),
+                full.frame_rate
             ),
             "videoscale method=nearest-neighbour",
         )
