@@ -312,17 +312,7 @@ pub fn bench() -> Result<()> {
     step("building the release app");
     util::run(cargo().args(["build", "--release", "--package", "peercall"]))?;
     step("app launch and memory");
-    util::run(
-        cargo()
-            .args([
-                "bench",
-                "--package",
-                "peercall-e2e",
-                "--bench",
-                "app_launch",
-            ])
-            .env("PEERCALL_APP_BIN", target_dir().join("release/peercall")),
-    )?;
+    util::run(&mut e2e_bench("app_launch"))?;
     step("signaling server");
     util::run(cargo().args(["bench", "--package", "peercall-signal", "--bench", "relay"]))?;
     step("signaling servers sharing rooms through Redis");
@@ -350,30 +340,25 @@ pub fn bench() -> Result<()> {
         "native_call",
     ]))?;
     step("a call in the app's window (native engine) and between two Chromiums");
-    util::run(
-        cargo()
-            .args(["bench", "--package", "peercall-e2e", "--bench", "app_call"])
-            .env("PEERCALL_APP_BIN", target_dir().join("release/peercall"))
-            .env("PEERCALL_UI_DIST", root().join("src-ui/dist")),
-    )?;
+    util::run(&mut e2e_bench("app_call"))?;
     step("memory across ten calls in a row, on each engine");
-    util::run(
-        cargo()
-            .args([
-                "bench",
-                "--package",
-                "peercall-e2e",
-                "--bench",
-                "call_memory",
-            ])
-            .env("PEERCALL_APP_BIN", target_dir().join("release/peercall"))
-            // Built by the signaling benches above.
-            .env(
-                "PEERCALL_SIGNAL_BIN",
-                target_dir().join("release/peercall-signal"),
-            )
-            .env("PEERCALL_UI_DIST", root().join("src-ui/dist")),
-    )
+    util::run(&mut e2e_bench("call_memory"))
+}
+
+/// `cargo bench` of the end-to-end bench `name` against the release app,
+/// the UI just built and the release `peercall-signal` (built by the
+/// signaling benches, for the benches that start a server).
+fn e2e_bench(name: &str) -> Command {
+    let mut command = cargo();
+    command
+        .args(["bench", "--package", "peercall-e2e", "--bench", name])
+        .env("PEERCALL_APP_BIN", target_dir().join("release/peercall"))
+        .env(
+            "PEERCALL_SIGNAL_BIN",
+            target_dir().join("release/peercall-signal"),
+        )
+        .env("PEERCALL_UI_DIST", root().join("src-ui/dist"));
+    command
 }
 
 fn target_dir() -> PathBuf {
