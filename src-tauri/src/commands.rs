@@ -13,6 +13,9 @@ use peercall_signal::shell::native::{
     AttachArgs, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeEvent, NativeSupport,
     PeerCloseArgs, PeerOpenArgs, PeerSendArgs, PeerSignalArgs,
 };
+use peercall_signal::shell::save::{
+    SaveArgs, SaveFinishArgs, SaveId, SaveOpenArgs, SavedFile, ARGS_HEADER,
+};
 use peercall_signal::shell::{LanCall, PermissionState, ServerInfo, SettingsSnapshot};
 use tauri::State;
 use tauri_plugin_opener::OpenerExt;
@@ -20,6 +23,7 @@ use tauri_plugin_opener::OpenerExt;
 use crate::embedded::EmbeddedServer;
 use crate::lan::{HostingInfo, Lan};
 use crate::permissions;
+use crate::saves::Saves;
 use crate::settings::SettingsStore;
 use crate::AppError;
 
@@ -363,4 +367,45 @@ pub async fn native_peer_close(
     #[cfg(not(target_os = "linux"))]
     let _ = args;
     on_engine!(native, move |engine| engine.close_peer(args.peer))
+}
+
+/// Starts writing a received file into the Downloads folder.
+#[tauri::command]
+pub async fn save_open(saves: State<'_, Saves>, args: SaveOpenArgs) -> Result<SaveId, AppError> {
+    Ok(saves.open(&args.name, args.size)?)
+}
+
+/// Writes the next bytes of a save: the raw body, with the [`SaveArgs`]
+/// in the [`ARGS_HEADER`] header. Answers the bytes the file holds now.
+#[tauri::command]
+pub async fn save_write(
+    saves: State<'_, Saves>,
+    request: tauri::ipc::Request<'_>,
+) -> Result<u64, AppError> {
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(AppError::Bridge("save_write takes raw bytes".to_owned()));
+    };
+    let args: SaveArgs = request
+        .headers()
+        .get(ARGS_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|json| serde_json::from_str(json).ok())
+        .ok_or_else(|| AppError::Bridge(format!("save_write needs its {ARGS_HEADER} header")))?;
+    Ok(saves.write(args.id, bytes)?)
+}
+
+/// Checks a save's hash and gives the file its name.
+#[tauri::command]
+pub async fn save_finish(
+    saves: State<'_, Saves>,
+    args: SaveFinishArgs,
+) -> Result<SavedFile, AppError> {
+    Ok(saves.finish(args.id, &args.sha256)?)
+}
+
+/// Drops a save and what it wrote.
+#[tauri::command]
+pub async fn save_abort(saves: State<'_, Saves>, args: SaveArgs) -> Result<(), AppError> {
+    saves.abort(args.id);
+    Ok(())
 }

@@ -42,6 +42,13 @@ pub enum AppError {
     /// The native call engine failed.
     #[error("native call engine: {0}")]
     Native(String),
+    /// Saving a received file failed.
+    #[error(transparent)]
+    Save(#[from] crate::saves::SaveError),
+    /// A command's call was malformed (what the bridge carried, not what
+    /// it asked for).
+    #[error("malformed command: {0}")]
+    Bridge(String),
     /// A server failed the pre-join check; `kind` says how.
     #[error(transparent)]
     Join(#[from] peercall_signal::client::JoinError),
@@ -61,6 +68,8 @@ impl AppError {
             AppError::Discovery(_) => ShellErrorKind::Discovery,
             AppError::NativeUnsupported(_) => ShellErrorKind::Unsupported,
             AppError::Native(_) => ShellErrorKind::Native,
+            AppError::Save(error) => ShellErrorKind::Save(error.failure),
+            AppError::Bridge(_) => ShellErrorKind::Ipc,
             AppError::Join(error) => ShellErrorKind::Join(error.failure()),
         }
     }

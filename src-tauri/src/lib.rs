@@ -14,6 +14,7 @@ mod lan;
 #[cfg(target_os = "linux")]
 pub mod native;
 mod permissions;
+mod saves;
 mod settings;
 mod shutdown;
 mod single_instance;
@@ -61,6 +62,10 @@ pub fn run() {
             commands::native_peer_signal,
             commands::native_peer_send,
             commands::native_peer_close,
+            commands::save_open,
+            commands::save_write,
+            commands::save_finish,
+            commands::save_abort,
         ])
         .setup(|app| {
             // The page asks first thing whether the native engine can run.
@@ -83,6 +88,9 @@ pub fn run() {
             }
             app.manage(server);
             app.manage(lan::Lan::default());
+            app.manage(saves::Saves::new(saves::Saves::downloads(
+                app.path().download_dir().ok(),
+            )));
             let launch_link = deep_link::launch_link(app);
             window::build_main_window(app.handle(), launch_link.as_deref())?;
             shutdown::exit_on_os_request(app.handle());
@@ -95,6 +103,9 @@ pub fn run() {
         if let tauri::RunEvent::Exit = event {
             if let Some(native) = handle.try_state::<commands::NativeEngine>() {
                 native.close_all();
+            }
+            if let Some(saves) = handle.try_state::<saves::Saves>() {
+                saves.abort_all();
             }
             if let Some(lan) = handle.try_state::<lan::Lan>() {
                 tauri::async_runtime::block_on(lan.stop_hosting());

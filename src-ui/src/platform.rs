@@ -8,6 +8,7 @@ use peercall_signal::address::PageAddress;
 use peercall_signal::settings::Settings;
 use peercall_signal::shell::command::{self, Command, NoArgs};
 use peercall_signal::shell::native::NativeDevice;
+use peercall_signal::shell::save;
 pub use peercall_signal::shell::{
     HostingInfo, LanCall, LoadNotice, MediaKind, PermissionState, ServerInfo, SettingsSnapshot,
     ShellError, ShellErrorKind,
@@ -296,6 +297,12 @@ pub fn launch_link() -> Option<String> {
         .filter(|link| !link.is_empty())
 }
 
+/// Whether the page runs inside the desktop app (the shell's commands can
+/// be called).
+pub fn in_desktop_app() -> bool {
+    tauri_internals().is_some()
+}
+
 fn tauri_internals() -> Option<JsValue> {
     let window = web_sys::window()?;
     js_sys::Reflect::get(&window, &"__TAURI_INTERNALS__".into())
@@ -366,6 +373,35 @@ fn port_of(url: &str) -> u16 {
 /// (the native engine's commands go through here too, see `call::native`).
 pub async fn invoke<C: Command>(args: C::Args) -> Result<C::Output, ShellError> {
     let ipc = |e: JsValue| page_error(ShellErrorKind::Ipc, e);
+    // Tauri wants a plain object, not the ES `Map` serde-wasm-bindgen makes by default.
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let payload = js_sys::Object::new();
+    let args = args.serialize(&serializer).map_err(|e| ipc(e.into()))?;
+    js_sys::Reflect::set(&payload, &command::ARGS_KEY.into(), &args).map_err(ipc)?;
+    call_shell::<C>(&payload, None).await
+}
+
+/// Calls the shell's command `C` whose body is `bytes` as they are (no
+/// JSON: Tauri hands the shell the raw body), its arguments riding in the
+/// [`save::ARGS_HEADER`] header.
+pub async fn invoke_raw<C: Command>(
+    args: C::Args,
+    bytes: &js_sys::Uint8Array,
+) -> Result<C::Output, ShellError> {
+    let ipc = |e: JsValue| page_error(ShellErrorKind::Ipc, e);
+    let json = serde_json::to_string(&args).map_err(|e| ipc(e.to_string().into()))?;
+    let headers = js_sys::Object::new();
+    js_sys::Reflect::set(&headers, &save::ARGS_HEADER.into(), &json.into()).map_err(ipc)?;
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"headers".into(), &headers).map_err(ipc)?;
+    call_shell::<C>(bytes, Some(&options)).await
+}
+
+async fn call_shell<C: Command>(
+    payload: &JsValue,
+    options: Option<&js_sys::Object>,
+) -> Result<C::Output, ShellError> {
+    let ipc = |e: JsValue| page_error(ShellErrorKind::Ipc, e);
     let internals = tauri_internals().ok_or_else(|| {
         ShellError::new(
             ShellErrorKind::NotDesktop,
@@ -375,15 +411,11 @@ pub async fn invoke<C: Command>(args: C::Args) -> Result<C::Output, ShellError> 
     let invoke: js_sys::Function = js_sys::Reflect::get(&internals, &"invoke".into())
         .and_then(|f| f.dyn_into())
         .map_err(ipc)?;
-    // Tauri wants a plain object, not the ES `Map` serde-wasm-bindgen makes by default.
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    let payload = js_sys::Object::new();
-    let args = args.serialize(&serializer).map_err(|e| ipc(e.into()))?;
-    js_sys::Reflect::set(&payload, &command::ARGS_KEY.into(), &args).map_err(ipc)?;
-    let promise: js_sys::Promise = invoke
-        .call2(&internals, &C::NAME.into(), &payload)
-        .and_then(|p| p.dyn_into())
-        .map_err(ipc)?;
+    let called = match options {
+        Some(options) => invoke.call3(&internals, &C::NAME.into(), payload, options),
+        None => invoke.call2(&internals, &C::NAME.into(), payload),
+    };
+    let promise: js_sys::Promise = called.and_then(|p| p.dyn_into()).map_err(ipc)?;
     match JsFuture::from(promise).await {
         Ok(value) => serde_wasm_bindgen::from_value(value).map_err(|e| ipc(e.into())),
         Err(error) => {

@@ -82,21 +82,33 @@ async fn run(server: &SignalServer, browsers: &[Browser], path: &Path, mib: u64)
         .await?;
     let preparing = picked.elapsed();
     let mut peak = before;
+    // The peak PSS of each side per quarter of the bytes Bora has, and
+    // once his page is done (the download into his folder): memory that
+    // grew with the file would climb from quarter to quarter.
+    let mut phases = [[0f64; 2]; 5];
     let started = Instant::now();
     click(&bora.client, offer).await?;
-    loop {
-        let now = [sample(alice).await?, sample(bora).await?];
+    let mut record = |now: [(f64, f64); 2], phase: usize, peak: &mut [(f64, f64); 2]| {
         for side in 0..2 {
             peak[side].0 = peak[side].0.max(now[side].0);
             peak[side].1 = peak[side].1.max(now[side].1);
+            phases[phase][side] = phases[phase][side].max(now[side].0);
         }
+    };
+    loop {
+        let now = [sample(alice).await?, sample(bora).await?];
         let state = bora
             .client
-            .execute("return document.querySelector('#transfers .transfer[data-incoming=\"true\"]')?.dataset.state ?? null;", vec![])
+            .execute("const t = document.querySelector('#transfers .transfer[data-incoming=\"true\"]'); return t ? [t.dataset.state, Number(t.dataset.bytes)] : null;", vec![])
             .await?;
-        match state.as_str() {
-            Some("done") => break,
-            Some("moving" | "offered") => {}
+        let bytes = state[1].as_f64().unwrap_or(0.0);
+        let quarter = ((bytes / (mib << 20) as f64 * 4.0) as usize).min(3);
+        match state[0].as_str() {
+            Some("done") => {
+                record(now, 4, &mut peak);
+                break;
+            }
+            Some("moving" | "offered") => record(now, quarter, &mut peak),
             other => bail!("the transfer ended as {other:?}"),
         }
         ensure!(started.elapsed() < LIMIT, "the transfer took too long");
@@ -105,6 +117,7 @@ async fn run(server: &SignalServer, browsers: &[Browser], path: &Path, mib: u64)
     let saved = bora.downloads.join("bench.bin");
     while std::fs::metadata(&saved).map(|m| m.len()).unwrap_or(0) != mib << 20 {
         ensure!(started.elapsed() < LIMIT, "the download never finished");
+        record([sample(alice).await?, sample(bora).await?], 4, &mut peak);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let seconds = started.elapsed().as_secs_f64();
@@ -128,6 +141,17 @@ async fn run(server: &SignalServer, browsers: &[Browser], path: &Path, mib: u64)
             peak[side].0 - before[side].0,
             before[side].1,
             peak[side].1
+        );
+    }
+    for (side, name) in ["Alice", "Bora"].iter().enumerate() {
+        let quarters: Vec<String> = phases[..4]
+            .iter()
+            .map(|p| format!("{:.0}", p[side]))
+            .collect();
+        println!(
+            "  {name}: peak PSS by quarter of the file {} MiB, then saving {:.0} MiB",
+            quarters.join(" / "),
+            phases[4][side]
         );
     }
     let _ = std::fs::remove_file(&saved);

@@ -15,6 +15,7 @@ use super::native::{
     AttachArgs, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeSupport,
     PeerCloseArgs, PeerOpenArgs, PeerSendArgs, PeerSignalArgs,
 };
+use super::save::{SaveArgs, SaveFinishArgs, SaveId, SaveOpenArgs, SavedFile};
 use super::{HostingInfo, LanCall, MediaKind, PermissionState, ServerInfo, SettingsSnapshot};
 use crate::settings::Settings;
 
@@ -102,6 +103,16 @@ commands! {
     NativePeerSend = "native_peer_send", PeerSendArgs => ();
     /// Closes a native peer.
     NativePeerClose = "native_peer_close", PeerCloseArgs => ();
+    /// Starts writing a received file into the Downloads folder.
+    SaveOpen = "save_open", SaveOpenArgs => SaveId;
+    /// Writes the next bytes of a save: they are the raw body, the
+    /// arguments ride in [`super::save::ARGS_HEADER`]. Answers how many
+    /// bytes the file holds now.
+    SaveWrite = "save_write", SaveArgs => u64;
+    /// Checks a save's hash and gives the file its name.
+    SaveFinish = "save_finish", SaveFinishArgs => SavedFile;
+    /// Drops a save and what it wrote.
+    SaveAbort = "save_abort", SaveArgs => ();
 }
 
 /// [`OpenInBrowser`]'s arguments.
@@ -169,7 +180,7 @@ mod tests {
             assert!(seen.insert(name), "{name} twice");
             assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         }
-        assert_eq!(NAMES.len(), 22);
+        assert_eq!(NAMES.len(), 26);
         assert!(NAMES.contains(&CheckServer::NAME));
     }
 

@@ -83,6 +83,8 @@ pub enum ShellErrorKind {
     /// The native call engine failed: a description or candidate it could
     /// not use, a peer it does not hold, a device or pipeline that failed.
     Native,
+    /// Saving a received file failed; the failure says how.
+    Save(super::save::SaveFailure),
 }
 
 /// Why a server (and room) failed the check before joining, each told

@@ -15,6 +15,7 @@
 //! - [`media`]: camera/microphone permission.
 //! - [`native`]: the native call engine (GStreamer in the shell, Linux):
 //!   native peers, local media, video frames.
+//! - [`save`]: received files the shell writes into the Downloads folder.
 //!
 //! Serde-only and wasm-safe, like [`crate::protocol`] and [`crate::settings`].
 
@@ -22,6 +23,7 @@ pub mod command;
 pub mod error;
 pub mod media;
 pub mod native;
+pub mod save;
 pub mod servers;
 pub mod snapshot;
 

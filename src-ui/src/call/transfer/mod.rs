@@ -8,22 +8,28 @@
 //! sender then reads the file in slices and sends it in chunks, waiting
 //! whenever the channel's `bufferedAmount` is high (`bufferedamountlow`), so
 //! neither side ever holds more than a few MiB of it. The receiver hashes as
-//! it goes and writes to disk as it goes (the origin-private file system;
-//! a `Blob` where there is none), tells the sender what it stored
+//! it goes and writes to disk as it goes (in the app, the shell writes into
+//! the Downloads folder; in a tab, the origin-private file system, or a
+//! `Blob` where there is none), tells the sender what it stored
 //! (`FileAck`: the sender stays within [`WINDOW`] of it), checks the hash
 //! when the last byte arrives, says so (`FileResult`), and downloads the
 //! file. Either side may cancel (`FileCancel`); a participant leaving ends
 //! their transfers.
 //!
-//! - [`send`]: the sender's side; [`receive`]: the receiver's.
+//! - [`send`]: the sender's side; [`receive`]: the receiver's, writing
+//!   through a `write_queue` (one write at a time, in order) to an
+//!   `opfs` scratch file or a `shell_file` in the Downloads folder.
 //! - This file: the words both sides and the page share ([`TransferView`],
 //!   [`TransferState`]), the rules for what an offer may say, and the
 //!   progress figures (rate, time left), pure and tested.
 
 use std::fmt::Write;
 
+mod opfs;
 pub mod receive;
 pub mod send;
+mod shell_file;
+mod write_queue;
 
 /// Bytes per data-channel message: Chromium and Firefox take 256 KiB
 /// (the SCTP transport's limit); fewer, larger messages cost less per byte.

@@ -1,23 +1,24 @@
 //! The receiver's side: what arrives is hashed as it comes and written to
-//! disk as it comes, into the page's origin-private file system (OPFS, a
-//! `FileSystemWritableFileStream`), so neither the page nor the browser
-//! holds the file; when the last byte is in, the hash is checked and the
-//! file, read back from disk, is downloaded. Where there is no OPFS, the
-//! parts are kept as a `Blob` (folded every [`FOLD_EVERY`] bytes) instead,
-//! which the browser holds.
+//! disk as it comes, so neither the page nor the browser holds the file.
+//! In the desktop app the shell writes it into the Downloads folder
+//! ([`ShellFile`]); in a browser tab it goes to the page's origin-private
+//! file system ([`OpfsFile`]) and, read back from disk, is downloaded once
+//! the hash is checked. Where there is neither, the parts are kept as a
+//! `Blob` (folded every [`FOLD_EVERY`] bytes), which the browser holds.
 
-use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 
-use serde_json::json;
+use peercall_signal::shell::save::SaveFailure;
 use sha2::{Digest, Sha256};
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen::JsCast;
 use web_sys::{Blob, HtmlAnchorElement, Url};
 
+use super::opfs::OpfsFile;
+use super::shell_file::ShellFile;
+use super::write_queue::{WriteParts, WriteQueue};
 use super::{hex, FOLD_EVERY};
 use crate::call::js;
+use crate::platform;
 
 /// Why a received file is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,24 +31,20 @@ pub enum ReceiveError {
     Storage,
 }
 
-/// A disk file being written, one write at a time, in arrival order.
-struct Disk {
-    folder: JsValue,
-    entry: String,
-    handle: JsValue,
-    writable: JsValue,
-    queue: RefCell<VecDeque<js_sys::ArrayBuffer>>,
-    writing: Cell<bool>,
-    failed: Cell<bool>,
-    /// Bytes stored so far, and who hears of it.
-    written: Cell<u64>,
-    on_written: Box<dyn Fn(u64)>,
-}
-
 /// Where the bytes go.
 enum Sink {
-    Disk(Rc<Disk>),
-    Memory { parts: js_sys::Array, unfolded: u64 },
+    Shell {
+        file: Rc<ShellFile>,
+        queue: Rc<WriteQueue>,
+    },
+    Opfs {
+        file: Rc<OpfsFile>,
+        queue: Rc<WriteQueue>,
+    },
+    Memory {
+        parts: js_sys::Array,
+        unfolded: u64,
+    },
 }
 
 /// One file arriving.
@@ -59,126 +56,69 @@ pub struct Receiver {
     on_stored: Rc<dyn Fn(u64)>,
 }
 
-/// Calls `target.name(args…)` and awaits the promise it returns.
-async fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let function = js::get(target, name)
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .ok_or_else(|| JsValue::from_str(name))?;
-    let array: js_sys::Array = args.iter().collect();
-    let promise = function.apply(target, &array)?;
-    JsFuture::from(js_sys::Promise::from(promise)).await
-}
-
-impl Disk {
-    /// A new file `entry` in the origin-private file system.
-    async fn open(entry: String, on_written: Box<dyn Fn(u64)>) -> Result<Rc<Self>, JsValue> {
-        let navigator = web_sys::window().ok_or(JsValue::NULL)?.navigator();
-        let storage = js::get(&navigator, "storage").ok_or(JsValue::NULL)?;
-        let folder = call(&storage, "getDirectory", &[]).await?;
-        let options = js::to_js(&json!({ "create": true }));
-        let handle = call(&folder, "getFileHandle", &[entry.as_str().into(), options]).await?;
-        let writable = call(&handle, "createWritable", &[]).await?;
-        Ok(Rc::new(Self {
-            folder,
-            entry,
-            handle,
-            writable,
-            queue: RefCell::new(VecDeque::new()),
-            writing: Cell::new(false),
-            failed: Cell::new(false),
-            written: Cell::new(0),
-            on_written,
-        }))
-    }
-
-    fn write(self: &Rc<Self>, buffer: &js_sys::ArrayBuffer) {
-        self.queue.borrow_mut().push_back(Clone::clone(buffer));
-        if self.writing.replace(true) {
-            return;
-        }
-        let disk = self.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            // Everything queued goes in one write (one blob of the parts),
-            // so writing keeps up however fast the parts come.
-            loop {
-                let parts: js_sys::Array = disk.queue.borrow_mut().drain(..).collect();
-                if parts.length() == 0 {
-                    break;
-                }
-                let bytes: u64 = parts
-                    .iter()
-                    .filter_map(|p| p.dyn_into::<js_sys::ArrayBuffer>().ok())
-                    .map(|b| u64::from(b.byte_length()))
-                    .sum();
-                let written = match Blob::new_with_buffer_source_sequence(&parts) {
-                    Ok(blob) => call(&disk.writable, "write", &[blob.into()]).await.is_ok(),
-                    Err(_) => false,
-                };
-                if !written {
-                    disk.failed.set(true);
-                    disk.queue.borrow_mut().clear();
-                    break;
-                }
-                disk.written.set(disk.written.get() + bytes);
-                (disk.on_written)(disk.written.get());
+impl Sink {
+    /// The desktop app's shell, writing into the Downloads folder.
+    async fn shell(name: &str, size: u64, on_stored: &Rc<dyn Fn(u64)>) -> Option<Self> {
+        let file = match ShellFile::open(name, size).await {
+            Ok(file) => Rc::new(file),
+            Err(error) => {
+                gloo::console::warn!(format!("the app can't save the file: {error}"));
+                return None;
             }
-            disk.writing.set(false);
-        });
-    }
-
-    /// Waits for the queued writes, closes the file and returns it (read
-    /// from disk).
-    async fn finish(&self) -> Result<Blob, JsValue> {
-        while self.writing.get() {
-            gloo::timers::future::TimeoutFuture::new(10).await;
-        }
-        if self.failed.get() {
-            return Err(JsValue::NULL);
-        }
-        call(&self.writable, "close", &[]).await?;
-        let file = call(&self.handle, "getFile", &[]).await?;
-        file.dyn_into().map_err(|_| JsValue::NULL)
-    }
-
-    /// Removes the file (after a delay, for a download reading it).
-    fn remove_after(&self, ms: u32) {
-        let (folder, entry, writable) = (
-            self.folder.clone(),
-            self.entry.clone(),
-            self.writable.clone(),
-        );
-        gloo::timers::callback::Timeout::new(ms, move || {
-            wasm_bindgen_futures::spawn_local(async move {
-                let _ = call(&writable, "abort", &[]).await;
-                let _ = call(&folder, "removeEntry", &[entry.into()]).await;
-            });
-        })
-        .forget();
-    }
-}
-
-impl Receiver {
-    /// Expects `size` bytes, written to disk as they come (`entry` names
-    /// the scratch file) where the page can, else kept in a `Blob`.
-    /// `on_stored` hears how many bytes are safely stored, as that grows.
-    pub async fn open(size: u64, entry: String, on_stored: Rc<dyn Fn(u64)>) -> Self {
-        let on_written = {
-            let on_stored = on_stored.clone();
-            Box::new(move |bytes| on_stored(bytes)) as Box<dyn Fn(u64)>
         };
-        let sink = match Disk::open(entry, on_written).await {
-            Ok(disk) => Sink::Disk(disk),
+        let writer = file.clone();
+        let write: WriteParts = Box::new(move |parts| {
+            let file = writer.clone();
+            Box::pin(async move { file.write(parts).await })
+        });
+        let queue = WriteQueue::new(write, reporter(on_stored));
+        Some(Sink::Shell { file, queue })
+    }
+
+    /// The page's origin-private file system.
+    async fn opfs(entry: String, on_stored: &Rc<dyn Fn(u64)>) -> Option<Self> {
+        let file = match OpfsFile::open(entry).await {
+            Ok(file) => file,
             Err(error) => {
                 gloo::console::warn!(format!(
                     "no origin-private file system, the file is kept in memory: {}",
                     js::describe(&error)
                 ));
-                Sink::Memory {
-                    parts: js_sys::Array::new(),
-                    unfolded: 0,
-                }
+                return None;
             }
         };
+        let writer = file.clone();
+        let write: WriteParts = Box::new(move |parts| {
+            let file = writer.clone();
+            Box::pin(async move { file.write(parts).await })
+        });
+        let queue = WriteQueue::new(write, reporter(on_stored));
+        Some(Sink::Opfs { file, queue })
+    }
+}
+
+fn reporter(on_stored: &Rc<dyn Fn(u64)>) -> Box<dyn Fn(u64)> {
+    let on_stored = on_stored.clone();
+    Box::new(move |bytes| on_stored(bytes))
+}
+
+impl Receiver {
+    /// Expects `size` bytes of the file `name`, written to disk as they
+    /// come where the page can (`entry` names a browser tab's scratch
+    /// file), else kept in a `Blob`. `on_stored` hears how many bytes are
+    /// safely stored, as that grows.
+    pub async fn open(name: &str, size: u64, entry: String, on_stored: Rc<dyn Fn(u64)>) -> Self {
+        let mut sink = None;
+        if platform::in_desktop_app() {
+            sink = Sink::shell(name, size, &on_stored).await;
+        }
+        if sink.is_none() {
+            sink = Sink::opfs(entry, &on_stored).await;
+        }
+        let sink = sink.unwrap_or_else(|| Sink::Memory {
+            parts: js_sys::Array::new(),
+            unfolded: 0,
+        });
         Self {
             size,
             bytes: 0,
@@ -207,11 +147,11 @@ impl Receiver {
         self.hasher.update(js_sys::Uint8Array::new(buffer).to_vec());
         self.bytes += length;
         match &mut self.sink {
-            Sink::Disk(disk) => {
-                if disk.failed.get() {
+            Sink::Shell { queue, .. } | Sink::Opfs { queue, .. } => {
+                if queue.failed() {
                     return Err(ReceiveError::Storage);
                 }
-                disk.write(buffer);
+                queue.push(buffer);
             }
             Sink::Memory { parts, unfolded } => {
                 (self.on_stored)(self.bytes);
@@ -228,20 +168,40 @@ impl Receiver {
         Ok(())
     }
 
-    /// The whole file, if it hashes to `sha256`, downloaded as `name`.
+    /// The whole file, if it hashes to `sha256`, saved as `name`: named in
+    /// the Downloads folder by the app's shell, or downloaded by the page.
     pub async fn finish(mut self, sha256: &str, name: &str) -> Result<(), ReceiveError> {
         let hash = hex(&std::mem::take(&mut self.hasher).finalize());
         let matches = hash.eq_ignore_ascii_case(sha256);
         match &self.sink {
-            Sink::Disk(disk) => {
-                let file = disk.finish().await;
+            Sink::Shell { file, queue } => {
+                if !queue.flushed().await || !matches {
+                    file.abort();
+                    return Err(if matches {
+                        ReceiveError::Storage
+                    } else {
+                        ReceiveError::Corrupt
+                    });
+                }
+                file.finish(sha256).await.map_err(|failure| match failure {
+                    SaveFailure::Corrupt => ReceiveError::Corrupt,
+                    SaveFailure::TooLong => ReceiveError::TooLong,
+                    _ => ReceiveError::Storage,
+                })?;
+            }
+            Sink::Opfs { file, queue } => {
+                let stored = if queue.flushed().await {
+                    file.close().await.ok()
+                } else {
+                    None
+                };
                 // The download reads the file from disk; it goes later.
-                disk.remove_after(if matches { 600_000 } else { 0 });
-                let file = file.map_err(|_| ReceiveError::Storage)?;
+                file.remove_after(if matches { 600_000 } else { 0 });
+                let stored = stored.ok_or(ReceiveError::Storage)?;
                 if !matches {
                     return Err(ReceiveError::Corrupt);
                 }
-                download(&file, name);
+                download(&stored, name);
             }
             Sink::Memory { parts, .. } => {
                 if !matches {
@@ -257,9 +217,16 @@ impl Receiver {
 
     /// Drops what arrived (cancelled, failed).
     pub fn discard(self) {
-        if let Sink::Disk(disk) = &self.sink {
-            disk.queue.borrow_mut().clear();
-            disk.remove_after(0);
+        match &self.sink {
+            Sink::Shell { file, queue } => {
+                queue.clear();
+                file.abort();
+            }
+            Sink::Opfs { file, queue } => {
+                queue.clear();
+                file.remove_after(0);
+            }
+            Sink::Memory { .. } => {}
         }
     }
 }

@@ -302,7 +302,8 @@ impl Session {
                     }
                 })
             };
-            let receiver = Receiver::open(size, entry, on_stored).await;
+            let name = t.view.borrow().name.clone();
+            let receiver = Receiver::open(&name, size, entry, on_stored).await;
             if t.state().finished() {
                 receiver.discard();
             } else {
