@@ -276,11 +276,25 @@ pub async fn native_availability() -> Result<NativeSupport, AppError> {
 }
 
 /// The cameras and microphones the native engine can open.
+/// From the first call on, the page hears of devices plugged in and out
+/// (the window event `DEVICES_EVENT`).
 #[tauri::command]
 pub async fn native_devices(
+    app: tauri::AppHandle,
     native: State<'_, NativeEngine>,
 ) -> Result<Vec<NativeDevice>, AppError> {
-    on_engine!(native, |engine| Ok(engine.devices()))
+    let _ = &app;
+    on_engine!(native, move |engine| {
+        engine.watch_devices(move || {
+            use tauri::Manager;
+            let event = peercall_signal::shell::DEVICES_EVENT;
+            if let Some(window) = app.get_webview_window("main") {
+                tracing::info!("cameras or microphones plugged in or out");
+                let _ = window.eval(format!("window.dispatchEvent(new Event('{event}'));"));
+            }
+        });
+        Ok(engine.devices())
+    })
 }
 
 /// The page hands over its event channel (`__CHANNEL__:N`): whatever a

@@ -27,6 +27,8 @@
 //! - `native` (Linux) — the shell's native call engine driven directly
 //!   against a Chromium page's `RTCPeerConnection`, in a network namespace
 //!   of its own.
+//! - `pulse` (Linux) — [`PulseServer`], a PulseAudio server of the test's
+//!   own to plug microphones in and out of.
 
 mod app;
 mod browser;
@@ -37,6 +39,8 @@ mod files;
 pub mod native;
 mod observe;
 mod process;
+#[cfg(target_os = "linux")]
+mod pulse;
 
 pub use app::{
     opened_url, recording_browser, without_native_engine, App, AppOptions, Display, SessionBus,
@@ -52,3 +56,5 @@ pub use process::{
     app_bin, artifacts, family, family_cpu_ticks, family_pss_kib, free_port, pss_kib, require,
     root, settings_dir, signal_bin, temp_dir, ui_dist, Process,
 };
+#[cfg(target_os = "linux")]
+pub use pulse::PulseServer;

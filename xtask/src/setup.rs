@@ -41,9 +41,10 @@ const APT_RUN: &[&str] = &[
 /// cross-check, ImageMagick for screenshots, a Korean font so the Korean UI
 /// renders in them, iproute2 to let mDNS run on loopback in the LAN test,
 /// a D-Bus session bus per app (single instance), xdotool to count its
-/// windows and to see it appear in the launch benchmark, and redis-server
+/// windows and to see it appear in the launch benchmark, redis-server
 /// for the signaling server's scale-out tests and bench (each starts its
-/// own on a loopback port).
+/// own on a loopback port), and PulseAudio with pactl, a sound server
+/// a test starts for itself to plug microphones in and out of.
 const APT_TEST: &[&str] = &[
     "iproute2",
     "dbus-daemon",
@@ -55,6 +56,8 @@ const APT_TEST: &[&str] = &[
     "imagemagick",
     "fonts-nanum",
     "redis-server",
+    "pulseaudio",
+    "pulseaudio-utils",
 ];
 
 /// …and to bundle: debootstrap for the clean-system install check, and

@@ -39,3 +39,8 @@ pub const LAUNCH_LINK_GLOBAL: &str = "__peercallLaunchLink";
 /// The window event the shell dispatches after it set
 /// [`LAUNCH_LINK_GLOBAL`] to a link clicked while the app runs.
 pub const LINK_EVENT: &str = "peercall-link";
+
+/// The window event the shell dispatches when a camera or microphone was
+/// plugged in or out (the native engine's device lists changed), as a
+/// browser fires `devicechange`.
+pub const DEVICES_EVENT: &str = "peercall-devices";

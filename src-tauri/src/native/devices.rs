@@ -3,7 +3,11 @@
 //! source element for one of them. With `PEERCALL_FAKE_MEDIA=1` (tests
 //! only) there is one fake camera (`videotestsrc`, a moving ball) and one
 //! fake microphone (`audiotestsrc`, a tone) instead, as Chromium's fake
-//! devices.
+//! devices. A [`Watch`] hears devices plugged in and out.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
 
 use gst::prelude::*;
 use peercall_signal::shell::native::NativeDevice;
@@ -89,16 +93,84 @@ pub fn open(
     Ok((element, device))
 }
 
+/// Hears cameras and microphones plugged in and out, on a thread of its
+/// own, until dropped.
+pub struct Watch {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The device monitor's messages that mean the lists changed.
+const CHANGES: &[gst::MessageType] = &[
+    gst::MessageType::DeviceAdded,
+    gst::MessageType::DeviceRemoved,
+    gst::MessageType::DeviceChanged,
+];
+
+impl Watch {
+    /// Starts watching; `on_change` is called (on the watch's thread) once
+    /// per burst of changes: a device plugged in often comes as several
+    /// (a camera's nodes, a headset's microphone and speaker). `None`
+    /// where the device monitor can't start.
+    pub fn start(on_change: impl Fn() + Send + 'static) -> Option<Self> {
+        let bus = monitor()?.bus();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("peercall-devices".to_owned())
+            .spawn(move || {
+                // (What came before the watch reads as one change: the
+                // page lists again, nothing more.)
+                let wait = gst::ClockTime::from_mseconds(300);
+                while !stopped.load(Ordering::Relaxed) {
+                    if bus.timed_pop_filtered(wait, CHANGES).is_none() {
+                        continue;
+                    }
+                    while bus.timed_pop_filtered(wait, CHANGES).is_some() {}
+                    on_change();
+                }
+            })
+            .ok()?;
+        Some(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The process's one device monitor, started on first use and left
+/// running: its providers (PipeWire, PulseAudio, V4L2) keep their lists
+/// current and its bus says when they change. A second monitor started
+/// and stopped beside it would stop the providers they share, and with
+/// them the first one's news of devices plugged in and out.
+fn monitor() -> Option<&'static gst::DeviceMonitor> {
+    static MONITOR: OnceLock<Option<gst::DeviceMonitor>> = OnceLock::new();
+    MONITOR
+        .get_or_init(|| {
+            let monitor = gst::DeviceMonitor::new();
+            monitor.add_filter(Some("Video/Source"), None);
+            monitor.add_filter(Some("Audio/Source"), None);
+            monitor.start().ok()?;
+            Some(monitor)
+        })
+        .as_ref()
+}
+
 /// What the device monitor sees, with the devices themselves.
 fn monitored() -> Vec<(NativeDevice, gst::Device)> {
-    let monitor = gst::DeviceMonitor::new();
-    monitor.add_filter(Some("Video/Source"), None);
-    monitor.add_filter(Some("Audio/Source"), None);
-    if monitor.start().is_err() {
+    let Some(monitor) = monitor() else {
         return Vec::new();
-    }
+    };
     let devices = monitor.devices();
-    monitor.stop();
     devices
         .into_iter()
         .filter_map(|device| {

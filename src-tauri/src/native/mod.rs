@@ -99,6 +99,8 @@ pub enum NativeError {
 /// The native call engine: local media, native peers, frames.
 pub struct Engine {
     shared: Arc<Shared>,
+    /// Devices plugged in and out, once someone listens.
+    watch: std::sync::OnceLock<Option<devices::Watch>>,
 }
 
 struct Shared {
@@ -160,7 +162,10 @@ impl Engine {
             .capture_context
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(context));
-        Ok(Self { shared })
+        Ok(Self {
+            shared,
+            watch: std::sync::OnceLock::new(),
+        })
     }
 
     /// Where the page reads frames.
@@ -179,6 +184,16 @@ impl Engine {
     /// The cameras and microphones that can be opened.
     pub fn devices(&self) -> Vec<NativeDevice> {
         devices::list(self.shared.fake)
+    }
+
+    /// From now on, `on_change` hears cameras and microphones plugged in
+    /// and out (once per burst, on a thread of the watch's). Only the first
+    /// call starts the watch; the fake devices never change.
+    pub fn watch_devices(&self, on_change: impl Fn() + Send + 'static) {
+        if self.shared.fake {
+            return;
+        }
+        self.watch.get_or_init(|| devices::Watch::start(on_change));
     }
 
     /// Makes the local media what `request` says.

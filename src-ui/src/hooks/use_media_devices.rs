@@ -51,7 +51,8 @@ pub fn device_options(
 /// plugged in and out (`devicechange`). `refresh` re-reads them (labels only
 /// appear once capture is allowed, so callers refresh after opening a device).
 /// With the native engine (`native`) they are the shell's devices, what it
-/// can capture (it plays sound on the system's output: no speakers).
+/// can capture (it plays sound on the system's output: no speakers), kept
+/// current by the shell's `DEVICES_EVENT`.
 #[hook]
 pub fn use_media_devices(refresh: u32, native: bool) -> UseStateHandle<MediaDevices> {
     let devices = use_state(MediaDevices::default);
@@ -61,12 +62,25 @@ pub fn use_media_devices(refresh: u32, native: bool) -> UseStateHandle<MediaDevi
             let media = web_sys::window()
                 .filter(|_| !*native)
                 .and_then(|w| w.navigator().media_devices().ok());
-            if *native {
+            // The shell's lists, now and whenever it says a device was
+            // plugged in or out.
+            let relist = native.then(|| {
                 let devices = devices.clone();
-                wasm_bindgen_futures::spawn_local(async move {
-                    devices.set(native_lists(crate::platform::native_devices().await));
-                });
-            }
+                move || {
+                    let devices = devices.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        devices.set(native_lists(crate::platform::native_devices().await));
+                    });
+                }
+            });
+            let plugged = relist.map(|relist| {
+                relist();
+                gloo::events::EventListener::new(
+                    &gloo::utils::window(),
+                    peercall_signal::shell::DEVICES_EVENT,
+                    move |_| relist(),
+                )
+            });
             let reload = {
                 let media = media.clone();
                 move || {
@@ -89,6 +103,7 @@ pub fn use_media_devices(refresh: u32, native: bool) -> UseStateHandle<MediaDevi
                     media.set_ondevicechange(None);
                 }
                 drop(listener);
+                drop(plugged);
             }
         });
     }
