@@ -28,7 +28,15 @@ pub enum PeerMessage {
         audio_muted: bool,
         /// Camera off (or missing).
         video_muted: bool,
+        /// The sender's side of the connection is the shell's native
+        /// engine (absent from senders before it was said: a browser).
+        #[serde(default)]
+        native: bool,
     },
+    /// Nothing to say: the sender is still there (between two native
+    /// engines, which can't tell a connection that lost its network from
+    /// a quiet one; see `session/liveness.rs`).
+    Alive,
     /// A chat line.
     Chat {
         /// The text.

@@ -110,6 +110,11 @@ impl Conn {
         }
     }
 
+    /// Whether the shell's native engine carries it.
+    pub fn is_native(&self) -> bool {
+        matches!(self, Self::Native(_))
+    }
+
     /// The browser's connection, when it is one: the in-call tools (quality,
     /// who is talking, screen share, files, the safety code) need the
     /// browser's own WebRTC and are unavailable on a native peer.

@@ -21,6 +21,8 @@
 //!   side yields: no deadlock with a browser, nor between two native peers.
 //! - **ICE restarts** only ever come from a browser peer; a native peer
 //!   whose offer is unanswered after signaling came back sends it again.
+//!   Between two native peers, a connection gone silent (its network
+//!   changed) is built again from scratch (`session/liveness.rs`).
 
 use crate::call::peer::Role;
 

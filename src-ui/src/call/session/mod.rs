@@ -37,8 +37,9 @@
 //! re-addressing, detaching), [`peer_events`] handles what their
 //! connections report and say, [`local`] our own camera and microphone
 //! ([`native_local`] when the shell captures them), [`screen`] the screen
-//! we share, [`transfers`] files sent and received, and [`tools`] what the
-//! in-call tools read. The session reaches its engine only through
+//! we share, [`transfers`] files sent and received, [`tools`] what the
+//! in-call tools read, and [`liveness`] native↔native connections that
+//! went silent (built again). The session reaches its engine only through
 //! [`Link`].
 //!
 //! # Either engine
@@ -67,6 +68,7 @@ use super::peer::{Incoming, Role};
 use super::{js, CallEvent, CallOptions, CallPhase, CallTarget, ConnState, DirectRole, EndReason};
 
 mod inspect;
+mod liveness;
 mod local;
 mod native_local;
 mod peer_events;
@@ -122,6 +124,9 @@ pub(super) struct Session {
     screen: screen::Sharing,
     /// Files sent and received.
     transfers: transfers::Transfers,
+    /// The tick that keeps native↔native connections honest, once one
+    /// exists (`liveness.rs`).
+    liveness: RefCell<Option<gloo::timers::callback::Interval>>,
 }
 
 impl Session {
@@ -150,6 +155,7 @@ impl Session {
             milestones: RefCell::new(Vec::new()),
             screen: screen::Sharing::default(),
             transfers: transfers::Transfers::default(),
+            liveness: RefCell::new(None),
         })
     }
 

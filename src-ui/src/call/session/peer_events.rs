@@ -64,7 +64,13 @@ impl Session {
                 // replace ourselves reports nothing.)
                 self.remove_slot(key, true);
             }
-            PeerEvent::Message(message) => self.on_peer_message(&slot, message),
+            PeerEvent::Message(message) => {
+                slot.heard.set(js_sys::Date::now());
+                if slot.quiet.replace(false) {
+                    self.emit_slot(&slot);
+                }
+                self.on_peer_message(&slot, message);
+            }
         }
     }
 
@@ -75,7 +81,9 @@ impl Session {
                 name,
                 audio_muted,
                 video_muted,
+                native,
             } => {
+                slot.native.set(native);
                 if let Some(name) = chat::clean(&name) {
                     slot.set_name(name);
                 }
@@ -105,6 +113,7 @@ impl Session {
                 self.emit_slot(slot);
             }
             PeerMessage::Bye => self.remove_slot(slot.key, true),
+            PeerMessage::Alive => {}
             message @ (PeerMessage::FileOffer { .. }
             | PeerMessage::FileAnswer { .. }
             | PeerMessage::FileCancel { .. }
@@ -134,6 +143,7 @@ impl Session {
             name: self.options.name.clone(),
             audio_muted: view.audio_muted,
             video_muted: view.video_muted,
+            native: self.link().is_some_and(|link| link.native().is_some()),
         }
     }
 

@@ -41,6 +41,14 @@ pub(super) struct Slot {
     video_muted: Cell<bool>,
     /// The server says they left, but our connection to them is up.
     detached: Cell<bool>,
+    /// Their side of the connection is the native engine (their hello).
+    pub(super) native: Cell<bool>,
+    /// When anything last came from them on the connection, or it was
+    /// made (`Date.now()`).
+    pub(super) heard: Cell<f64>,
+    /// A native↔native connection silent for a while: shown as
+    /// reconnecting, whatever `webrtcbin` says (see `liveness.rs`).
+    pub(super) quiet: Cell<bool>,
 }
 
 impl Slot {
@@ -87,7 +95,10 @@ impl Slot {
             key: self.key,
             id: self.id(),
             name: self.name(),
-            state: peer.as_ref().map_or(ConnState::Connecting, Conn::state),
+            state: match peer.as_ref().map_or(ConnState::Connecting, Conn::state) {
+                ConnState::Connected if self.quiet.get() => ConnState::Reconnecting,
+                state => state,
+            },
             video: peer.as_ref().and_then(|p| p.video(frames)),
             audio_muted: self.audio_muted.get(),
             video_muted: self.video_muted.get(),
@@ -172,6 +183,9 @@ impl Roster {
             audio_muted: Cell::new(false),
             video_muted: Cell::new(false),
             detached: Cell::new(false),
+            native: Cell::new(false),
+            heard: Cell::new(js_sys::Date::now()),
+            quiet: Cell::new(false),
         });
         self.slots.borrow_mut().push(slot.clone());
         slot
@@ -294,7 +308,7 @@ impl Session {
 
     /// Gives `slot` a fresh connection (closing any old one): a browser
     /// `RTCPeerConnection`, or a native peer when the shell carries the call.
-    fn connect(self: &Rc<Self>, slot: &Rc<Slot>, role: Role) {
+    pub(super) fn connect(self: &Rc<Self>, slot: &Rc<Slot>, role: Role) {
         let Some(link) = self.link() else { return };
         let me = link.my_id().unwrap_or_else(|| PeerId::new(""));
         let polite = me > *slot.id.borrow();
@@ -335,6 +349,11 @@ impl Session {
             }
         };
         slot.fallback.borrow_mut().take();
+        slot.heard.set(js_sys::Date::now());
+        slot.quiet.set(false);
+        if conn.is_native() {
+            self.watch_liveness();
+        }
         if let Some(old) = slot.peer.borrow_mut().replace(conn) {
             old.close();
         }
