@@ -79,6 +79,25 @@ impl PulseServer {
         self.pactl(&["unload-module", module]).map(drop)
     }
 
+    /// How many programs record from the microphone called `name` now,
+    /// as the sound server sees it.
+    pub fn recordings_from(&self, name: &str) -> Result<usize> {
+        let sources = self.pactl(&["list", "short", "sources"])?;
+        let Some(index) = sources
+            .lines()
+            .map(|line| line.split('\t').collect::<Vec<_>>())
+            .find(|fields| fields.get(1) == Some(&name))
+            .and_then(|fields| fields.first().map(|i| i.to_string()))
+        else {
+            return Ok(0);
+        };
+        let outputs = self.pactl(&["list", "short", "source-outputs"])?;
+        Ok(outputs
+            .lines()
+            .filter(|line| line.split('\t').nth(1) == Some(index.as_str()))
+            .count())
+    }
+
     fn pactl(&self, args: &[&str]) -> Result<String> {
         let out = Command::new("pactl")
             .args(args)

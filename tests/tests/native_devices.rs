@@ -2,7 +2,9 @@
 //! on real devices, no fake media): the app's sound server is a real
 //! PulseAudio of the test's own, and a microphone is plugged into it and
 //! pulled out again as a person plugs in a USB headset. Settings lists it
-//! within seconds, and drops it again, without reopening the screen.
+//! within seconds; once allowed, the preview records from it (as the sound
+//! server sees); pulled out while in use, it leaves the list, without
+//! reopening the screen.
 #![cfg(target_os = "linux")]
 
 use std::time::{Duration, Instant};
@@ -38,6 +40,28 @@ async fn until(app: &App, what: &str, test: impl Fn(&[String]) -> bool) -> Resul
     }
 }
 
+/// Waits until the programs recording from `name` satisfy `test`.
+async fn until_pulse(
+    pulse: &PulseServer,
+    name: &str,
+    what: &str,
+    test: impl Fn(usize) -> bool,
+) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let recordings = pulse.recordings_from(name)?;
+        if test(recordings) {
+            println!("{what}: after {:?}", started.elapsed());
+            return Ok(());
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(20),
+            "waiting for {what}: {recordings} recording from {name}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_microphone_plugged_in_appears_and_goes_when_pulled_out() -> Result<()> {
     let pulse = PulseServer::start().await?;
@@ -67,6 +91,15 @@ async fn scenario(app: &App, pulse: &PulseServer) -> Result<()> {
     })
     .await?;
     app.capture_screen("native-devices-plugged")?;
+
+    // Allowed, the preview records from it: the sound server sees the app
+    // recording from that microphone. (It is pulled out below while in use.)
+    click(&app.client, "#allow-media").await?;
+    let name = "usb_headset";
+    until_pulse(pulse, name, "the preview to record from the headset", |n| {
+        n > 0
+    })
+    .await?;
 
     pulse.unplug(&module)?;
     let gone = until(app, "after pulling out", |l| {
