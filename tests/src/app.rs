@@ -11,7 +11,9 @@ use anyhow::{bail, ensure, Context, Result};
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{json, Value};
 
-use crate::process::{app_bin, artifacts, free_port, require, temp_dir, wait_for_port, Process};
+use crate::process::{
+    app_bin, artifacts, free_port, require, settings_dir, temp_dir, wait_for_port, Process,
+};
 
 /// A private X server (Xvfb) for one app: apps never share a screen, so
 /// tests run in parallel and each screenshot shows its own window. Stopped
@@ -176,6 +178,19 @@ pub struct AppOptions {
 }
 
 impl App {
+    /// The app on its native engine with test media
+    /// (`PEERCALL_FAKE_MEDIA=1`), with settings of its own that name it
+    /// `name`, opened with `args` (an invite link, say).
+    pub async fn launch_native(name: &str, args: Vec<String>) -> Result<Self> {
+        let settings = format!(r#"{{"version": 2, "display_name": "{name}"}}"#);
+        Self::launch(AppOptions {
+            env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
+            config_dir: Some(settings_dir("native-app", &settings)?),
+            args,
+        })
+        .await
+    }
+
     /// Starts the app with its own tauri-driver, on its own preferred port.
     pub async fn launch(options: AppOptions) -> Result<Self> {
         let display = Display::start()?;

@@ -1,5 +1,6 @@
 //! Files the file-transfer tests and benchmark send: written with
-//! pseudo-random (incompressible) bytes, and checked by their SHA-256.
+//! pseudo-random (incompressible) bytes, and checked by their SHA-256; and
+//! what a folder received holds.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -48,4 +49,19 @@ pub fn sha256_of(path: &Path) -> Result<String> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Everything in `dir` (names, sorted), partial and hidden files included;
+/// nothing if it doesn't exist.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }

@@ -50,7 +50,7 @@ pub use call::{home_url, http_get, room_url, signaling_welcome, RedisServer, Sig
 pub use dom::{
     attr, click, screenshot, type_into, wait_for, wait_for_text, wait_until, UI_TIMEOUT,
 };
-pub use files::{random_file, sha256_of};
+pub use files::{listing, random_file, sha256_of};
 pub use observe::*;
 pub use process::{
     app_bin, artifacts, family, family_cpu_ticks, family_pss_kib, free_port, pss_kib, require,

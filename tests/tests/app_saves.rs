@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use peercall_e2e::{pss_kib, temp_dir, wait_for, App, AppOptions};
+use peercall_e2e::{listing, pss_kib, temp_dir, wait_for, App, AppOptions};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -78,19 +78,6 @@ async fn in_page(app: &App, body: &str) -> Result<Value> {
          (async () => {{ {body} }})().then(done, (e) => done({{ failed: e }}));"
     );
     Ok(app.client.execute_async(&script, vec![]).await?)
-}
-
-fn files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -167,9 +154,9 @@ async fn scenario(app: &App, downloads: &Path) -> Result<()> {
         "the shell grew with the file: {after_first} KiB then {after_second} KiB"
     );
     ensure!(
-        files(downloads).iter().all(|f| f.starts_with('.')),
+        listing(downloads).iter().all(|f| f.starts_with('.')),
         "the file had its name before it was finished: {:?}",
-        files(downloads)
+        listing(downloads)
     );
     let saved = in_page(
         app,
@@ -234,9 +221,9 @@ async fn scenario(app: &App, downloads: &Path) -> Result<()> {
         "the file with folders in its name differs"
     );
     ensure!(
-        files(downloads) == ["recording (2).bin", "recording.bin", "there.bin"],
+        listing(downloads) == ["recording (2).bin", "recording.bin", "there.bin"],
         "the Downloads folder holds {:?}",
-        files(downloads)
+        listing(downloads)
     );
     Ok(())
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Result};
 use fantoccini::Locator;
 use peercall_e2e::{
-    click, family_pss_kib, media_flowing, random_file, room_url, screenshot, sha256_of, temp_dir,
-    wait_for, wait_for_observed, wait_until, with_browsers, Browser, SignalServer,
+    click, family_pss_kib, listing, media_flowing, random_file, room_url, screenshot, sha256_of,
+    temp_dir, wait_for, wait_for_observed, wait_until, with_browsers, Browser, SignalServer,
 };
 use serde_json::Value;
 
@@ -20,20 +20,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 const TEST_LIMIT: Duration = Duration::from_secs(420);
 /// The big file.
 const BIG: u64 = 200 * 1024 * 1024;
-
-/// Everything in `dir` (names), including partial downloads.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
 
 /// Waits until the browser saved `name` completely in its downloads.
 async fn downloaded(browser: &Browser, name: &str, size: u64) -> Result<PathBuf> {

@@ -13,8 +13,8 @@ use anyhow::{bail, ensure, Context, Result};
 use fantoccini::{Client, Locator};
 use peercall_e2e::{
     click, connection, connections, live_connections, media_flowing, num, observed, room_url,
-    screenshot, settings_dir, type_into, wait_for, wait_for_observed, wait_for_text, wait_until,
-    App, AppOptions, Browser, SignalServer,
+    screenshot, type_into, wait_for, wait_for_observed, wait_for_text, wait_until, App, AppOptions,
+    Browser, SignalServer,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -193,21 +193,7 @@ async fn scenario(app: &App, chromium: &Client) -> Result<()> {
 /// native engines negotiate with each other.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_apps_and_chromium_in_a_mesh() -> Result<()> {
-    let launch = |name: &str, args: Vec<String>| {
-        let config_dir = settings_dir(
-            "native-mesh",
-            &format!(r#"{{"version": 2, "display_name": "{name}"}}"#),
-        );
-        async move {
-            App::launch(AppOptions {
-                env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
-                config_dir: Some(config_dir?),
-                args,
-            })
-            .await
-        }
-    };
-    let appa = launch("Appa", Vec::new()).await?;
+    let appa = App::launch_native("Appa", Vec::new()).await?;
     let outcome = tokio::time::timeout(Duration::from_secs(240), async {
         let a = &appa.client;
         wait_for(a, "#server-status[data-state='ready']").await?;
@@ -218,7 +204,7 @@ async fn two_apps_and_chromium_in_a_mesh() -> Result<()> {
             .await?
             .context("the call shows no room")?;
         let invite = format!("peercall://127.0.0.1:{}/{room}", appa.preferred_port);
-        let bomi = launch("Bomi", vec![invite]).await?;
+        let bomi = App::launch_native("Bomi", vec![invite]).await?;
         let chromium = Browser::launch().await;
         let result = async {
             let b = &bomi.client;
@@ -272,15 +258,8 @@ async fn native_call_survives_a_signaling_restart() -> Result<()> {
     let server = SignalServer::start(&[]).await?;
     let port = server.port;
     let room = "native-restart";
-    let app = App::launch(AppOptions {
-        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
-        config_dir: Some(settings_dir(
-            "native-restart",
-            r#"{"version": 2, "display_name": "Appa"}"#,
-        )?),
-        args: vec![format!("peercall://127.0.0.1:{port}/{room}")],
-    })
-    .await?;
+    let app =
+        App::launch_native("Appa", vec![format!("peercall://127.0.0.1:{port}/{room}")]).await?;
     let browser = match Browser::launch().await {
         Ok(browser) => browser,
         Err(error) => {
@@ -412,15 +391,7 @@ async fn native_call_survives_a_signaling_restart() -> Result<()> {
 /// and the app hangs up.
 #[tokio::test(flavor = "multi_thread")]
 async fn direct_calls_both_ways() -> Result<()> {
-    let app = App::launch(AppOptions {
-        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
-        config_dir: Some(settings_dir(
-            "native-direct",
-            r#"{"version": 2, "display_name": "Appa"}"#,
-        )?),
-        ..AppOptions::default()
-    })
-    .await?;
+    let app = App::launch_native("Appa", Vec::new()).await?;
     let browser = match Browser::launch().await {
         Ok(browser) => browser,
         Err(error) => {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use fantoccini::Client;
 use peercall_e2e::native::{in_network_namespace, rerun_in_network_namespace};
-use peercall_e2e::{click, settings_dir, wait_for, wait_until, App, AppOptions};
+use peercall_e2e::{click, wait_for, wait_until, App};
 
 /// Frames the tile of the other person has drawn.
 const REMOTE_FRAMES: &str =
@@ -41,18 +41,6 @@ fn a_call_between_two_apps_survives_a_network_change() -> Result<()> {
         "--nocapture",
         "--test-threads=1",
     ])
-}
-
-async fn launch(name: &str, args: Vec<String>) -> Result<App> {
-    App::launch(AppOptions {
-        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
-        config_dir: Some(settings_dir(
-            "native-recovery",
-            &format!(r#"{{"version": 2, "display_name": "{name}"}}"#),
-        )?),
-        args,
-    })
-    .await
 }
 
 async fn frames(client: &Client) -> Result<f64> {
@@ -83,7 +71,7 @@ fn ip(command: &str) -> Result<()> {
 }
 
 async fn scenario() -> Result<()> {
-    let appa = launch("Appa", Vec::new()).await?;
+    let appa = App::launch_native("Appa", Vec::new()).await?;
     let outcome = async {
         let a = &appa.client;
         wait_for(a, "#server-status[data-state='ready']").await?;
@@ -94,7 +82,7 @@ async fn scenario() -> Result<()> {
             .await?
             .context("the call shows no room")?;
         let invite = format!("peercall://127.0.0.1:{}/{room}", appa.preferred_port);
-        let bomi = launch("Bomi", vec![invite]).await?;
+        let bomi = App::launch_native("Bomi", vec![invite]).await?;
         let result = async {
             let b = &bomi.client;
             wait_for(b, "#call[data-phase='joined']").await?;

@@ -9,6 +9,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Blob;
 
+use super::write_queue::PartsFile;
 use crate::call::js;
 
 /// One scratch file, open for writing.
@@ -29,6 +30,16 @@ async fn call(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue,
     JsFuture::from(js_sys::Promise::from(promise)).await
 }
 
+impl PartsFile for OpfsFile {
+    /// Appends the parts (one blob of them, one write).
+    async fn write(&self, parts: js_sys::Array) -> bool {
+        match Blob::new_with_buffer_source_sequence(&parts) {
+            Ok(blob) => call(&self.writable, "write", &[blob.into()]).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
 impl OpfsFile {
     /// A new file `entry`, where the page has an origin-private file system.
     pub async fn open(entry: String) -> Result<Rc<Self>, JsValue> {
@@ -44,14 +55,6 @@ impl OpfsFile {
             handle,
             writable,
         }))
-    }
-
-    /// Appends the parts (one blob of them, one write).
-    pub async fn write(&self, parts: js_sys::Array) -> bool {
-        match Blob::new_with_buffer_source_sequence(&parts) {
-            Ok(blob) => call(&self.writable, "write", &[blob.into()]).await.is_ok(),
-            Err(_) => false,
-        }
     }
 
     /// Closes the file and returns it (read from disk).

@@ -15,7 +15,7 @@ use web_sys::{Blob, HtmlAnchorElement, Url};
 
 use super::opfs::OpfsFile;
 use super::shell_file::ShellFile;
-use super::write_queue::{WriteParts, WriteQueue};
+use super::write_queue::WriteQueue;
 use super::{hex, FOLD_EVERY};
 use crate::call::js;
 use crate::platform;
@@ -66,12 +66,7 @@ impl Sink {
                 return None;
             }
         };
-        let writer = file.clone();
-        let write: WriteParts = Box::new(move |parts| {
-            let file = writer.clone();
-            Box::pin(async move { file.write(parts).await })
-        });
-        let queue = WriteQueue::new(write, reporter(on_stored));
+        let queue = WriteQueue::new(file.clone(), on_stored.clone());
         Some(Sink::Shell { file, queue })
     }
 
@@ -87,19 +82,9 @@ impl Sink {
                 return None;
             }
         };
-        let writer = file.clone();
-        let write: WriteParts = Box::new(move |parts| {
-            let file = writer.clone();
-            Box::pin(async move { file.write(parts).await })
-        });
-        let queue = WriteQueue::new(write, reporter(on_stored));
+        let queue = WriteQueue::new(file.clone(), on_stored.clone());
         Some(Sink::Opfs { file, queue })
     }
-}
-
-fn reporter(on_stored: &Rc<dyn Fn(u64)>) -> Box<dyn Fn(u64)> {
-    let on_stored = on_stored.clone();
-    Box::new(move |bytes| on_stored(bytes))
 }
 
 impl Receiver {

@@ -10,6 +10,7 @@ use peercall_signal::shell::save::{
 use peercall_signal::shell::{ShellError, ShellErrorKind};
 use wasm_bindgen::JsCast;
 
+use super::write_queue::PartsFile;
 use crate::platform;
 
 /// One save, open in the shell.
@@ -37,8 +38,27 @@ impl ShellFile {
         Ok(Self { id })
     }
 
+    /// Has the shell check the hash and name the file.
+    pub async fn finish(&self, sha256: &str) -> Result<SavedFile, SaveFailure> {
+        let args = SaveFinishArgs {
+            id: self.id,
+            sha256: sha256.to_owned(),
+        };
+        platform::invoke::<SaveFinish>(args).await.map_err(failure)
+    }
+
+    /// Drops the save and what it wrote.
+    pub fn abort(&self) {
+        let args = SaveArgs { id: self.id };
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = platform::invoke::<SaveAbort>(args).await;
+        });
+    }
+}
+
+impl PartsFile for ShellFile {
     /// Appends the parts (`ArrayBuffer`s), copied into one body.
-    pub async fn write(&self, parts: js_sys::Array) -> bool {
+    async fn write(&self, parts: js_sys::Array) -> bool {
         let buffers: Vec<js_sys::ArrayBuffer> = parts.iter().map(|p| p.unchecked_into()).collect();
         let length: u32 = buffers.iter().map(|b| b.byte_length()).sum();
         let body = js_sys::Uint8Array::new_with_length(length);
@@ -55,22 +75,5 @@ impl ShellFile {
                 false
             }
         }
-    }
-
-    /// Has the shell check the hash and name the file.
-    pub async fn finish(&self, sha256: &str) -> Result<SavedFile, SaveFailure> {
-        let args = SaveFinishArgs {
-            id: self.id,
-            sha256: sha256.to_owned(),
-        };
-        platform::invoke::<SaveFinish>(args).await.map_err(failure)
-    }
-
-    /// Drops the save and what it wrote.
-    pub fn abort(&self) {
-        let args = SaveArgs { id: self.id };
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = platform::invoke::<SaveAbort>(args).await;
-        });
     }
 }

@@ -11,9 +11,15 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
 
-/// Stores the parts (`ArrayBuffer`s, in order) in one write; `false` when
-/// it failed.
-pub type WriteParts = Box<dyn Fn(js_sys::Array) -> Pin<Box<dyn Future<Output = bool>>>>;
+/// A file that takes parts, appended in order.
+pub trait PartsFile: 'static {
+    /// Appends the parts (`ArrayBuffer`s, in order) in one write; `false`
+    /// when it failed.
+    fn write(&self, parts: js_sys::Array) -> impl Future<Output = bool>;
+}
+
+/// One write of the queued parts.
+type WriteParts = Box<dyn Fn(js_sys::Array) -> Pin<Box<dyn Future<Output = bool>>>>;
 
 /// One file's writes.
 pub struct WriteQueue {
@@ -22,12 +28,16 @@ pub struct WriteQueue {
     failed: Cell<bool>,
     written: Cell<u64>,
     write_parts: WriteParts,
-    on_written: Box<dyn Fn(u64)>,
+    on_written: Rc<dyn Fn(u64)>,
 }
 
 impl WriteQueue {
-    /// Writes with `write_parts`; `on_written` hears the bytes stored.
-    pub fn new(write_parts: WriteParts, on_written: Box<dyn Fn(u64)>) -> Rc<Self> {
+    /// Writes to `file`; `on_written` hears the bytes stored.
+    pub fn new(file: Rc<impl PartsFile>, on_written: Rc<dyn Fn(u64)>) -> Rc<Self> {
+        let write_parts: WriteParts = Box::new(move |parts| {
+            let file = file.clone();
+            Box::pin(async move { file.write(parts).await })
+        });
         Rc::new(Self {
             queue: RefCell::new(VecDeque::new()),
             writing: Cell::new(false),
