@@ -311,6 +311,22 @@ impl App {
         self.display.capture(name)
     }
 
+    /// Starts a call from the home screen; answers the link that opens
+    /// another app in it (`peercall://127.0.0.1:PORT/ROOM`, over loopback).
+    pub async fn start_call(&self) -> Result<String> {
+        crate::dom::wait_for(&self.client, "#server-status[data-state='ready']").await?;
+        crate::dom::click(&self.client, "#start-call").await?;
+        let room = crate::dom::wait_for(&self.client, "#call[data-phase='joined']")
+            .await?
+            .attr("data-room")
+            .await?
+            .context("the call shows no room")?;
+        Ok(format!(
+            "peercall://127.0.0.1:{}/{room}",
+            self.preferred_port
+        ))
+    }
+
     /// Ends the session (the app quits).
     pub async fn quit(self) -> Result<()> {
         self.client.close().await?;

@@ -196,14 +196,8 @@ async fn two_apps_and_chromium_in_a_mesh() -> Result<()> {
     let appa = App::launch_native("Appa", Vec::new()).await?;
     let outcome = tokio::time::timeout(Duration::from_secs(240), async {
         let a = &appa.client;
-        wait_for(a, "#server-status[data-state='ready']").await?;
-        click(a, "#start-call").await?;
-        let room = wait_for(a, "#call[data-phase='joined']")
-            .await?
-            .attr("data-room")
-            .await?
-            .context("the call shows no room")?;
-        let invite = format!("peercall://127.0.0.1:{}/{room}", appa.preferred_port);
+        let invite = appa.start_call().await?;
+        let room = invite.rsplit('/').next().unwrap_or_default().to_owned();
         let bomi = App::launch_native("Bomi", vec![invite]).await?;
         let chromium = Browser::launch().await;
         let result = async {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context, Result};
 use fantoccini::Client;
 use peercall_e2e::native::{in_network_namespace, rerun_in_network_namespace};
-use peercall_e2e::{click, wait_for, wait_until, App};
+use peercall_e2e::{wait_for, wait_until, App};
 
 /// Frames the tile of the other person has drawn.
 const REMOTE_FRAMES: &str =
@@ -74,14 +74,7 @@ async fn scenario() -> Result<()> {
     let appa = App::launch_native("Appa", Vec::new()).await?;
     let outcome = async {
         let a = &appa.client;
-        wait_for(a, "#server-status[data-state='ready']").await?;
-        click(a, "#start-call").await?;
-        let room = wait_for(a, "#call[data-phase='joined']")
-            .await?
-            .attr("data-room")
-            .await?
-            .context("the call shows no room")?;
-        let invite = format!("peercall://127.0.0.1:{}/{room}", appa.preferred_port);
+        let invite = appa.start_call().await?;
         let bomi = App::launch_native("Bomi", vec![invite]).await?;
         let result = async {
             let b = &bomi.client;
