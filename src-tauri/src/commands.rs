@@ -183,6 +183,10 @@ pub fn ui_ready(clock: State<'_, LaunchClock>, args: UiReadyArgs) {
         interactive_ms = interactive.round(),
         "home screen interactive"
     );
+    // What a call's first peer would otherwise wait for, now the window
+    // no longer needs the cores.
+    #[cfg(target_os = "linux")]
+    crate::native::prepare_dtls_certificate();
 }
 
 /// The native call engine, started on the first command that needs it

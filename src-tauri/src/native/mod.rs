@@ -128,7 +128,6 @@ impl Engine {
     /// `runtime`. `fake_media`: test sources instead of devices.
     pub fn new(runtime: &tokio::runtime::Handle, fake_media: bool) -> Result<Self, NativeError> {
         support::ready().map_err(NativeError::Unavailable)?;
-        prepare_dtls_certificate();
         let probe = format!(
             "peercall-echo-probe-{}",
             ENGINES.fetch_add(1, Ordering::Relaxed)
@@ -215,6 +214,7 @@ impl Engine {
 
     /// Opens a native peer.
     pub fn open_peer(&self, args: PeerOpenArgs) -> Result<(), NativeError> {
+        prepare_dtls_certificate();
         let mut state = self.shared.lock();
         if state.peers.contains_key(&args.peer) {
             return Err(NativeError::PeerExists(args.peer.0));
@@ -342,21 +342,26 @@ impl Shared {
     }
 }
 
-/// Makes the DTLS certificate every peer of this process shares now, in
-/// the background: GStreamer's `dtlsdec` generates it (an RSA key, ~0.5 s
-/// of a core here) when the first one is made, which is otherwise inside
-/// the first call's `set-remote-description`, time a person joining waits
-/// for (measured by `benches/app_call.rs`). The thread runs at the lowest
-/// priority, so the window's start-up never waits for it.
-fn prepare_dtls_certificate() {
+/// Makes the DTLS certificate every peer of this process shares, on a
+/// thread of its own: GStreamer's `dtlsdec` generates it (an RSA key,
+/// ~0.5 s of a core here) when the first one is made, which is otherwise
+/// inside the first call's `set-remote-description`, time a person joining
+/// waits for (measured by `benches/app_call.rs`).
+///
+/// Called once the home screen is interactive (so the window's start-up
+/// never shares the cores with it) and when a peer opens (an app opened on
+/// a call link). It runs at normal priority: at the lowest one, a busy
+/// machine starved it for up to 56 s while a call's first peer waited on
+/// it (GStreamer makes the certificate once, and every peer waits for it).
+pub fn prepare_dtls_certificate() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         let made = std::thread::Builder::new()
             .name("dtls-certificate".into())
             .spawn(|| {
-                // SAFETY: plain syscall; on Linux `PRIO_PROCESS` with 0 is
-                // the calling thread (its nice value is per thread).
-                unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+                if support::ready().is_err() {
+                    return;
+                }
                 let started = std::time::Instant::now();
                 match gst::ElementFactory::make("dtlsdec").build() {
                     Ok(_) => tracing::debug!(took = ?started.elapsed(), "DTLS certificate ready"),

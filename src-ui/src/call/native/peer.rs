@@ -34,6 +34,10 @@ struct Inner {
     remote_session: RefCell<Option<String>>,
     /// Our offer, until its answer arrives.
     pending_offer: RefCell<Option<Value>>,
+    /// Opened to offer, until the answer arrives: the shell may take a
+    /// while to make the offer (its DTLS certificate, under load), and an
+    /// offer of theirs meanwhile is glare all the same.
+    offering: Cell<bool>,
     video: Cell<Option<StreamId>>,
     closed: Cell<bool>,
     on_event: Box<dyn Fn(PeerEvent)>,
@@ -69,6 +73,7 @@ impl NativePeer {
                 channel_open: Cell::new(false),
                 remote_session: RefCell::new(None),
                 pending_offer: RefCell::new(None),
+                offering: Cell::new(offer),
                 video: Cell::new(None),
                 closed: Cell::new(false),
                 on_event: Box::new(on_event),
@@ -127,7 +132,7 @@ impl NativePeer {
 
     /// Whether our first offer is still waiting for its answer.
     pub fn offer_pending(&self) -> bool {
-        self.0.pending_offer.borrow().is_some()
+        self.0.offering.get() || self.0.pending_offer.borrow().is_some()
     }
 
     /// Their video's stream, once its first frame came.
@@ -148,6 +153,7 @@ impl NativePeer {
                 };
                 if description.kind == SdpKind::Answer {
                     self.0.pending_offer.borrow_mut().take();
+                    self.0.offering.set(false);
                 }
                 *self.0.remote_session.borrow_mut() =
                     sdp::session_id(&description.sdp).map(str::to_owned);
@@ -248,7 +254,14 @@ fn on_shell_event(inner: &Rc<Inner>, event: NativeEvent) {
                 emit(PeerEvent::FirstFrame);
             }
         }
-        NativeEvent::LocalChanged { .. } | NativeEvent::Error { .. } => {}
+        NativeEvent::Error { .. } => {
+            // An offer that failed to be made never will be: their offer
+            // is welcome again.
+            if inner.pending_offer.borrow().is_none() {
+                inner.offering.set(false);
+            }
+        }
+        NativeEvent::LocalChanged { .. } => {}
     }
 }
 
