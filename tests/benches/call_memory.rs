@@ -121,7 +121,9 @@ mod linux {
 
     async fn browser() -> Result<()> {
         let server = SignalServer::start(&[]).await?;
-        let first = Browser::launch().await?;
+        // The measured tab without the tests' observer, which keeps every
+        // connection and track the page made.
+        let first = Browser::launch_unobserved().await?;
         let outcome = async {
             first.client.goto(&home_url(&server, "Alma")).await?;
             let peer = Browser::launch().await?;

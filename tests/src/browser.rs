@@ -64,6 +64,17 @@ impl Browser {
 
     /// Like [`Browser::launch`], with the given media situation.
     pub async fn launch_with_media(media: FakeMedia) -> Result<Self> {
+        Self::start(media, true).await
+    }
+
+    /// Like [`Browser::launch`], without the observer: for memory figures
+    /// of the page alone (the observer keeps every connection and track a
+    /// page ever made, to report on them).
+    pub async fn launch_unobserved() -> Result<Self> {
+        Self::start(FakeMedia::Devices, false).await
+    }
+
+    async fn start(media: FakeMedia, observed: bool) -> Result<Self> {
         let chromedriver = require("chromedriver")?;
         let chromium = require("chromium")?;
         let port = free_port();
@@ -128,9 +139,11 @@ impl Browser {
         )
         .await?;
         // Every page this browser opens is watched from outside the app.
-        if let Err(error) = install_observer(&client).await {
-            let _ = client.close().await;
-            return Err(error);
+        if observed {
+            if let Err(error) = install_observer(&client).await {
+                let _ = client.close().await;
+                return Err(error);
+            }
         }
         Ok(Self {
             client,

@@ -2,7 +2,7 @@ use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
 use crate::call::VideoSource;
-use crate::components::video_tile::attach_stream;
+use crate::components::video_tile::{attach_stream, detach_stream};
 use crate::components::NativeVideo;
 
 /// Props for [`CameraPreview`].
@@ -27,11 +27,13 @@ pub fn camera_preview(props: &CameraPreviewProps) -> Html {
     {
         let video = video.clone();
         use_effect_with(stream, move |stream| {
-            if let Some(element) = video.cast::<HtmlVideoElement>() {
-                if attach_stream(&element, stream.as_ref(), true) {
+            let element = video.cast::<HtmlVideoElement>();
+            if let Some(element) = &element {
+                if attach_stream(element, stream.as_ref(), true) {
                     let _ = element.play();
                 }
             }
+            move || detach_stream(element)
         });
     }
     let has_video = props.video.as_ref().is_some_and(VideoSource::has_video);

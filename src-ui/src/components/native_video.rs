@@ -33,6 +33,21 @@ pub fn native_video(props: &NativeVideoProps) -> Html {
             },
         );
     }
+    {
+        // A canvas the size of the video holds its pixels (3.5 MiB at
+        // 720p) until the garbage collector finds it once it is gone:
+        // give them back when the tile goes.
+        let canvas = canvas.clone();
+        use_effect_with((), move |()| {
+            let element = canvas.cast::<HtmlCanvasElement>();
+            move || {
+                if let Some(element) = element {
+                    element.set_width(0);
+                    element.set_height(0);
+                }
+            }
+        });
+    }
     html! {
         <canvas ref={canvas} id={props.id.clone()} class="native-video"
             data-stream={props.stream.0.to_string()} data-frames="0" />

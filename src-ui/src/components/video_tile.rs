@@ -75,12 +75,14 @@ pub fn video_tile(props: &VideoTileProps) -> Html {
         let video = video.clone();
         let sound_blocked = sound_blocked.clone();
         use_effect_with(stream, move |stream| {
-            if let Some(element) = video.cast::<HtmlVideoElement>() {
+            let element = video.cast::<HtmlVideoElement>();
+            if let Some(element) = &element {
                 // Our own voice must never play back; theirs plays here.
-                if attach_stream(&element, stream.as_ref(), silent) {
-                    play(element, sound_blocked);
+                if attach_stream(element, stream.as_ref(), silent) {
+                    play(Clone::clone(element), sound_blocked);
                 }
             }
+            move || detach_stream(element)
         });
     }
     {
@@ -216,6 +218,16 @@ pub(crate) fn attach_stream(
     element.set_muted(muted);
     element.set_src_object(stream);
     stream.is_some()
+}
+
+/// Lets go of the stream an element showed (it changes, or the tile goes):
+/// a detached element would keep its media player, last frame and audio
+/// output until the garbage collector finds it, once for every call.
+pub(crate) fn detach_stream(element: Option<HtmlVideoElement>) {
+    if let Some(element) = element.filter(|e| e.src_object().is_some()) {
+        let _ = element.pause();
+        element.set_src_object(None);
+    }
 }
 
 /// Starts playback; if the browser refuses sound without a click, plays

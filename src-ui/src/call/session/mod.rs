@@ -53,7 +53,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
-use gloo::timers::callback::Timeout;
 use peercall_signal::protocol::{
     ClientMessage, ErrorCode, IceServer, Member, PeerId, ServerMessage,
 };
@@ -459,7 +458,10 @@ impl Session {
             peer.send(&PeerMessage::Bye);
         }
         // A moment for the goodbyes to leave before the connections close.
-        Timeout::new(BYE_GRACE_MS, move || peers.iter().for_each(Conn::close)).forget();
+        wasm_bindgen_futures::spawn_local(async move {
+            gloo::timers::future::TimeoutFuture::new(BYE_GRACE_MS).await;
+            peers.iter().for_each(Conn::close);
+        });
         self.local.release();
         self.stop_screen();
         match &self.target {
