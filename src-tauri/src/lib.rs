@@ -28,7 +28,10 @@ use tauri::Manager;
 /// main window.
 pub fn run() {
     #[cfg(target_os = "linux")]
-    native::limit_malloc_arenas();
+    {
+        native::limit_malloc_arenas();
+        window::prefer_software_drawing();
+    }
     let launched = commands::LaunchClock::default();
     init_tracing();
 
