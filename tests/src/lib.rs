@@ -29,6 +29,8 @@
 //!   of its own.
 //! - `pulse` (Linux) — [`PulseServer`], a PulseAudio server of the test's
 //!   own to plug microphones in and out of.
+//! - `pipewire` (Linux) — [`PipeWireServer`], a PipeWire of the test's own
+//!   to plug cameras in and out of.
 
 mod app;
 mod browser;
@@ -38,6 +40,8 @@ mod files;
 #[cfg(target_os = "linux")]
 pub mod native;
 mod observe;
+#[cfg(target_os = "linux")]
+mod pipewire;
 mod process;
 #[cfg(target_os = "linux")]
 mod pulse;
@@ -52,6 +56,8 @@ pub use dom::{
 };
 pub use files::{listing, random_file, sha256_of};
 pub use observe::*;
+#[cfg(target_os = "linux")]
+pub use pipewire::PipeWireServer;
 pub use process::{
     app_bin, artifacts, family, family_cpu_ticks, family_pss_kib, free_port, pss_kib, require,
     root, settings_dir, signal_bin, temp_dir, ui_dist, Process,

@@ -1,65 +1,80 @@
-//! Microphones plugged in and out while the app is open (its native engine
-//! on real devices, no fake media): the app's sound server is a real
-//! PulseAudio of the test's own, and a microphone is plugged into it and
-//! pulled out again as a person plugs in a USB headset. Settings lists it
-//! within seconds; once allowed, the preview records from it (as the sound
-//! server sees); pulled out while in use, it leaves the list, without
-//! reopening the screen.
+//! Microphones and cameras plugged in and out while the app is open (its
+//! native engine on real devices, no fake media), as a person plugs in a
+//! USB headset or camera: the app's sound server is a real PulseAudio of
+//! the test's own, its camera server a real PipeWire of the test's own.
+//! Settings lists the device within seconds; once allowed, the preview
+//! captures from it (as the sound or camera server sees it); pulled out
+//! while in use, it leaves the list and the page says it is missing,
+//! without reopening the screen.
 #![cfg(target_os = "linux")]
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
-use peercall_e2e::{click, wait_for, App, AppOptions, PulseServer};
+use peercall_e2e::{click, wait_for, wait_for_text, App, AppOptions, PipeWireServer, PulseServer};
 
-/// The microphone picker's choices, as the person reads them.
-const MICROPHONES: &str =
-    "Array.from(document.querySelectorAll('#microphone-select option')).map(o => o.textContent)";
-
-async fn microphones(app: &App) -> Result<Vec<String>> {
-    let value = app
-        .client
-        .execute(&format!("return {MICROPHONES};"), vec![])
-        .await?;
+/// A device picker's choices, as the person reads them.
+async fn choices(app: &App, picker: &str) -> Result<Vec<String>> {
+    let script = format!(
+        "return Array.from(document.querySelectorAll('{picker} option')).map(o => o.textContent);"
+    );
+    let value = app.client.execute(&script, vec![]).await?;
     Ok(serde_json::from_value(value)?)
 }
 
-/// Waits until the picker's choices satisfy `test`; answers how long it took.
-async fn until(app: &App, what: &str, test: impl Fn(&[String]) -> bool) -> Result<Duration> {
+/// Waits until `picker`'s choices satisfy `test`; answers how long it took.
+async fn until(
+    app: &App,
+    picker: &str,
+    what: &str,
+    test: impl Fn(&[String]) -> bool,
+) -> Result<Duration> {
     let started = Instant::now();
     loop {
-        let listed = microphones(app).await?;
+        let listed = choices(app, picker).await?;
         if test(&listed) {
             return Ok(started.elapsed());
         }
         ensure!(
             started.elapsed() < Duration::from_secs(20),
-            "{what}: the microphones listed are {listed:?}"
+            "{what}: {picker} lists {listed:?}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// Waits until the programs recording from `name` satisfy `test`.
-async fn until_pulse(
-    pulse: &PulseServer,
-    name: &str,
+/// Waits until `count()` (streams the device's server sees capturing from
+/// it) satisfies `test`.
+async fn until_captured<F>(
     what: &str,
+    count: impl Fn() -> F,
     test: impl Fn(usize) -> bool,
-) -> Result<()> {
+) -> Result<()>
+where
+    F: Future<Output = Result<usize>>,
+{
     let started = Instant::now();
     loop {
-        let recordings = pulse.recordings_from(name)?;
-        if test(recordings) {
+        let captures = count().await?;
+        if test(captures) {
             println!("{what}: after {:?}", started.elapsed());
             return Ok(());
         }
         ensure!(
             started.elapsed() < Duration::from_secs(20),
-            "waiting for {what}: {recordings} recording from {name}"
+            "waiting for {what}: {captures} capturing"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Opens Settings on the home screen of an app on real devices.
+async fn open_settings(app: &App) -> Result<()> {
+    wait_for(&app.client, "#home[data-engine='native']").await?;
+    click(&app.client, "#open-settings").await?;
+    wait_for(&app.client, "#microphone-select").await?;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,23 +85,22 @@ async fn a_microphone_plugged_in_appears_and_goes_when_pulled_out() -> Result<()
         ..AppOptions::default()
     })
     .await?;
-    let outcome = scenario(&app, &pulse).await;
+    let outcome = microphone(&app, &pulse).await;
     let _ = app.quit().await;
     outcome
 }
 
-async fn scenario(app: &App, pulse: &PulseServer) -> Result<()> {
-    wait_for(&app.client, "#home[data-engine='native']").await?;
-    click(&app.client, "#open-settings").await?;
-    wait_for(&app.client, "#microphone-select").await?;
+async fn microphone(app: &App, pulse: &PulseServer) -> Result<()> {
+    open_settings(app).await?;
+    let picker = "#microphone-select";
     let headset = "USB-Headset-Microphone";
-    until(app, "before plugging in", |l| {
+    until(app, picker, "before plugging in", |l| {
         !l.iter().any(|m| m.contains(headset))
     })
     .await?;
 
     let module = pulse.plug_microphone("usb_headset", headset)?;
-    let appeared = until(app, "after plugging in", |l| {
+    let appeared = until(app, picker, "after plugging in", |l| {
         l.iter().any(|m| m.contains(headset))
     })
     .await?;
@@ -96,16 +110,78 @@ async fn scenario(app: &App, pulse: &PulseServer) -> Result<()> {
     // recording from that microphone. (It is pulled out below while in use.)
     click(&app.client, "#allow-media").await?;
     let name = "usb_headset";
-    until_pulse(pulse, name, "the preview to record from the headset", |n| {
+    let recordings = || async { pulse.recordings_from(name) };
+    until_captured("the preview to record from the headset", recordings, |n| {
         n > 0
     })
     .await?;
 
     pulse.unplug(&module)?;
-    let gone = until(app, "after pulling out", |l| {
+    let gone = until(app, picker, "after pulling out", |l| {
         !l.iter().any(|m| m.contains(headset))
     })
     .await?;
-    println!("a microphone plugged in was listed after {appeared:?}, gone {gone:?} after it was pulled out");
+    let said = wait_for_text(&app.client, "#mic-message", "No microphone found").await?;
+    println!(
+        "a microphone plugged in was listed after {appeared:?}, gone {gone:?} after it was pulled out; the page says {said:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_camera_plugged_in_is_shown_and_goes_when_pulled_out() -> Result<()> {
+    let pipewire = PipeWireServer::start().await?;
+    let app = App::launch(AppOptions {
+        env: pipewire.env(),
+        ..AppOptions::default()
+    })
+    .await?;
+    let outcome = camera(&app, &pipewire).await;
+    let _ = app.quit().await;
+    outcome
+}
+
+async fn camera(app: &App, pipewire: &PipeWireServer) -> Result<()> {
+    open_settings(app).await?;
+    let picker = "#camera-select";
+    let label = "USB Camera";
+    until(app, picker, "before plugging in", |l| {
+        !l.iter().any(|c| c.contains(label))
+    })
+    .await?;
+
+    let node = pipewire.plug_camera("usb_camera", label).await?;
+    let appeared = until(app, picker, "after plugging in", |l| {
+        l.iter().any(|c| c.contains(label))
+    })
+    .await?;
+
+    // Allowed, the preview shows it: PipeWire sees the app capturing from
+    // that camera, and the preview draws its moving picture.
+    click(&app.client, "#allow-media").await?;
+    let captures = || async { pipewire.captures_from("usb_camera") };
+    until_captured("the preview to capture from the camera", captures, |n| {
+        n > 0
+    })
+    .await?;
+    let frames =
+        "Number(document.querySelector('#settings-preview')?.getAttribute('data-frames') ?? 0)";
+    peercall_e2e::wait_until(
+        &app.client,
+        "the preview to draw the camera",
+        &format!("{frames} >= 10"),
+    )
+    .await?;
+    app.capture_screen("native-devices-camera")?;
+
+    pipewire.unplug(node)?;
+    let gone = until(app, picker, "after pulling out", |l| {
+        !l.iter().any(|c| c.contains(label))
+    })
+    .await?;
+    let said = wait_for_text(&app.client, "#camera-message", "No camera found").await?;
+    println!(
+        "a camera plugged in was listed after {appeared:?}, gone {gone:?} after it was pulled out; the page says {said:?}"
+    );
     Ok(())
 }

@@ -43,8 +43,10 @@ const APT_RUN: &[&str] = &[
 /// a D-Bus session bus per app (single instance), xdotool to count its
 /// windows and to see it appear in the launch benchmark, redis-server
 /// for the signaling server's scale-out tests and bench (each starts its
-/// own on a loopback port), and PulseAudio with pactl, a sound server
-/// a test starts for itself to plug microphones in and out of.
+/// own on a loopback port), PulseAudio with pactl, a sound server a test
+/// starts for itself to plug microphones in and out of, and PipeWire with
+/// its session manager, pw-cli and GStreamer's PipeWire plugin, for
+/// cameras the same way.
 const APT_TEST: &[&str] = &[
     "iproute2",
     "dbus-daemon",
@@ -58,6 +60,9 @@ const APT_TEST: &[&str] = &[
     "redis-server",
     "pulseaudio",
     "pulseaudio-utils",
+    "pipewire",
+    "wireplumber",
+    "gstreamer1.0-pipewire",
 ];
 
 /// …and to bundle: debootstrap for the clean-system install check, and

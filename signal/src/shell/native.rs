@@ -164,12 +164,38 @@ pub struct LocalMedia {
     pub camera: Option<NativeDevice>,
     /// The microphone in use, if audio is captured.
     pub microphone: Option<NativeDevice>,
-    /// Why the camera could not be opened, when it was asked for.
-    pub camera_error: Option<String>,
-    /// Why the microphone could not be opened, when it was asked for.
-    pub microphone_error: Option<String>,
+    /// Why the camera is not captured, when it was asked for.
+    pub camera_error: Option<DeviceFault>,
+    /// Why the microphone is not captured, when it was asked for.
+    pub microphone_error: Option<DeviceFault>,
     /// The preview's stream, while video is captured.
     pub preview: Option<StreamId>,
+}
+
+/// Why a camera or microphone that was asked for is not captured: it would
+/// not open, or it failed while open (pulled out, say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceFault {
+    /// What the person is told.
+    pub kind: DeviceFaultKind,
+    /// GStreamer's words, for the log.
+    pub detail: String,
+}
+
+/// What a [`DeviceFault`] means to the person, sorted as a browser sorts
+/// `getUserMedia`'s errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceFaultKind {
+    /// No such device: none at all, the one chosen is gone, or it was
+    /// pulled out while in use.
+    Missing,
+    /// The system refused access to it.
+    Denied,
+    /// Another program holds it.
+    Busy,
+    /// Anything else.
+    Failed,
 }
 
 /// A session description, as the browser's `RTCSessionDescriptionInit`

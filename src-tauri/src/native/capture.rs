@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use gst::prelude::*;
 use peercall_signal::settings::AudioProcessing;
 use peercall_signal::shell::native::{
-    LocalMedia, MediaRequest, NativeDevice, PeerKey, StreamId, VideoFormat,
+    DeviceFault, DeviceFaultKind, LocalMedia, MediaRequest, NativeDevice, PeerKey, StreamId,
+    VideoFormat,
 };
 use peercall_signal::shell::MediaKind;
 
@@ -47,7 +48,7 @@ pub const AUDIO_CAPS: &str = "audio/x-raw,format=S16LE,rate=48000,channels=1,lay
 
 /// Called (on a thread of its own) when an open device fails: its kind,
 /// its pipeline's generation and why.
-pub type OnFailure = Arc<dyn Fn(MediaKind, u64, String) + Send + Sync>;
+pub type OnFailure = Arc<dyn Fn(MediaKind, u64, DeviceFault) + Send + Sync>;
 
 /// Every peer's `appsrc`s, which the capture pipelines push into.
 #[derive(Default)]
@@ -147,8 +148,8 @@ pub struct Context {
 pub struct Capture {
     camera: Option<Source>,
     microphone: Option<Source>,
-    camera_error: Option<String>,
-    microphone_error: Option<String>,
+    camera_error: Option<DeviceFault>,
+    microphone_error: Option<DeviceFault>,
     muted: bool,
     generation: u64,
 }
@@ -178,7 +179,7 @@ impl Capture {
                     self.camera = Some(source);
                     self.camera_error = None;
                 }
-                Err(error) => self.camera_error = Some(error.to_string()),
+                Err(error) => self.camera_error = Some(error.device_fault()),
             }
         }
         if !request.audio {
@@ -197,7 +198,7 @@ impl Capture {
                     self.microphone = Some(source);
                     self.microphone_error = None;
                 }
-                Err(error) => self.microphone_error = Some(error.to_string()),
+                Err(error) => self.microphone_error = Some(error.device_fault()),
             }
         }
         self.muted = request.mic_muted;
@@ -214,7 +215,7 @@ impl Capture {
         &mut self,
         kind: MediaKind,
         generation: u64,
-        message: String,
+        fault: DeviceFault,
         context: &Context,
     ) -> bool {
         match kind {
@@ -225,7 +226,7 @@ impl Capture {
                     .is_some_and(|c| c.generation == generation) =>
             {
                 self.close_camera(context);
-                self.camera_error = Some(message);
+                self.camera_error = Some(fault);
                 true
             }
             MediaKind::Microphone
@@ -235,11 +236,37 @@ impl Capture {
                     .is_some_and(|m| m.generation == generation) =>
             {
                 self.microphone = None;
-                self.microphone_error = Some(message);
+                self.microphone_error = Some(fault);
                 true
             }
             _ => false,
         }
+    }
+
+    /// The device of `kind` open now, if it is the one of `generation`.
+    pub fn device(&self, kind: MediaKind, generation: u64) -> Option<NativeDevice> {
+        let source = match kind {
+            MediaKind::Camera => self.camera.as_ref(),
+            MediaKind::Microphone => self.microphone.as_ref(),
+        };
+        source
+            .filter(|s| s.generation == generation)
+            .map(|s| s.device.clone())
+    }
+
+    /// The devices open now: their kind, generation and what they are.
+    pub fn open_devices(&self) -> Vec<(MediaKind, u64, NativeDevice)> {
+        [
+            (MediaKind::Camera, &self.camera),
+            (MediaKind::Microphone, &self.microphone),
+        ]
+        .into_iter()
+        .filter_map(|(kind, source)| {
+            source
+                .as_ref()
+                .map(|s| (kind, s.generation, s.device.clone()))
+        })
+        .collect()
     }
 
     /// Stops both devices.
@@ -415,25 +442,62 @@ fn start(
 ) -> Result<(), NativeError> {
     let bus = pipeline.bus().expect("a pipeline has a bus");
     if pipeline.set_state(gst::State::Playing).is_err() {
-        let reason = bus
+        let (fault, reason) = bus
             .pop_filtered(&[gst::MessageType::Error])
             .and_then(|message| match message.view() {
-                gst::MessageView::Error(error) => Some(error.error().to_string()),
+                gst::MessageView::Error(error) => {
+                    Some((fault_kind(&error.error()), error.error().to_string()))
+                }
                 _ => None,
             })
-            .unwrap_or_else(|| "it would not start".to_owned());
+            .unwrap_or_else(|| (DeviceFaultKind::Failed, "it would not start".to_owned()));
         let _ = pipeline.set_state(gst::State::Null);
-        return Err(NativeError::Device(reason));
+        return Err(NativeError::Device { fault, reason });
     }
     let on_failure = Arc::clone(&context.on_failure);
     bus.set_sync_handler(move |_, message| {
         if let gst::MessageView::Error(error) = message.view() {
-            let reason = error.error().to_string();
+            let fault = DeviceFault {
+                kind: fault_kind(&error.error()),
+                detail: error.error().to_string(),
+            };
             let on_failure = Arc::clone(&on_failure);
             // Never change a pipeline's state from its own streaming thread.
-            std::thread::spawn(move || on_failure(kind, generation, reason));
+            std::thread::spawn(move || on_failure(kind, generation, fault));
         }
         gst::BusSyncReply::Drop
     });
     Ok(())
+}
+
+/// What a source element's error means to the person. Elements say so in
+/// GStreamer's resource-error domain: `v4l2src` on a camera another
+/// program holds says *busy*, a device the system refuses *not
+/// authorized*, one that is gone *not found*.
+fn fault_kind(error: &gst::glib::Error) -> DeviceFaultKind {
+    match error.kind::<gst::ResourceError>() {
+        Some(gst::ResourceError::NotFound) => DeviceFaultKind::Missing,
+        Some(gst::ResourceError::Busy) => DeviceFaultKind::Busy,
+        Some(gst::ResourceError::NotAuthorized) => DeviceFaultKind::Denied,
+        _ => DeviceFaultKind::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn element_errors_read_as_the_person_is_told() {
+        let read = |error| fault_kind(&gst::glib::Error::new(error, "words"));
+        assert_eq!(read(gst::ResourceError::Busy), DeviceFaultKind::Busy);
+        assert_eq!(read(gst::ResourceError::NotFound), DeviceFaultKind::Missing);
+        assert_eq!(
+            read(gst::ResourceError::NotAuthorized),
+            DeviceFaultKind::Denied
+        );
+        assert_eq!(read(gst::ResourceError::Read), DeviceFaultKind::Failed);
+        let other = gst::glib::Error::new(gst::CoreError::Failed, "words");
+        assert_eq!(fault_kind(&other), DeviceFaultKind::Failed);
+    }
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 
 use gst::prelude::*;
-use peercall_signal::shell::native::NativeDevice;
+use peercall_signal::shell::native::{DeviceFaultKind, NativeDevice};
 use peercall_signal::shell::MediaKind;
 
 use super::NativeError;
@@ -89,8 +89,26 @@ pub fn open(
         })?;
     let element = element
         .create_element(None)
-        .map_err(|e| NativeError::Device(format!("{}: {e}", device.label)))?;
+        .map_err(|e| NativeError::Device {
+            fault: DeviceFaultKind::Failed,
+            reason: format!("{}: {e}", device.label),
+        })?;
     Ok((element, device))
+}
+
+/// Whether the device `id` is gone from the system's devices, or goes
+/// within `settle` (polled; this blocks the calling thread meanwhile).
+pub fn gone(id: &str, fake: bool, settle: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + settle;
+    loop {
+        if !list(fake).iter().any(|d| d.id == id) {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Hears cameras and microphones plugged in and out, on a thread of its

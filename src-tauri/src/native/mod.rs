@@ -33,8 +33,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use peercall_signal::shell::native::{
-    FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeEvent, PeerKey, PeerOpenArgs,
-    PeerSendArgs, PeerSignalArgs, StreamId,
+    DeviceFault, DeviceFaultKind, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice,
+    NativeEvent, PeerKey, PeerOpenArgs, PeerSendArgs, PeerSignalArgs, StreamId,
 };
 use peercall_signal::shell::MediaKind;
 
@@ -86,14 +86,34 @@ pub enum NativeError {
         id: Option<String>,
     },
     /// The device would not open.
-    #[error("the device failed: {0}")]
-    Device(String),
+    #[error("the device failed: {reason}")]
+    Device {
+        /// What it means to the person.
+        fault: DeviceFaultKind,
+        /// GStreamer's words.
+        reason: String,
+    },
     /// A pipeline could not be built or started.
     #[error("GStreamer: {0}")]
     Gst(String),
     /// The frames server could not listen.
     #[error("the frames server could not listen: {0}")]
     Frames(#[source] std::io::Error),
+}
+
+impl NativeError {
+    /// Why a device asked for is not captured, as the page is told.
+    pub fn device_fault(&self) -> DeviceFault {
+        let kind = match self {
+            Self::NoDevice { .. } => DeviceFaultKind::Missing,
+            Self::Device { fault, .. } => *fault,
+            _ => DeviceFaultKind::Failed,
+        };
+        DeviceFault {
+            kind,
+            detail: self.to_string(),
+        }
+    }
 }
 
 /// The native call engine: local media, native peers, frames.
@@ -151,9 +171,9 @@ impl Engine {
             fanout: Arc::clone(&shared.fanout),
             frames: shared.frames.frames().clone(),
             probe,
-            on_failure: Arc::new(move |kind, generation, message| {
+            on_failure: Arc::new(move |kind, generation, fault| {
                 if let Some(shared) = weak.upgrade() {
-                    shared.device_failed(kind, generation, message);
+                    shared.device_failed(kind, generation, fault);
                 }
             }),
         };
@@ -192,7 +212,15 @@ impl Engine {
         if self.shared.fake {
             return;
         }
-        self.watch.get_or_init(|| devices::Watch::start(on_change));
+        let shared = Arc::downgrade(&self.shared);
+        self.watch.get_or_init(|| {
+            devices::Watch::start(move || {
+                if let Some(shared) = shared.upgrade() {
+                    shared.devices_changed();
+                }
+                on_change();
+            })
+        });
     }
 
     /// Makes the local media what `request` says.
@@ -343,10 +371,38 @@ impl Shared {
         }
     }
 
-    fn device_failed(&self, kind: MediaKind, generation: u64, message: String) {
+    /// Devices were plugged in or out: one in use that is gone was pulled
+    /// out, whether or not its element noticed (`pipewiresrc` does not
+    /// when its camera goes).
+    fn devices_changed(&self) {
         let context = self.capture_context();
+        let present = devices::list(context.fake);
+        let open = self.lock().capture.open_devices();
+        for (kind, generation, device) in open {
+            if !present.iter().any(|d| d.id == device.id) {
+                let fault = DeviceFault {
+                    kind: DeviceFaultKind::Missing,
+                    detail: format!("{} was unplugged", device.label),
+                };
+                self.device_failed(kind, generation, fault);
+            }
+        }
+    }
+
+    /// A device failed while open (on a thread of its own). One that is
+    /// gone from the system's devices was pulled out: people are told it
+    /// is missing, whatever words its element used.
+    fn device_failed(&self, kind: MediaKind, generation: u64, mut fault: DeviceFault) {
+        let context = self.capture_context();
+        let device = self.lock().capture.device(kind, generation);
+        if let Some(device) = device {
+            if devices::gone(&device.id, context.fake, UNPLUG_SETTLE) {
+                fault.kind = DeviceFaultKind::Missing;
+            }
+        }
+        tracing::info!(?kind, fault = ?fault.kind, detail = %fault.detail, "a device failed");
         let mut state = self.lock();
-        if state.capture.failed(kind, generation, message, &context) {
+        if state.capture.failed(kind, generation, fault, &context) {
             let media = state.capture.local();
             let sink = Arc::clone(&state.sink);
             drop(state);
@@ -354,6 +410,11 @@ impl Shared {
         }
     }
 }
+
+/// How long a failed device may take to leave the system's devices for its
+/// failure to count as being pulled out (the element usually reports the
+/// failure first).
+const UNPLUG_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Makes the DTLS certificate every peer of this process shares, on a
 /// thread of its own: GStreamer's `dtlsdec` generates it (an RSA key,

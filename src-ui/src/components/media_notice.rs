@@ -35,9 +35,8 @@ pub fn media_notice(props: &MediaNoticeProps) -> Html {
             DeviceError::Unsupported | DeviceError::Failed => Text::CamFailedInCall,
         },
         (None, Some(error)) => match error {
-            DeviceError::Missing | DeviceError::Unsupported | DeviceError::Failed => {
-                Text::MicMissingInCall
-            }
+            DeviceError::Missing => Text::MicMissingInCall,
+            DeviceError::Unsupported | DeviceError::Failed => Text::MicFailedInCall,
             DeviceError::Busy => Text::MicBusyInCall,
             DeviceError::Denied => Text::MicDeniedInCall,
         },

@@ -148,7 +148,8 @@ pub fn devices_section(props: &DevicesSectionProps) -> Html {
         preview.mic_error.map(|e| match e {
             DeviceError::Missing => Text::MicMissing,
             DeviceError::Busy => Text::MicBusy,
-            _ => Text::MicDenied,
+            DeviceError::Denied => Text::MicDenied,
+            DeviceError::Unsupported | DeviceError::Failed => Text::MicFailed,
         })
     };
     let guidance = (camera_denied || mic_denied).then(|| guidance_for_denied(platform.host));

@@ -117,21 +117,33 @@ pub fn use_preview(enabled: bool, preferences: MediaPreferences) -> UseStateHand
                         opening: false,
                         generation: generation + 1,
                     };
-                    *opened.borrow_mut() = Some(local);
-                    for track in tracks {
+                    // A device that stops on its own is opened again (a
+                    // bounded number of times): a browser's track ends; the
+                    // shell says so when a device it captures fails or is
+                    // pulled out.
+                    let again = {
                         let cancelled = cancelled.clone();
                         let reopen = reopen.clone();
                         let reopens_left = reopens_left.clone();
+                        std::rc::Rc::new(move || {
+                            let mut left = reopens_left.borrow_mut();
+                            if !cancelled.get() && *left > 0 {
+                                *left -= 1;
+                                reopen.set(*reopen + 1);
+                            }
+                        })
+                    };
+                    if let Held::Native(hold) = &local.held {
+                        let again = again.clone();
+                        hold.on_local_change(move |_| again());
+                    }
+                    *opened.borrow_mut() = Some(local);
+                    for track in tracks {
+                        let again = again.clone();
                         watchers.borrow_mut().push(EventListener::once(
                             &track,
                             "ended",
-                            move |_| {
-                                let mut left = reopens_left.borrow_mut();
-                                if !cancelled.get() && *left > 0 {
-                                    *left -= 1;
-                                    reopen.set(*reopen + 1);
-                                }
-                            },
+                            move |_| again(),
                         ));
                     }
                     preview.set(shown);

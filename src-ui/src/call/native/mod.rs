@@ -268,6 +268,14 @@ pub struct MediaHold {
 }
 
 impl MediaHold {
+    /// Whom to tell when the local media changes by itself (a device
+    /// unplugged) while this is the newest holder.
+    pub fn on_local_change(&self, handler: impl Fn(LocalMedia) + 'static) {
+        if let Some(inner) = self.shell.upgrade() {
+            NativeShell(inner).on_local_change(handler);
+        }
+    }
+
     /// Lets go. The last holder to let go closes the media: at once
     /// (`now`, hanging up) or after [`HANDOFF_MS`] unless someone holds it
     /// again by then (a preview leaving for the call that uses it).

@@ -10,7 +10,9 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use peercall_signal::shell::native::{LocalMedia, MediaRequest, VideoFormat};
+use peercall_signal::shell::native::{
+    DeviceFault, DeviceFaultKind, LocalMedia, MediaRequest, VideoFormat,
+};
 
 use crate::call::engine::Pending;
 use crate::call::media::{DeviceError, MediaPreferences};
@@ -39,29 +41,18 @@ pub(in crate::call) fn native_request(
     }
 }
 
-/// Why a device the shell was asked for isn't open, as the page words it.
-fn device_error(asked: bool, open: bool, why: Option<&str>) -> Option<DeviceError> {
+/// Why a device the shell was asked for isn't open, as the page words it
+/// (no reason given: the shell found none to open).
+fn device_error(asked: bool, open: bool, fault: Option<&DeviceFault>) -> Option<DeviceError> {
     if !asked || open {
         return None;
     }
-    let Some(why) = why.map(str::to_ascii_lowercase) else {
-        return Some(DeviceError::Missing);
-    };
-    Some(
-        if why.contains("denied") || why.contains("permission") || why.contains("not allowed") {
-            DeviceError::Denied
-        } else if why.contains("busy") || why.contains("in use") {
-            DeviceError::Busy
-        } else if why.contains("no camera")
-            || why.contains("no microphone")
-            || why.contains("not found")
-            || why.contains("no such")
-        {
-            DeviceError::Missing
-        } else {
-            DeviceError::Failed
-        },
-    )
+    Some(match fault.map(|f| f.kind) {
+        None | Some(DeviceFaultKind::Missing) => DeviceError::Missing,
+        Some(DeviceFaultKind::Denied) => DeviceError::Denied,
+        Some(DeviceFaultKind::Busy) => DeviceError::Busy,
+        Some(DeviceFaultKind::Failed) => DeviceError::Failed,
+    })
 }
 
 /// The picture and the errors for what the shell opened (`Err`: the shell
@@ -84,12 +75,12 @@ pub(in crate::call) fn native_view(
             let camera = device_error(
                 preferences.want_camera,
                 media.camera.is_some(),
-                media.camera_error.as_deref(),
+                media.camera_error.as_ref(),
             );
             let mic = device_error(
                 preferences.want_microphone,
                 media.microphone.is_some(),
-                media.microphone_error.as_deref(),
+                media.microphone_error.as_ref(),
             );
             (video, camera, mic)
         }
@@ -202,7 +193,7 @@ impl NativeLocal {
             // The last reason the camera couldn't open stays shown while
             // it is off because of it.
             camera_error: camera_error.or_else(|| {
-                let why = opened.as_ref().ok()?.camera_error.as_deref()?;
+                let why = opened.as_ref().ok()?.camera_error.as_ref()?;
                 device_error(asked_camera, false, Some(why))
             }),
             opening: self.opening.get(),
@@ -286,21 +277,22 @@ mod tests {
     }
 
     #[test]
-    fn shell_errors_become_what_a_person_can_act_on() {
-        assert_eq!(device_error(false, false, Some("busy")), None);
+    fn shell_faults_become_what_a_person_can_act_on() {
+        let fault = |kind| DeviceFault {
+            kind,
+            detail: "GStreamer's words".into(),
+        };
+        let busy = fault(DeviceFaultKind::Busy);
+        assert_eq!(device_error(false, false, Some(&busy)), None);
         assert_eq!(device_error(true, true, None), None);
         assert_eq!(device_error(true, false, None), Some(DeviceError::Missing));
-        assert_eq!(
-            device_error(true, false, Some("Device or resource busy")),
-            Some(DeviceError::Busy)
-        );
-        assert_eq!(
-            device_error(true, false, Some("Permission denied")),
-            Some(DeviceError::Denied)
-        );
-        assert_eq!(
-            device_error(true, false, Some("pipeline failed")),
-            Some(DeviceError::Failed)
-        );
+        for (kind, shown) in [
+            (DeviceFaultKind::Busy, DeviceError::Busy),
+            (DeviceFaultKind::Denied, DeviceError::Denied),
+            (DeviceFaultKind::Missing, DeviceError::Missing),
+            (DeviceFaultKind::Failed, DeviceError::Failed),
+        ] {
+            assert_eq!(device_error(true, false, Some(&fault(kind))), Some(shown));
+        }
     }
 }
