@@ -44,6 +44,36 @@ async fn until(
     }
 }
 
+/// Waits until `picker` lists a choice with `label` in it (`present`) or
+/// none; answers how long it took.
+async fn listed(
+    app: &App,
+    picker: &str,
+    label: &str,
+    present: bool,
+    what: &str,
+) -> Result<Duration> {
+    until(app, picker, what, |l| {
+        l.iter().any(|c| c.contains(label)) == present
+    })
+    .await
+}
+
+/// Runs `scenario` on an app on real devices with `env`, then quits it.
+async fn on_real_devices(
+    env: Vec<(String, String)>,
+    scenario: impl AsyncFnOnce(&App) -> Result<()>,
+) -> Result<()> {
+    let app = App::launch(AppOptions {
+        env,
+        ..AppOptions::default()
+    })
+    .await?;
+    let outcome = scenario(&app).await;
+    let _ = app.quit().await;
+    outcome
+}
+
 /// Waits until `count()` (streams the device's server sees capturing from
 /// it) satisfies `test`.
 async fn until_captured<F>(
@@ -80,30 +110,17 @@ async fn open_settings(app: &App) -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_microphone_plugged_in_appears_and_goes_when_pulled_out() -> Result<()> {
     let pulse = PulseServer::start().await?;
-    let app = App::launch(AppOptions {
-        env: pulse.env(),
-        ..AppOptions::default()
-    })
-    .await?;
-    let outcome = microphone(&app, &pulse).await;
-    let _ = app.quit().await;
-    outcome
+    on_real_devices(pulse.env(), async |app| microphone(app, &pulse).await).await
 }
 
 async fn microphone(app: &App, pulse: &PulseServer) -> Result<()> {
     open_settings(app).await?;
     let picker = "#microphone-select";
     let headset = "USB-Headset-Microphone";
-    until(app, picker, "before plugging in", |l| {
-        !l.iter().any(|m| m.contains(headset))
-    })
-    .await?;
+    listed(app, picker, headset, false, "before plugging in").await?;
 
     let module = pulse.plug_microphone("usb_headset", headset)?;
-    let appeared = until(app, picker, "after plugging in", |l| {
-        l.iter().any(|m| m.contains(headset))
-    })
-    .await?;
+    let appeared = listed(app, picker, headset, true, "after plugging in").await?;
     app.capture_screen("native-devices-plugged")?;
 
     // Allowed, the preview records from it: the sound server sees the app
@@ -117,10 +134,7 @@ async fn microphone(app: &App, pulse: &PulseServer) -> Result<()> {
     .await?;
 
     pulse.unplug(&module)?;
-    let gone = until(app, picker, "after pulling out", |l| {
-        !l.iter().any(|m| m.contains(headset))
-    })
-    .await?;
+    let gone = listed(app, picker, headset, false, "after pulling out").await?;
     let said = wait_for_text(&app.client, "#mic-message", "No microphone found").await?;
     println!(
         "a microphone plugged in was listed after {appeared:?}, gone {gone:?} after it was pulled out; the page says {said:?}"
@@ -131,30 +145,17 @@ async fn microphone(app: &App, pulse: &PulseServer) -> Result<()> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_camera_plugged_in_is_shown_and_goes_when_pulled_out() -> Result<()> {
     let pipewire = PipeWireServer::start().await?;
-    let app = App::launch(AppOptions {
-        env: pipewire.env(),
-        ..AppOptions::default()
-    })
-    .await?;
-    let outcome = camera(&app, &pipewire).await;
-    let _ = app.quit().await;
-    outcome
+    on_real_devices(pipewire.env(), async |app| camera(app, &pipewire).await).await
 }
 
 async fn camera(app: &App, pipewire: &PipeWireServer) -> Result<()> {
     open_settings(app).await?;
     let picker = "#camera-select";
     let label = "USB Camera";
-    until(app, picker, "before plugging in", |l| {
-        !l.iter().any(|c| c.contains(label))
-    })
-    .await?;
+    listed(app, picker, label, false, "before plugging in").await?;
 
     let node = pipewire.plug_camera("usb_camera", label).await?;
-    let appeared = until(app, picker, "after plugging in", |l| {
-        l.iter().any(|c| c.contains(label))
-    })
-    .await?;
+    let appeared = listed(app, picker, label, true, "after plugging in").await?;
 
     // Allowed, the preview shows it: PipeWire sees the app capturing from
     // that camera, and the preview draws its moving picture.
@@ -175,10 +176,7 @@ async fn camera(app: &App, pipewire: &PipeWireServer) -> Result<()> {
     app.capture_screen("native-devices-camera")?;
 
     pipewire.unplug(node)?;
-    let gone = until(app, picker, "after pulling out", |l| {
-        !l.iter().any(|c| c.contains(label))
-    })
-    .await?;
+    let gone = listed(app, picker, label, false, "after pulling out").await?;
     let said = wait_for_text(&app.client, "#camera-message", "No camera found").await?;
     println!(
         "a camera plugged in was listed after {appeared:?}, gone {gone:?} after it was pulled out; the page says {said:?}"
