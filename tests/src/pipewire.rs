@@ -138,8 +138,11 @@ impl PipeWireServer {
         Ok(None)
     }
 
+    /// Runs `pw-cli` (for at most 10 s: a PipeWire that hangs fails the
+    /// test instead of hanging it).
     fn pw_cli(&self, args: &[&str]) -> Result<String> {
-        let out = Command::new("pw-cli")
+        let out = Command::new("timeout")
+            .args(["10", "pw-cli"])
             .args(args)
             .env("PIPEWIRE_RUNTIME_DIR", &self.runtime)
             .env("DBUS_SESSION_BUS_ADDRESS", &self.bus.address)

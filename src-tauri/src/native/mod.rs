@@ -119,9 +119,15 @@ impl NativeError {
 /// The native call engine: local media, native peers, frames.
 pub struct Engine {
     shared: Arc<Shared>,
-    /// Devices plugged in and out, once someone listens.
+    /// Devices plugged in and out, from the first real device opened or
+    /// the page's first listing on.
     watch: std::sync::OnceLock<Option<devices::Watch>>,
+    /// Who else hears of it (the page's pickers), once one asked.
+    on_devices: Arc<Mutex<Option<DevicesListener>>>,
 }
+
+/// Told when cameras or microphones are plugged in or out.
+type DevicesListener = Box<dyn Fn() + Send>;
 
 struct Shared {
     fake: bool,
@@ -184,6 +190,7 @@ impl Engine {
         Ok(Self {
             shared,
             watch: std::sync::OnceLock::new(),
+            on_devices: Arc::default(),
         })
     }
 
@@ -205,26 +212,40 @@ impl Engine {
         devices::list(self.shared.fake)
     }
 
-    /// From now on, `on_change` hears cameras and microphones plugged in
-    /// and out (once per burst, on a thread of the watch's). Only the first
-    /// call starts the watch; the fake devices never change.
+    /// From now on, `on_change` (and no longer an earlier one) hears
+    /// cameras and microphones plugged in and out, once per burst, on the
+    /// watch's thread. The fake devices never change.
     pub fn watch_devices(&self, on_change: impl Fn() + Send + 'static) {
         if self.shared.fake {
             return;
         }
+        *self.on_devices.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(on_change));
+        self.watch();
+    }
+
+    /// Starts the device watch, once: a device in use that is pulled out
+    /// must fail as missing even when nobody lists devices (a call begun
+    /// from the home screen) and its element says nothing.
+    fn watch(&self) {
         let shared = Arc::downgrade(&self.shared);
+        let listener = Arc::clone(&self.on_devices);
         self.watch.get_or_init(|| {
             devices::Watch::start(move || {
                 if let Some(shared) = shared.upgrade() {
                     shared.devices_changed();
                 }
-                on_change();
+                if let Some(tell) = listener.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                    tell();
+                }
             })
         });
     }
 
     /// Makes the local media what `request` says.
     pub fn set_media(&self, request: &MediaRequest) -> LocalMedia {
+        if !self.shared.fake && (request.video || request.audio) {
+            self.watch();
+        }
         let context = self.shared.capture_context();
         self.shared.lock().capture.apply(request, &context)
     }
@@ -395,8 +416,8 @@ impl Shared {
     fn device_failed(&self, kind: MediaKind, generation: u64, mut fault: DeviceFault) {
         let context = self.capture_context();
         let device = self.lock().capture.device(kind, generation);
-        if let Some(device) = device {
-            if devices::gone(&device.id, context.fake, UNPLUG_SETTLE) {
+        if let Some(device) = device.filter(|_| !context.fake) {
+            if devices::gone(&device.id, false, UNPLUG_SETTLE) {
                 fault.kind = DeviceFaultKind::Missing;
             }
         }

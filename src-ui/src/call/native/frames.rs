@@ -106,6 +106,8 @@ struct Sink {
     canvas: HtmlCanvasElement,
     mailbox: RefCell<Mailbox<Frame>>,
     drawn: Cell<u64>,
+    /// No longer shown: a draw still decoding leaves the canvas alone.
+    closed: Cell<bool>,
 }
 
 struct Inner {
@@ -141,6 +143,7 @@ pub struct Showing {
 
 impl Drop for Showing {
     fn drop(&mut self) {
+        self.sink.closed.set(true);
         if let Some(inner) = self.frames.upgrade() {
             let mut sinks = inner.sinks.borrow_mut();
             if let Some(list) = sinks.get_mut(&self.stream) {
@@ -174,6 +177,7 @@ impl Frames {
             canvas,
             mailbox: RefCell::new(Mailbox::default()),
             drawn: Cell::new(0),
+            closed: Cell::new(false),
         });
         self.0
             .sinks
@@ -262,7 +266,10 @@ fn draw_loop(sink: Rc<Sink>, frame: Frame) {
     wasm_bindgen_futures::spawn_local(async move {
         let mut next = Some(frame);
         while let Some(frame) = next {
-            match draw(&sink.canvas, &frame).await {
+            if sink.closed.get() {
+                return;
+            }
+            match draw(&sink, &frame).await {
                 Ok(()) => {
                     let drawn = sink.drawn.get() + 1;
                     sink.drawn.set(drawn);
@@ -278,7 +285,8 @@ fn draw_loop(sink: Rc<Sink>, frame: Frame) {
     });
 }
 
-async fn draw(canvas: &HtmlCanvasElement, frame: &Frame) -> Result<(), JsValue> {
+async fn draw(sink: &Sink, frame: &Frame) -> Result<(), JsValue> {
+    let canvas = &sink.canvas;
     let (width, height) = (
         u32::from(frame.header.width),
         u32::from(frame.header.height),
@@ -297,8 +305,11 @@ async fn draw(canvas: &HtmlCanvasElement, frame: &Frame) -> Result<(), JsValue> 
             let bitmap: ImageBitmap = JsFuture::from(window.create_image_bitmap_with_blob(&blob)?)
                 .await?
                 .dyn_into()?;
-            resize(canvas, bitmap.width(), bitmap.height());
-            context.draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)?;
+            // The tile may have gone (its canvas emptied) while decoding.
+            if !sink.closed.get() {
+                resize(canvas, bitmap.width(), bitmap.height());
+                context.draw_image_with_image_bitmap(&bitmap, 0.0, 0.0)?;
+            }
             bitmap.close();
         }
         FrameFormat::Rgba => {
