@@ -29,7 +29,7 @@ use tauri::Manager;
 pub fn run() {
     #[cfg(target_os = "linux")]
     {
-        native::limit_malloc_arenas();
+        native::tune_malloc();
         window::prefer_software_drawing();
     }
     let launched = commands::LaunchClock::default();

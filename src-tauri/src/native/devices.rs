@@ -96,12 +96,12 @@ pub fn open(
     Ok((element, device))
 }
 
-/// Whether the device `id` is gone from the system's devices, or goes
+/// Whether the real device `id` is gone from the system's devices, or goes
 /// within `settle` (polled; this blocks the calling thread meanwhile).
-pub fn gone(id: &str, fake: bool, settle: std::time::Duration) -> bool {
+pub fn gone(id: &str, settle: std::time::Duration) -> bool {
     let deadline = std::time::Instant::now() + settle;
     loop {
-        if !list(fake).iter().any(|d| d.id == id) {
+        if !list(false).iter().any(|d| d.id == id) {
             return true;
         }
         if std::time::Instant::now() >= deadline {

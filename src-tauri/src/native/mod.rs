@@ -343,7 +343,7 @@ impl Engine {
 /// after each of ten.
 ///
 /// Called first thing, before any thread.
-pub fn limit_malloc_arenas() {
+pub fn tune_malloc() {
     #[cfg(target_env = "gnu")]
     // SAFETY: `mallopt` only tunes the allocator; called before the
     // process starts any thread.
@@ -417,7 +417,7 @@ impl Shared {
         let context = self.capture_context();
         let device = self.lock().capture.device(kind, generation);
         if let Some(device) = device.filter(|_| !context.fake) {
-            if devices::gone(&device.id, false, UNPLUG_SETTLE) {
+            if devices::gone(&device.id, UNPLUG_SETTLE) {
                 fault.kind = DeviceFaultKind::Missing;
             }
         }
