@@ -75,6 +75,10 @@ pub(crate) enum Eviction {
     TooSlow,
     /// The server-wide budget was spent and this peer had the most waiting.
     ServerBusy,
+    /// The server is shutting down: the session says so and closes (the
+    /// hub tells every session this way, so that a session's loop waits on
+    /// one notice rather than two).
+    Shutdown,
 }
 
 impl Eviction {
@@ -86,6 +90,7 @@ impl Eviction {
                 CloseCode::Again,
                 "server busy: too much queued for this slow connection",
             ),
+            Self::Shutdown => (CloseCode::Away, "server shutting down"),
         }
     }
 }
@@ -113,10 +118,9 @@ struct Account {
     /// Frames this queue may hold.
     max_frames: usize,
     state: Mutex<AccountState>,
-    /// The connection task waiting for a frame.
-    frame_waker: AtomicWaker,
-    /// The connection task waiting for its eviction.
-    evicted_waker: AtomicWaker,
+    /// The connection task, waiting for a frame or its eviction: one task
+    /// owns both ends ([`Inbox`], [`Evicted`]), so one waker serves both.
+    task: AtomicWaker,
 }
 
 #[derive(Debug, Default)]
@@ -138,8 +142,7 @@ impl Account {
             limit,
             max_frames,
             state: Mutex::default(),
-            frame_waker: AtomicWaker::new(),
-            evicted_waker: AtomicWaker::new(),
+            task: AtomicWaker::new(),
         })
     }
 
@@ -155,7 +158,7 @@ impl Account {
         }
         state.evicted = Some(why);
         self.budget.release(std::mem::take(&mut state.queued));
-        self.evicted_waker.wake();
+        self.task.wake();
     }
 
     /// The next frame, if one is waiting, taken out of the counts.
@@ -202,7 +205,7 @@ impl Outbox {
         state.queued += bytes;
         state.frames.push_back(text.clone());
         drop(state);
-        account.frame_waker.wake();
+        account.task.wake();
         Ok(())
     }
 
@@ -228,7 +231,7 @@ impl Drop for Outbox {
     /// The queue ends: the connection task hears of it once it is empty.
     fn drop(&mut self) {
         self.account.lock().abandoned = true;
-        self.account.frame_waker.wake();
+        self.account.task.wake();
     }
 }
 
@@ -258,7 +261,7 @@ impl Evicted {
             if let Some(why) = evicted() {
                 return Poll::Ready(why);
             }
-            self.account.evicted_waker.register(cx.waker());
+            self.account.task.register(cx.waker());
             evicted().map_or(Poll::Pending, Poll::Ready)
         })
         .await;
@@ -280,7 +283,7 @@ impl Inbox {
             if let Poll::Ready(next) = next() {
                 return Poll::Ready(next);
             }
-            self.account.frame_waker.register(cx.waker());
+            self.account.task.register(cx.waker());
             next()
         })
         .await

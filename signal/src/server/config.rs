@@ -353,13 +353,16 @@ impl Config {
     ///
     /// Buffers are sized for many mostly idle connections: tungstenite's
     /// default read buffer is 128 KiB per connection, allocated and zeroed up
-    /// front, which would be over a gigabyte for 10 000 clients. Candidates
-    /// and small offers fit one 1 KiB read, a large SDP (a few KiB, once per
-    /// call) takes a few, and an idle connection holds just that much: the
-    /// read buffer is the biggest part of an idle connection's memory.
+    /// front, which would be over a gigabyte for 10 000 clients. Here it
+    /// starts at 256 bytes, what an idle connection holds, and grows to a
+    /// message's size when one arrives (tungstenite keeps it at its largest).
+    /// Tungstenite reads at most that much at a time, so the socket is read
+    /// through a scratch buffer shared by the thread's connections
+    /// ([`super::stream::Prefixed`]): a message still takes one read of the
+    /// socket, handed over in pieces.
     pub fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
-            .read_buffer_size(1024)
+            .read_buffer_size(256)
             // Write each frame straight through: the task flushes after every
             // message anyway, so buffering would only hold memory.
             .write_buffer_size(0)

@@ -47,7 +47,8 @@ pub(crate) async fn serve(
     // One deadline covers TLS, the request head and the WebSocket handshake,
     // so a client trickling bytes cannot hold a slot longer than that.
     let deadline = Instant::now() + shared.config.handshake_timeout;
-    let span = tracing::debug_span!("conn", %remote);
+    // The session records its peer's id here once it has one.
+    let span = tracing::debug_span!("conn", %remote, peer = tracing::field::Empty);
     async {
         #[cfg(feature = "tls")]
         if let Some(acceptor) = shared.tls.clone() {

@@ -47,6 +47,7 @@ mod throttle;
 #[cfg(feature = "tls")]
 mod tls;
 mod turn;
+mod within;
 
 use std::future::Future;
 use std::io;

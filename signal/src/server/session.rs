@@ -2,28 +2,31 @@
 //! socket, the outbound queue, eviction, the heartbeat and shutdown, and a
 //! proper close however it ends.
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::{timeout, Instant, MissedTickBehavior};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::time::{sleep, timeout, Instant};
 use tokio_tungstenite::tungstenite::error::Error as WsError;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
-use tracing::{debug, info, Instrument};
+use tracing::{debug, info, Span};
 
 use super::budget::{self, Evicted, Eviction, Inbox};
 use super::connection::{drain, Held, CLOSE_GRACE};
 use super::frames::{FrameGuard, TooManyFragments};
-use super::rate::{TokenBucket, Verdict};
+use super::rate::{Limit, TokenBucket, Verdict};
 use super::shared::Shared;
 use super::shutdown::Shutdown;
 use super::splice;
 use super::stream::Prefixed;
+use super::within::Within;
 use crate::protocol::{
     ClientMessage, ErrorCode, MessageError, PeerId, ServerMessage, PROTOCOL_VERSION,
 };
@@ -46,25 +49,24 @@ enum Exit {
     /// is still arriving, so the frame stream is out of step: close with
     /// 1009 and this reason, and drain raw bytes.
     Oversize(&'static str),
-    /// The hub threw the queue away (see [`super::budget`]).
+    /// The hub threw the queue away (see [`super::budget`]), or the server
+    /// is shutting down ([`Eviction::Shutdown`]).
     Evicted(Eviction),
-    /// The server is shutting down.
-    Shutdown,
 }
 
 /// Unregisters the peer however the session ends (even by panic), so the
 /// hub never keeps a peer without a connection.
 struct Registration<'a> {
     shared: &'a Shared,
-    id: PeerId,
+    id: &'a PeerId,
 }
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        self.shared.hub.unregister(&self.id);
+        self.shared.hub.unregister(self.id);
         #[cfg(feature = "redis")]
         if let Some(cluster) = &self.shared.cluster {
-            cluster.gone(&self.id);
+            cluster.gone(self.id);
         }
     }
 }
@@ -74,20 +76,36 @@ impl Drop for Registration<'_> {
 /// The session is its connection's task from here on (see
 /// [`super::connection`]): it owns what the connection holds (`held`),
 /// released when it ends, however it ends.
-pub(crate) async fn session<S>(
+///
+/// Not an `async fn`: the future of one keeps its arguments twice (as
+/// arguments, then as the body's locals), and the socket alone is over 400
+/// bytes. This block owns them and lends them to the body.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn session<S>(
     mut ws: Socket<S>,
     client: IpAddr,
     shared: Arc<Shared>,
     mut shutdown: Shutdown,
     held: Held,
+) -> impl Future<Output = ()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    async move {
+        run(&mut ws, client, &shared, &mut shutdown).await;
+        drop(held);
+    }
+}
+
+async fn run<S>(
+    ws: &mut Socket<S>,
+    client: IpAddr,
+    shared_arc: &Arc<Shared>,
+    shutdown: &mut Shutdown,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let _held = held;
-    #[cfg(feature = "redis")]
-    let shared_arc = Arc::clone(&shared);
-    let shared = &*shared;
-    let shutdown = &mut shutdown;
+    let shared = &**shared_arc;
     let config = &shared.config;
     let (outbox, mut inbox, mut evicted) = budget::channel(
         &shared.budget,
@@ -99,99 +117,133 @@ pub(crate) async fn session<S>(
     if let Some(cluster) = &shared.cluster {
         cluster.registered(&id);
     }
-    let registration = Registration {
-        shared,
-        id: id.clone(),
-    };
-    let span = tracing::debug_span!("peer", %id);
-    let exit = async {
-        debug!(peers = shared.hub.peer_count(), "connected");
-        // Serialized at once: the message itself would otherwise be kept
-        // for the whole session.
-        let welcome = ServerMessage::Join {
-            id: id.clone(),
-            version: PROTOCOL_VERSION,
-            ice_servers: shared.ice.for_peer(&id),
-        }
-        .to_json();
-        // Boxed, as every rare or one-time await here: the session's future
-        // lives as long as the connection, so it is kept to what the loop
-        // needs (see `run_session`).
-        if !Box::pin(send(&mut ws, welcome.into(), config.write_timeout)).await {
-            return Exit::Gone;
+    let registration = Registration { shared, id: &id };
+    // The connection's span (see `connection.rs`) says who this is from
+    // now on: a span of the session's own would be kept in its future.
+    Span::current().record("peer", tracing::field::display(&id));
+    debug!(peers = shared.hub.peer_count(), "connected");
+    // Boxed, as every rare or one-time await here: the session's future
+    // lives as long as the connection, so it is kept to what the loop needs
+    // (see `run_session`).
+    let exit = 'exit: {
+        if !Box::pin(welcome(ws, &id, shared)).await {
+            break 'exit Exit::Gone;
         }
         let queue = (&mut inbox, &mut evicted);
         // Sharing rooms through Redis: a loop of its own (see
-        // `cluster/inbound.rs`), so this server's own stays as it was.
+        // `cluster/inbound.rs`), boxed: its state is not for this server's
+        // own clients to carry.
         #[cfg(feature = "redis")]
-        if let Some(inbound) = super::cluster::Inbound::start(&shared_arc, &id) {
-            let exit = run_session(&mut ws, &id, shared, shutdown, queue, &inbound).await;
-            Box::pin(inbound.finish()).await;
-            return exit;
+        if let Some(inbound) = super::cluster::Inbound::start(shared_arc, &id) {
+            let (ws, id) = (&mut *ws, &id);
+            break 'exit Box::pin(async move {
+                let exit = run_session(ws, id, shared, queue, &inbound).await;
+                inbound.finish().await;
+                exit
+            })
+            .await;
         }
-        run_session(&mut ws, &id, shared, shutdown, queue, &Local).await
-    }
-    .instrument(span.clone())
-    .await;
+        run_session(ws, &id, shared, queue, &Local).await
+    };
 
     // Tell the room and call partners right away, not after the close grace,
     // and give back what is still queued: it will not be sent.
     drop(registration);
     inbox.discard();
-    Box::pin(
-        async {
-            match exit {
-                Exit::Gone => debug!("disconnected"),
-                Exit::ClientClosed => {
-                    debug!("client closed");
-                    // Writes the close reply tungstenite queued (echoing the
-                    // client's code); the socket is then closed (EOF). Not
-                    // `ws.close()`: tungstenite refuses to send after a close.
-                    let _ = timeout(CLOSE_GRACE, SinkExt::flush(&mut ws)).await;
-                }
-                Exit::Close(code, reason) => {
-                    info!(code = u16::from(code), reason, "closing connection");
-                    close(&mut ws, code, reason, CLOSE_GRACE).await;
-                }
-                Exit::Evicted(why) => {
-                    let (code, reason) = why.close();
-                    let queued = shared.budget.queued();
-                    info!(code = u16::from(code), reason, queued, "closing connection");
-                    // The client reads slowly, if at all: give the close frame
-                    // as long as any other write.
-                    let wait = config.write_timeout;
-                    tokio::select! {
-                        () = close(&mut ws, code, reason, wait) => {}
-                        () = shutdown.recv() => {}
-                    }
-                }
-                Exit::Oversize(reason) => {
-                    info!(
-                        max_bytes = config.max_message_bytes,
-                        max_frames = config.max_fragments_per_message,
-                        reason,
-                        "closing connection"
-                    );
-                    close_and_drain(&mut ws, reason).await;
-                }
-                Exit::Shutdown => {
-                    let (reason, call_ended) = if config.shutdown_ends_calls {
-                        ("the host stopped hosting this call", true)
-                    } else {
-                        ("server shutting down", false)
-                    };
-                    let notice = ServerMessage::Shutdown {
-                        reason: reason.to_owned(),
-                        call_ended,
-                    };
-                    let _ = send(&mut ws, notice.to_json().into(), CLOSE_GRACE).await;
-                    close(&mut ws, CloseCode::Away, reason, CLOSE_GRACE).await;
-                }
+    Box::pin(end(ws, exit, shared, shutdown)).await;
+}
+
+/// Writes the welcome straight to the socket; false if the client is gone
+/// or too slow.
+///
+/// Not through tungstenite, which has written nothing of its own yet: its
+/// write buffer keeps the size of the largest frame it has written for the
+/// connection's life, and an idle connection then never needs one.
+async fn welcome<S>(ws: &mut Socket<S>, id: &PeerId, shared: &Shared) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let text = ServerMessage::Join {
+        id: id.clone(),
+        version: PROTOCOL_VERSION,
+        ice_servers: shared.ice.for_peer(id),
+    }
+    .to_json();
+    let mut frame = Vec::with_capacity(text.len() + 10);
+    let formatted = Frame::message(text, OpCode::Data(OpData::Text), true).format(&mut frame);
+    debug_assert!(formatted.is_ok(), "a Vec takes any frame");
+    let stream = ws.get_mut();
+    let write = async {
+        stream.write_all(&frame).await?;
+        stream.flush().await
+    };
+    match timeout(shared.config.write_timeout, write).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            debug!(%error, "write failed");
+            false
+        }
+        Err(_) => {
+            debug!("write timed out; client too slow");
+            false
+        }
+    }
+}
+
+/// Closes the connection as `exit` says.
+async fn end<S>(ws: &mut Socket<S>, exit: Exit, shared: &Shared, shutdown: &mut Shutdown)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = &shared.config;
+    match exit {
+        Exit::Gone => debug!("disconnected"),
+        Exit::ClientClosed => {
+            debug!("client closed");
+            // Writes the close reply tungstenite queued (echoing the
+            // client's code); the socket is then closed (EOF). Not
+            // `ws.close()`: tungstenite refuses to send after a close.
+            let _ = timeout(CLOSE_GRACE, SinkExt::flush(ws)).await;
+        }
+        Exit::Close(code, reason) => {
+            info!(code = u16::from(code), reason, "closing connection");
+            close(ws, code, reason, CLOSE_GRACE).await;
+        }
+        Exit::Evicted(Eviction::Shutdown) => {
+            let (reason, call_ended) = if config.shutdown_ends_calls {
+                ("the host stopped hosting this call", true)
+            } else {
+                ("server shutting down", false)
+            };
+            let notice = ServerMessage::Shutdown {
+                reason: reason.to_owned(),
+                call_ended,
+            };
+            let _ = send(ws, notice.to_json().into(), CLOSE_GRACE).await;
+            close(ws, CloseCode::Away, reason, CLOSE_GRACE).await;
+        }
+        Exit::Evicted(why) => {
+            let (code, reason) = why.close();
+            let queued = shared.budget.queued();
+            info!(code = u16::from(code), reason, queued, "closing connection");
+            // The client reads slowly, if at all: give the close frame as
+            // long as any other write.
+            let wait = config.write_timeout;
+            tokio::select! {
+                () = close(ws, code, reason, wait) => {}
+                () = shutdown.recv() => {}
             }
         }
-        .instrument(span),
-    )
-    .await;
+        Exit::Oversize(reason) => {
+            info!(
+                max_bytes = config.max_message_bytes,
+                max_frames = config.max_fragments_per_message,
+                reason,
+                "closing connection"
+            );
+            close_and_drain(ws, reason).await;
+        }
+    }
 }
 
 /// What a session does with a client's text message.
@@ -218,7 +270,6 @@ async fn run_session<S, D>(
     ws: &mut Socket<S>,
     id: &PeerId,
     shared: &Shared,
-    shutdown: &mut Shutdown,
     (inbox, evicted): (&mut Inbox, &mut Evicted),
     dispatch: &D,
 ) -> Exit
@@ -228,18 +279,17 @@ where
 {
     let config = &shared.config;
     let now = std::time::Instant::now();
-    let mut bucket = TokenBucket::new(config.rate_per_sec, config.rate_burst, now);
-    // Pongs answer our pings; a client sending floods of them unasked is
-    // held to its own budget.
-    let mut pongs = TokenBucket::new(config.max_pongs_per_sec, config.max_pongs_per_sec, now);
-    let mut heartbeat =
-        tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
-    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut last_seen = Instant::now();
+    let mut bucket = TokenBucket::new(message_limit(config), now);
+    let mut pongs = TokenBucket::new(pong_limit(config), now);
+    // A ping every `ping_interval`, counted from the last one. On the heap,
+    // as in an `Interval`, without the period and policy it would keep.
+    let mut heartbeat = Box::pin(sleep(config.ping_interval));
+    // Made the first time a write has to wait, then kept (see `Within`).
+    let mut write_timer = None;
 
     loop {
         tokio::select! {
-            () = shutdown.recv() => return Exit::Shutdown,
+            // Shutdown comes this way too (see `Hub::begin_shutdown`).
             why = evicted.recv() => return Exit::Evicted(why),
             incoming = ws.next() => {
                 let message = match incoming {
@@ -247,13 +297,12 @@ where
                     Some(Ok(message)) => message,
                     Some(Err(error)) => return read_error_exit(error),
                 };
-                last_seen = Instant::now();
-                let (bucket, what) = match message {
-                    Message::Pong(_) => (&mut pongs, "pongs"),
+                let (bucket, limit, what) = match message {
+                    Message::Pong(_) => (&mut pongs, pong_limit(config), "pongs"),
                     Message::Close(_) => return Exit::ClientClosed,
-                    _ => (&mut bucket, "messages"),
+                    _ => (&mut bucket, message_limit(config), "messages"),
                 };
-                match bucket.check(std::time::Instant::now()) {
+                match bucket.check(limit, std::time::Instant::now()) {
                     Verdict::Allow => {}
                     Verdict::Limited { notify } => {
                         if notify {
@@ -294,8 +343,9 @@ where
                 Some(text) => {
                     // A client that stops reading stalls this write; being
                     // evicted meanwhile ends it at once.
+                    let write = ws.send(Message::Text(text));
                     tokio::select! {
-                        sent = send(ws, text, config.write_timeout) => if !sent {
+                        sent = Within::new(write, config.write_timeout, &mut write_timer) => if !sent {
                             return Exit::Gone;
                         },
                         why = evicted.recv() => return Exit::Evicted(why),
@@ -305,10 +355,14 @@ where
                 // eviction (reported by the branch above).
                 None => return Exit::Evicted(Eviction::TooSlow),
             },
-            _ = heartbeat.tick() => {
+            () = heartbeat.as_mut() => {
+                // Every message passes one bucket or the other, which
+                // remembers when it came.
+                let last_seen = bucket.last().max(pongs.last());
                 if last_seen.elapsed() >= config.idle_timeout {
                     return Exit::Close(CloseCode::Normal, "idle timeout");
                 }
+                heartbeat.as_mut().reset(Instant::now() + config.ping_interval);
                 let ping = send_message(ws, Message::Ping(Default::default()), config.write_timeout);
                 if !Box::pin(ping).await {
                     return Exit::Gone;
@@ -316,6 +370,17 @@ where
             }
         }
     }
+}
+
+/// Each client's limit on messages (see [`super::rate`]).
+fn message_limit(config: &super::Config) -> Limit {
+    Limit::new(config.rate_per_sec, config.rate_burst)
+}
+
+/// Pongs answer our pings; a client sending floods of them unasked is held
+/// to its own budget.
+fn pong_limit(config: &super::Config) -> Limit {
+    Limit::new(config.max_pongs_per_sec, config.max_pongs_per_sec)
 }
 
 fn rate_limited(what: &str, shared: &Shared) -> MessageError {

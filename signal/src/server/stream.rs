@@ -1,15 +1,34 @@
-//! A stream that replays bytes already read before reading on.
+//! A stream that replays bytes already read before reading on, and reads
+//! through a buffer shared by every connection on its thread.
 //!
 //! The connection handler reads the HTTP request head itself (to route between
 //! static files and WebSocket and to check the origin); tungstenite's
 //! handshake then needs to read that same head. [`Prefixed`] hands it the
-//! bytes again, then gets out of the way.
+//! bytes again.
+//!
+//! After that, tungstenite reads in small pieces (its read buffer is kept
+//! small, see [`super::Config::websocket_config`]: an idle connection holds
+//! it for as long as it is connected). So that a message still takes one
+//! read from the socket, a small read goes through the thread's scratch
+//! buffer: everything the socket has is read at once, what the caller has
+//! room for is handed over, and only the rest is kept, on this stream, until
+//! it is read (the way the head is replayed).
 
+use std::cell::RefCell;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
+
+/// Reads asking for less than this go through the scratch buffer.
+const SCRATCH_BYTES: usize = 16 * 1024;
+
+thread_local! {
+    /// Shared by every connection on the thread: filled and emptied within
+    /// one read.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// `inner`, with `prefix` read first.
 #[derive(Debug)]
@@ -54,7 +73,21 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
             }
             return Poll::Ready(Ok(()));
         }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
+        if buf.remaining() >= SCRATCH_BYTES {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.resize(SCRATCH_BYTES, 0);
+            let mut read = ReadBuf::new(scratch);
+            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
+            let read = read.filled();
+            let given = read.len().min(buf.remaining());
+            buf.put_slice(&read[..given]);
+            if given < read.len() {
+                this.prefix = read[given..].to_vec();
+            }
+            Poll::Ready(Ok(()))
+        })
     }
 }
 
@@ -106,7 +139,7 @@ write_through!(Prefixed);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
     async fn replays_then_reads_on() {
@@ -115,6 +148,30 @@ mod tests {
         let mut out = String::new();
         stream.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "hello world");
+    }
+
+    #[tokio::test]
+    async fn small_reads_take_one_read_of_the_stream() {
+        // One read of the inner stream yields all of it; the rest is kept
+        // and handed over in the small pieces asked for.
+        let (mut writer, reader) = tokio::io::duplex(64 * 1024);
+        let message: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        writer.write_all(&message).await.unwrap();
+        drop(writer);
+        let mut stream = Prefixed::new(Vec::new(), reader);
+        let mut piece = [0u8; 256];
+        assert_eq!(stream.read(&mut piece).await.unwrap(), 256);
+        assert_eq!(stream.prefix.len(), 1000 - 256, "the rest, kept");
+        let mut got = piece.to_vec();
+        loop {
+            let n = stream.read(&mut piece).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&piece[..n]);
+        }
+        assert_eq!(got, message);
+        assert_eq!(stream.prefix.capacity(), 0, "nothing kept once read");
     }
 
     #[tokio::test]

@@ -60,6 +60,7 @@ pub(crate) use relay::Relayed;
 pub(crate) use remote::{Forward, Origin, Remote, RemoteMember};
 use rooms::{Membership, Room};
 
+use super::budget::Eviction;
 /// The queue end the hub pushes a peer's outbound frames into.
 pub(crate) use super::budget::Outbox;
 
@@ -220,6 +221,9 @@ impl Hub {
                 break id;
             }
         };
+        if state.closing {
+            outbox.evict(Eviction::Shutdown);
+        }
         state.peers.insert(
             id.clone(),
             Peer {
@@ -251,8 +255,16 @@ impl Hub {
     /// Marks the server as shutting down: from now on departures are not
     /// announced, so clients hear `shutdown` rather than a flurry of
     /// `peer_left` / `hung_up` for peers that are only leaving because of it.
+    /// Every session is told through its queue (and so is one that
+    /// registers after this).
     pub(crate) fn begin_shutdown(&self) {
-        self.lock().closing = true;
+        let mut state = self.lock();
+        state.closing = true;
+        for peer in state.peers.values() {
+            if let Some(outbox) = peer.link.local() {
+                outbox.evict(Eviction::Shutdown);
+            }
+        }
     }
 
     /// Whether the state is consistent: rooms and memberships agree, no
