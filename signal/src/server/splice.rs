@@ -18,6 +18,7 @@
 
 use std::fmt;
 
+use memchr::memchr2;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -212,21 +213,30 @@ fn plainly_valid(json: &str) -> bool {
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
+                // To the closing quote, a search for it or a backslash at a
+                // time (an SDP is one long string with an escape a line).
                 i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    if bytes[i] == b'\\' {
-                        let surrogate = bytes.get(i + 1) == Some(&b'u')
-                            && matches!(bytes.get(i + 2), Some(b'd' | b'D'))
-                            && matches!(
-                                bytes.get(i + 3),
-                                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
-                            );
-                        if surrogate {
-                            return false;
-                        }
-                        i += 1;
+                loop {
+                    let Some(found) = bytes.get(i..).and_then(|rest| memchr2(b'"', b'\\', rest))
+                    else {
+                        // Unterminated: serde_json has refused it already.
+                        return false;
+                    };
+                    i += found;
+                    if bytes[i] == b'"' {
+                        break;
                     }
-                    i += 1;
+                    let surrogate = bytes.get(i + 1) == Some(&b'u')
+                        && matches!(bytes.get(i + 2), Some(b'd' | b'D'))
+                        && matches!(
+                            bytes.get(i + 3),
+                            Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+                        );
+                    if surrogate {
+                        return false;
+                    }
+                    // The backslash and the character it escapes.
+                    i += 2;
                 }
             }
             b'[' | b'{' => {
@@ -278,6 +288,7 @@ mod tests {
         let from = PeerId::new("abc234");
         let fast = [
             r#"{"type":"offer","to":"x","offer":{"type":"offer","sdp":"v=0\r\n"}}"#,
+            r#"{"type":"offer","offer":{"s":"a\"b\\","t":"\\ud83d \u00e9"}}"#,
             r#"{"offer":{"sdp":"a\u00e9\"b","type":"offer"},"to":"x","type":"offer"}"#,
             r#" { "type" : "answer" , "answer" : { "b" : [1, 2.5, -3.25, true, null] } } "#,
             r#"{"type":"candidate","to":null,"candidate":null}"#,
@@ -309,6 +320,8 @@ mod tests {
             r#"{"type":"offer","offer":1e400}"#.to_owned(),
             r#"{"type":"offer","offer":[1E4]}"#.to_owned(),
             r#"{"type":"offer","offer":{"s":"\uDFFF"}}"#.to_owned(),
+            // Past escaped quotes and backslashes, in a later string.
+            r#"{"type":"offer","offer":{"s":"a\"b\\","t":"v=0\r\n\ud83d"}}"#.to_owned(),
             format!(r#"{{"type":"offer","offer":1{}}}"#, "0".repeat(400)),
             format!(r#"{{"type":"offer","offer":{deep}}}"#),
             r#"{"type":"offer","offer":{"a":}}"#.to_owned(),

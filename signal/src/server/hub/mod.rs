@@ -93,9 +93,17 @@ pub(crate) struct Hub {
     only_room: Option<(String, Option<[u8; 20]>)>,
 }
 
+/// The peers' table hashes with foldhash, not the standard library's
+/// SipHash, which was a twentieth of a relay's instructions (several
+/// lookups a relay). A fast hash is safe here: the keys are ids servers
+/// make up at random ([`random_peer_id`], or another instance's through
+/// Redis), never a client's choice, so no client can make them collide;
+/// a client's own strings only look up.
+type Peers = HashMap<PeerId, Peer, foldhash::fast::RandomState>;
+
 /// Everything the hub's mutex guards.
 struct State {
-    peers: HashMap<PeerId, Peer>,
+    peers: Peers,
     rooms: HashMap<String, Room>,
     /// Every direct call, rung or established, once per pair of peers.
     calls: Calls,
@@ -155,7 +163,7 @@ impl Hub {
     pub(crate) fn new(limits: HubLimits) -> Self {
         Self {
             state: Mutex::new(State {
-                peers: HashMap::new(),
+                peers: Peers::default(),
                 rooms: HashMap::new(),
                 calls: Calls::default(),
                 guesses: Throttle::new(ThrottleLimits::default()),
