@@ -90,6 +90,8 @@ impl Eviction {
                 CloseCode::Again,
                 "server busy: too much queued for this slow connection",
             ),
+            // Not used to close: a session told of the shutdown says so
+            // first and closes as `session::end` does (this is for totality).
             Self::Shutdown => (CloseCode::Away, "server shutting down"),
         }
     }

@@ -76,9 +76,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {
         if buf.remaining() >= SCRATCH_BYTES {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
-        SCRATCH.with_borrow_mut(|scratch| {
+        SCRATCH.with(|scratch| {
+            // Only a `Prefixed` read inside another's would find it taken;
+            // that one reads straight through.
+            let Ok(mut scratch) = scratch.try_borrow_mut() else {
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            };
             scratch.resize(SCRATCH_BYTES, 0);
-            let mut read = ReadBuf::new(scratch);
+            let mut read = ReadBuf::new(&mut scratch);
             ready!(Pin::new(&mut this.inner).poll_read(cx, &mut read))?;
             let read = read.filled();
             let given = read.len().min(buf.remaining());

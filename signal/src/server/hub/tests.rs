@@ -56,6 +56,23 @@ fn ids_are_random_and_readable() {
 }
 
 #[test]
+fn shutdown_reaches_every_session_through_its_queue() {
+    use futures_util::FutureExt;
+
+    let hub = hub();
+    let budget = budget::Budget::new(usize::MAX);
+    let (outbox, _inbox, mut before) = budget::channel(&budget, 16, usize::MAX);
+    hub.register(outbox, IpAddr::from([127, 0, 0, 1]));
+    assert_eq!(before.recv().now_or_never(), None, "nothing to hear yet");
+    hub.begin_shutdown();
+    assert_eq!(before.recv().now_or_never(), Some(Eviction::Shutdown));
+    // A session that registers afterwards hears it at once.
+    let (outbox, _inbox, mut after) = budget::channel(&budget, 16, usize::MAX);
+    hub.register(outbox, IpAddr::from([127, 0, 0, 1]));
+    assert_eq!(after.recv().now_or_never(), Some(Eviction::Shutdown));
+}
+
+#[test]
 fn slow_peer_is_dropped_and_others_hear_it() {
     let hub = hub();
     let mut fast = TestPeer::new(&hub, 16);
