@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::time::error::Elapsed;
 use tokio::time::{sleep, timeout, Instant};
 use tokio_tungstenite::tungstenite::error::Error as WsError;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode};
@@ -177,17 +178,7 @@ where
         stream.write_all(&frame).await?;
         stream.flush().await
     };
-    match timeout(shared.config.write_timeout, write).await {
-        Ok(Ok(())) => true,
-        Ok(Err(error)) => {
-            debug!(%error, "write failed");
-            false
-        }
-        Err(_) => {
-            debug!("write timed out; client too slow");
-            false
-        }
-    }
+    written(timeout(shared.config.write_timeout, write).await)
 }
 
 /// Closes the connection as `exit` says.
@@ -450,7 +441,12 @@ async fn send_message<S>(ws: &mut WebSocketStream<S>, message: Message, limit: D
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    match timeout(limit, ws.send(message)).await {
+    written(timeout(limit, ws.send(message)).await)
+}
+
+/// Whether a write made within its time limit went out; if not, says why.
+fn written<E: std::fmt::Display>(result: Result<Result<(), E>, Elapsed>) -> bool {
+    match result {
         Ok(Ok(())) => true,
         Ok(Err(error)) => {
             debug!(%error, "write failed");
