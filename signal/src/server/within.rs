@@ -13,7 +13,8 @@ use tracing::debug;
 /// A write within a time limit, whose timer is only started when the
 /// write has to wait: most writes complete at once and never touch the
 /// timer wheel, and the session's future holds a pointer to a timer rather
-/// than one (as [`tokio::time::timeout`] would, over a hundred bytes per connection).
+/// than one (as [`tokio::time::timeout`] would: over a hundred bytes a
+/// connection).
 pub(crate) struct Within<'a, W> {
     write: W,
     limit: Duration,
