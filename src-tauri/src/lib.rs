@@ -104,18 +104,21 @@ pub fn run() {
 
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
-            if let Some(native) = handle.try_state::<commands::NativeEngine>() {
-                native.close_all();
-            }
-            if let Some(saves) = handle.try_state::<saves::Saves>() {
-                saves.abort_all();
-            }
-            if let Some(lan) = handle.try_state::<lan::Lan>() {
-                tauri::async_runtime::block_on(lan.stop_hosting());
-            }
-            if let Some(server) = handle.try_state::<embedded::EmbeddedServer>() {
-                tauri::async_runtime::block_on(server.stop());
-            }
+            let handle = handle.clone();
+            shutdown::clean_up_within(shutdown::EXIT_LIMIT, move || {
+                if let Some(native) = handle.try_state::<commands::NativeEngine>() {
+                    native.close_all();
+                }
+                if let Some(saves) = handle.try_state::<saves::Saves>() {
+                    saves.abort_all();
+                }
+                if let Some(lan) = handle.try_state::<lan::Lan>() {
+                    tauri::async_runtime::block_on(lan.stop_hosting());
+                }
+                if let Some(server) = handle.try_state::<embedded::EmbeddedServer>() {
+                    tauri::async_runtime::block_on(server.stop());
+                }
+            });
         }
     });
 }

@@ -5,8 +5,50 @@
 //! SIGHUP when the session ends, SIGINT from a terminal) ended the process
 //! on the spot: the call stayed listed on the LAN for minutes and its members
 //! saw the connection drop instead of "the host ended this call".
+//!
+//! That clean-up is bounded ([`clean_up_within`]): whatever it waits on
+//! (a device pipeline stopping, a connection closing), the app is gone
+//! within [`EXIT_LIMIT`] of being told to quit.
+
+use std::sync::mpsc;
+use std::time::Duration;
 
 use tauri::AppHandle;
+
+/// The longest the app takes to quit: its clean-up gets this long.
+/// Closing connections takes at most a few seconds (each session's close
+/// grace); the rest is immediate unless something is stuck.
+pub const EXIT_LIMIT: Duration = Duration::from_secs(5);
+
+/// Runs `clean_up` on a thread of its own and waits for it at most
+/// `limit`: a clean-up stuck on something (a device, a connection) must not
+/// leave a window that no longer answers and a process that never ends.
+/// Answers whether it finished.
+pub fn clean_up_within(limit: Duration, clean_up: impl FnOnce() + Send + 'static) -> bool {
+    let (done, finished) = mpsc::channel::<()>();
+    let spawned = std::thread::Builder::new()
+        .name("exit-clean-up".into())
+        .spawn(move || {
+            clean_up();
+            let _ = done.send(());
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "no thread for the clean-up: quitting without it");
+        return false;
+    }
+    match finished.recv_timeout(limit) {
+        Ok(()) => true,
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            tracing::warn!(
+                limit_s = limit.as_secs_f32(),
+                "the clean-up did not finish in time: quitting without it"
+            );
+            false
+        }
+        // It panicked: what it did not do is lost either way.
+        Err(mpsc::RecvTimeoutError::Disconnected) => false,
+    }
+}
 
 /// Watches for the operating system asking the app to end, and exits
 /// cleanly when it does.
@@ -53,4 +95,42 @@ async fn os_request() -> std::io::Result<&'static str> {
         _ = logoff.recv() => "logoff",
         _ = shutdown.recv() => "shutdown",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn a_clean_up_that_finishes_is_waited_for() {
+        let (ran, seen) = mpsc::channel();
+        assert!(clean_up_within(Duration::from_secs(5), move || {
+            std::thread::sleep(Duration::from_millis(50));
+            ran.send(()).unwrap();
+        }));
+        assert!(
+            seen.try_recv().is_ok(),
+            "it had finished when the wait ended"
+        );
+    }
+
+    #[test]
+    fn a_stuck_clean_up_is_given_up_on_in_time() {
+        let started = Instant::now();
+        let finished = clean_up_within(Duration::from_millis(200), || {
+            std::thread::sleep(Duration::from_secs(30));
+        });
+        assert!(!finished);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_clean_up_that_panics_ends_the_wait() {
+        let started = Instant::now();
+        assert!(!clean_up_within(Duration::from_secs(30), || panic!(
+            "stuck"
+        )));
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
 }

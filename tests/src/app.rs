@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::process::{
     app_bin, artifacts, free_port, require, settings_dir, temp_dir, wait_for_port, Process,
 };
+use crate::watchdog::{Watchdog, LIFETIME_LIMIT};
 
 /// A private X server (Xvfb) for one app: apps never share a screen, so
 /// tests run in parallel and each screenshot shows its own window. Stopped
@@ -67,7 +68,10 @@ impl Display {
     /// `tests/artifacts/NAME.png`, with ImageMagick's `import`.
     pub fn capture(&self, name: &str) -> Result<PathBuf> {
         let path = artifacts().join(format!("{name}.png"));
-        let status = Command::new(require("import")?)
+        // Bounded: the watchdog watches the app, not this.
+        let status = Command::new("timeout")
+            .arg("30")
+            .arg(require("import")?)
             .args(["-window", "root"])
             .arg(&path)
             .env("DISPLAY", &self.name)
@@ -158,6 +162,7 @@ pub struct App {
     env: Vec<(String, String)>,
     // Field order is drop order: the driver (and app) go before their
     // screen and bus.
+    _watchdog: Watchdog,
     _driver: Process,
     /// The app's own screen.
     pub display: Display,
@@ -226,6 +231,8 @@ impl App {
             .arg(native_driver)
             .envs(env.iter().map(|(k, v)| (k, v)));
         let driver = Process::spawn(&format!("tauri-driver-{port}"), &mut command)?;
+        // The app is the driver's child (through WebKitWebDriver).
+        let watchdog = Watchdog::start(&format!("app-{port}"), driver.pid(), LIFETIME_LIMIT);
         wait_for_port(port, "tauri-driver").await?;
         let client = connect(
             port,
@@ -240,6 +247,7 @@ impl App {
             preferred_port,
             config_dir,
             env,
+            _watchdog: watchdog,
             _driver: driver,
             display,
             bus,
@@ -283,8 +291,6 @@ impl App {
             .collect())
     }
 
-    /// Saves a picture of the app's screen to `tests/artifacts/NAME.png`
-    /// (WebKitWebDriver's own screenshot stalls under Xvfb).
     /// The app process (the one the WebDriver session started): the app
     /// binary with this app's preferred port in its environment.
     pub fn pid(&self) -> Result<u32> {
@@ -307,6 +313,8 @@ impl App {
         bail!("no running {} with {port}", binary.display())
     }
 
+    /// Saves a picture of the app's screen to `tests/artifacts/NAME.png`
+    /// (WebKitWebDriver's own screenshot stalls under Xvfb).
     pub fn capture_screen(&self, name: &str) -> Result<PathBuf> {
         self.display.capture(name)
     }

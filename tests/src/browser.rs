@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::app::connect;
 use crate::observe::install_observer;
 use crate::process::{free_port, require, wait_for_port, Process};
+use crate::watchdog::{Watchdog, LIFETIME_LIMIT};
 
 /// Headless Chromium with fake camera and microphone, through chromedriver.
 pub struct Browser {
@@ -19,6 +20,7 @@ pub struct Browser {
     pub client: Client,
     /// Where this browser saves downloads (without asking).
     pub downloads: std::path::PathBuf,
+    _watchdog: Watchdog,
     _driver: Process,
     // Dropped after the driver (fields drop in order): the profile (which
     // holds a file-transfer test's whole file in its storage) and the
@@ -82,6 +84,7 @@ impl Browser {
             &format!("chromedriver-{port}"),
             Command::new(chromedriver).arg(format!("--port={port}")),
         )?;
+        let watchdog = Watchdog::start(&format!("chromium-{port}"), driver.pid(), LIFETIME_LIMIT);
         wait_for_port(port, "chromedriver").await?;
         let profile = std::env::temp_dir().join(format!("peercall-chromium-{port}"));
         let mut args = vec![
@@ -149,6 +152,7 @@ impl Browser {
             client,
             _dirs: RemoveOnDrop(vec![profile, downloads.clone()]),
             downloads,
+            _watchdog: watchdog,
             _driver: driver,
         })
     }

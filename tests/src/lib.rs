@@ -31,6 +31,10 @@
 //!   own to plug microphones in and out of.
 //! - `pipewire` (Linux) — [`PipeWireServer`], a PipeWire of the test's own
 //!   to plug cameras in and out of.
+//! - `watchdog` — [`Watchdog`]: an app or browser a test keeps longer than
+//!   [`LIFETIME_LIMIT`] (hung) has its threads' stacks printed and is
+//!   killed, so the test fails saying what was stuck instead of waiting
+//!   forever.
 
 mod app;
 mod browser;
@@ -45,6 +49,7 @@ mod pipewire;
 mod process;
 #[cfg(target_os = "linux")]
 mod pulse;
+mod watchdog;
 
 pub use app::{
     opened_url, recording_browser, without_native_engine, App, AppOptions, Display, SessionBus,
@@ -64,3 +69,4 @@ pub use process::{
 };
 #[cfg(target_os = "linux")]
 pub use pulse::PulseServer;
+pub use watchdog::{Watchdog, LIFETIME_LIMIT};

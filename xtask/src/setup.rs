@@ -46,7 +46,8 @@ const APT_RUN: &[&str] = &[
 /// own on a loopback port), PulseAudio with pactl, a sound server a test
 /// starts for itself to plug microphones in and out of, and PipeWire with
 /// its session manager, pw-cli and GStreamer's PipeWire plugin, for
-/// cameras the same way.
+/// cameras the same way, and gdb, which prints the stacks of an app or
+/// browser that hangs in a test (`tests/src/watchdog.rs`).
 const APT_TEST: &[&str] = &[
     "iproute2",
     "dbus-daemon",
@@ -63,6 +64,7 @@ const APT_TEST: &[&str] = &[
     "pipewire",
     "wireplumber",
     "gstreamer1.0-pipewire",
+    "gdb",
 ];
 
 /// …and to bundle: debootstrap for the clean-system install check, and
