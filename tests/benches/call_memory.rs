@@ -60,6 +60,13 @@ mod linux {
     const IN_CALL: Duration = Duration::from_secs(3);
     /// How long the home screen is left before memory is read.
     const SETTLE: Duration = Duration::from_secs(3);
+    /// After the last call, when memory is read again (from the first
+    /// reading, [`SETTLE`] after it ended).
+    const LATER: [Duration; 3] = [
+        Duration::from_secs(7),
+        Duration::from_secs(27),
+        Duration::from_secs(57),
+    ];
     /// The most a call may take to get its first frames.
     const CONNECT: Duration = Duration::from_secs(60);
 
@@ -175,12 +182,31 @@ mod linux {
             tokio::time::sleep(SETTLE).await;
             let back = mib(side.pid);
             println!(
-                "  call {n:>2}: in the call {in_call:.1}, after it {back:.1} ({:+.1} % of idle; {})",
+                "  call {n:>2}: in the call {in_call:.1}, after it {back:.1} ({:+.1} % of idle; {}; the page's wasm heap {})",
                 (back / idle - 1.0) * 100.0,
-                largest(side.pid)
+                largest(side.pid),
+                wasm_heap(window).await
             );
             after.push(back);
         }
+        // What a person leaves on the home screen: the figure a while later,
+        // once the page's garbage collector and allocators have had time.
+        let mut waited = Duration::ZERO;
+        let mut later = Vec::new();
+        for mark in LATER {
+            tokio::time::sleep(mark - waited).await;
+            waited = mark;
+            let now = mib(side.pid);
+            later.push(format!(
+                "{}s {now:.1} ({:+.1} %)",
+                (SETTLE + mark).as_secs(),
+                (now / idle - 1.0) * 100.0
+            ));
+        }
+        println!(
+            "  later on the home screen after call {calls}: {}",
+            later.join(", ")
+        );
         let last = after.last().copied().unwrap_or(idle);
         let first = after.first().copied().unwrap_or(idle);
         println!(
@@ -189,6 +215,21 @@ mod linux {
             (last - first) / (calls.max(2) - 1) as f64
         );
         Ok(())
+    }
+
+    /// What the page's wasm memory has grown to (it never shrinks), from
+    /// the page's diagnostics hook.
+    async fn wasm_heap(window: &Client) -> String {
+        let bytes = window
+            .execute(
+                "return window.__peercall?.wasmMemory?.buffer?.byteLength ?? null;",
+                vec![],
+            )
+            .await;
+        match bytes.ok().and_then(|b| b.as_f64()) {
+            Some(bytes) => format!("{:.2} MiB", bytes / (1024.0 * 1024.0)),
+            None => "unknown".to_owned(),
+        }
     }
 
     fn mib(pid: u32) -> f64 {

@@ -5,6 +5,8 @@
 //! fails, so tests can exercise ICE restarts and colliding offers on a
 //! loopback network that never fails by itself.
 //!
+//! `window.__peercall.wasmMemory` is the page's `WebAssembly.Memory`.
+//!
 //! `await window.__peercall.stats()` returns
 //! `{ myId, online, phase, room, startedAt, local: {...}, openedTracks,
 //! liveTracks, peers: [{ key, id, name, state, detached, audioMuted,
@@ -43,6 +45,9 @@ pub(super) fn install(engine: impl Fn() -> Option<PageEngine> + Clone + 'static)
     let hook = js_sys::Object::new();
     js::set(&hook, "stats", stats.as_ref().clone());
     js::set(&hook, "restartIce", restart.as_ref().clone());
+    // The page's wasm memory (`wasmMemory.buffer.byteLength`: what the
+    // wasm heap has grown to, which it never gives back).
+    js::set(&hook, "wasmMemory", wasm_bindgen::memory());
     // The engine lives as long as the page, and so does its hook.
     stats.forget();
     restart.forget();
