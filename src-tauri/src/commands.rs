@@ -6,11 +6,11 @@
 
 use peercall_signal::settings::Settings;
 use peercall_signal::shell::command::{
-    CheckServerArgs, OpenInBrowserArgs, PermissionArgs, StartHostingArgs, UiReadyArgs,
+    CheckServerArgs, NoArgs, OpenInBrowserArgs, PermissionArgs, StartHostingArgs, UiReadyArgs,
     UpdateSettingsArgs,
 };
 use peercall_signal::shell::native::{
-    AttachArgs, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeEvent, NativeSupport,
+    Attachment, EventsArgs, LocalMedia, MediaRequest, NativeDevice, NativeEvent, NativeSupport,
     PeerCloseArgs, PeerOpenArgs, PeerSendArgs, PeerSignalArgs,
 };
 use peercall_signal::shell::save::{
@@ -22,6 +22,7 @@ use tauri_plugin_opener::OpenerExt;
 
 use crate::embedded::EmbeddedServer;
 use crate::lan::{HostingInfo, Lan};
+use crate::mailbox::Mailbox;
 use crate::permissions;
 use crate::saves::Saves;
 use crate::settings::SettingsStore;
@@ -197,7 +198,13 @@ pub fn ui_ready(clock: State<'_, LaunchClock>, args: UiReadyArgs) {
 pub struct NativeEngine {
     #[cfg(target_os = "linux")]
     engine: std::sync::OnceLock<Result<std::sync::Arc<crate::native::Engine>, String>>,
+    /// Its events, until the page reads them.
+    events: std::sync::Arc<Mailbox<NativeEvent>>,
 }
+
+/// How long a `native_events` call waits for the first event before it
+/// answers empty (the page asks again at once).
+const EVENTS_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl NativeEngine {
     /// Closes every peer and the local media, if the engine ever started
@@ -301,26 +308,36 @@ pub async fn native_devices(
     })
 }
 
-/// The page hands over its event channel (`__CHANNEL__:N`): whatever a
-/// previous page left is closed, and events go to this webview's channel.
+/// Attaches the page: whatever a previous page left is closed, and the
+/// engine's events are kept for this page's [`native_events`] from now on.
 #[tauri::command]
 pub async fn native_attach(
-    webview: tauri::Webview,
     native: State<'_, NativeEngine>,
-    args: AttachArgs,
-) -> Result<FramesEndpoint, AppError> {
-    use std::str::FromStr;
-    let id = tauri::ipc::JavaScriptChannelId::from_str(&args.events)
-        .map_err(|e| AppError::Native(format!("not a channel: {e}")))?;
-    let channel: tauri::ipc::Channel<NativeEvent> = id.channel_on(webview);
-    let sink = std::sync::Arc::new(move |event: NativeEvent| {
-        if let Err(error) = channel.send(event) {
-            tracing::warn!(%error, "native engine: an event did not reach the page");
-        }
-    });
+    args: NoArgs,
+) -> Result<Attachment, AppError> {
+    let NoArgs {} = args;
+    let mailbox = std::sync::Arc::clone(&native.events);
+    let events = mailbox.open();
+    let sink = std::sync::Arc::new(move |event: NativeEvent| mailbox.post(events, event));
     #[cfg(not(target_os = "linux"))]
     let _ = sink;
-    on_engine!(native, move |engine| Ok(engine.attach(sink)))
+    let frames = on_engine!(native, move |engine| Ok(engine.attach(sink)))?;
+    Ok(Attachment { frames, events })
+}
+
+/// The engine's events for the page's attachment, in order, once there is
+/// at least one (empty after [`EVENTS_WAIT`]); fails once another page has
+/// attached.
+#[tauri::command]
+pub async fn native_events(
+    native: State<'_, NativeEngine>,
+    args: EventsArgs,
+) -> Result<Vec<NativeEvent>, AppError> {
+    native
+        .events
+        .take(args.attachment, EVENTS_WAIT)
+        .await
+        .map_err(|detached| AppError::Native(detached.to_string()))
 }
 
 /// Opens, switches or closes the camera and microphone, and mutes.

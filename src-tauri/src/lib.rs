@@ -10,6 +10,7 @@ mod deep_link;
 mod embedded;
 mod error;
 mod lan;
+mod mailbox;
 /// The native call engine (GStreamer), where the webview has no WebRTC.
 #[cfg(target_os = "linux")]
 pub mod native;
@@ -59,6 +60,7 @@ pub fn run() {
             commands::native_availability,
             commands::native_devices,
             commands::native_attach,
+            commands::native_events,
             commands::native_set_media,
             commands::native_close_media,
             commands::native_peer_open,

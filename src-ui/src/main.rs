@@ -4,7 +4,6 @@
 mod app;
 mod call;
 mod call_state;
-mod channel_order;
 mod components;
 mod engine_choice;
 mod field_errors;

@@ -15,7 +15,6 @@ pub use peercall_signal::shell::{
 };
 use serde::Serialize;
 
-use crate::channel_order::ChannelOrder;
 pub use crate::engine_choice::EngineChoice;
 use crate::tab;
 use wasm_bindgen::{JsCast, JsValue};
@@ -449,74 +448,5 @@ pub fn guidance_for_denied(host: Host) -> crate::i18n::Text {
         Host::Desktop if is_macos() => Text::GuidanceMac,
         Host::Desktop if is_windows() => Text::GuidanceWindows,
         Host::Desktop => Text::GuidanceLinux,
-    }
-}
-
-/// A Tauri channel the shell sends to (its `__CHANNEL__:N` name goes in a
-/// command's arguments), as `@tauri-apps/api`'s `Channel` makes one: every
-/// message arrives as `{ message, index }` and is handed on in index order;
-/// `{ end, index }` marks the last. Dropping it unregisters the callback.
-pub struct ShellChannel {
-    id: u32,
-    _callback: wasm_bindgen::closure::Closure<dyn FnMut(JsValue)>,
-}
-
-impl ShellChannel {
-    /// Registers `on_message` (fed each message's JSON, in order).
-    pub fn new(
-        mut on_message: impl FnMut(serde_json::Value) + 'static,
-    ) -> Result<Self, ShellError> {
-        let ipc = |e: JsValue| page_error(ShellErrorKind::Ipc, e);
-        let internals = tauri_internals().ok_or_else(|| {
-            ShellError::new(
-                ShellErrorKind::NotDesktop,
-                "not running inside the desktop app",
-            )
-        })?;
-        let mut order = ChannelOrder::default();
-        let callback =
-            wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |raw: JsValue| {
-                let Some(text) = js_sys::JSON::stringify(&raw)
-                    .ok()
-                    .and_then(|s| s.as_string())
-                else {
-                    return;
-                };
-                match serde_json::from_str::<serde_json::Value>(&text) {
-                    Ok(envelope) => order.push(envelope, &mut on_message),
-                    Err(error) => gloo::console::warn!(format!("shell channel: {error}")),
-                }
-            });
-        let transform: js_sys::Function =
-            js_sys::Reflect::get(&internals, &"transformCallback".into())
-                .and_then(|f| f.dyn_into())
-                .map_err(ipc)?;
-        let id = transform
-            .call1(&internals, callback.as_ref())
-            .map_err(ipc)?
-            .as_f64()
-            .ok_or_else(|| ShellError::new(ShellErrorKind::Ipc, "transformCallback gave no id"))?
-            as u32;
-        Ok(Self {
-            id,
-            _callback: callback,
-        })
-    }
-
-    /// Its name in a command's arguments.
-    pub fn name(&self) -> String {
-        format!("__CHANNEL__:{}", self.id)
-    }
-}
-
-impl Drop for ShellChannel {
-    fn drop(&mut self) {
-        if let Some(internals) = tauri_internals() {
-            if let Ok(unregister) = js_sys::Reflect::get(&internals, &"unregisterCallback".into())
-                .and_then(|f| f.dyn_into::<js_sys::Function>())
-            {
-                let _ = unregister.call1(&internals, &self.id.into());
-            }
-        }
     }
 }

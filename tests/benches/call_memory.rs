@@ -13,7 +13,10 @@
 //! `/proc`: idle on the home screen before the first call, in each call,
 //! and after each hang-up, once the home screen has been back for
 //! [`SETTLE`]. It prints every figure and the last one against idle (the
-//! goal: within 10 %). The joining Chromium is a fresh page each call.
+//! goal: within 10 %). Beside PSS, the same side's resident memory with
+//! each page counted once (`family_resident_once_kib`): PSS also splits
+//! library pages with unrelated processes (the other person's Chromium),
+//! which moved the side's idle figure by up to 9 MiB between runs. The joining Chromium is a fresh page each call.
 //!
 //! Run with `cargo xtask bench` or `cargo bench -p peercall-e2e --bench
 //! call_memory` after building the app, the UI and `peercall-signal`
@@ -40,8 +43,8 @@ mod linux {
     use anyhow::{Context, Result};
     use fantoccini::Client;
     use peercall_e2e::{
-        click, family, family_pss_kib, home_url, media_flowing, pss_kib, type_into, wait_for,
-        wait_for_observed, wait_until, App, AppOptions, Browser, SignalServer,
+        click, family, family_pss_kib, family_resident_once_kib, home_url, media_flowing, pss_kib,
+        type_into, wait_for, wait_for_observed, wait_until, App, AppOptions, Browser, SignalServer,
     };
 
     /// Calls in a row (`PEERCALL_BENCH_CALLS` to change it).
@@ -157,7 +160,11 @@ mod linux {
         type_into(window, "#display-name", "Alma").await?;
         tokio::time::sleep(SETTLE).await;
         let idle = mib(side.pid);
-        println!("{kind}: idle on the home screen {idle:.1}");
+        let idle_once = once(side.pid);
+        println!(
+            "{kind}: idle on the home screen {idle:.1} (each page once: {})",
+            shown(idle_once)
+        );
         let mut after = Vec::new();
         let calls = calls_in_a_row();
         for n in 1..=calls {
@@ -181,9 +188,12 @@ mod linux {
             wait_for(window, side.home).await?;
             tokio::time::sleep(SETTLE).await;
             let back = mib(side.pid);
+            let back_once = once(side.pid);
             println!(
-                "  call {n:>2}: in the call {in_call:.1}, after it {back:.1} ({:+.1} % of idle; {}; the page's wasm heap {})",
+                "  call {n:>2}: in the call {in_call:.1}, after it {back:.1} ({:+.1} % of idle; each page once {}, {}; {}; the page's wasm heap {})",
                 (back / idle - 1.0) * 100.0,
+                shown(back_once),
+                growth(idle_once, back_once),
                 largest(side.pid),
                 wasm_heap(window).await
             );
@@ -214,7 +224,30 @@ mod linux {
             (last / idle - 1.0) * 100.0,
             (last - first) / (calls.max(2) - 1) as f64
         );
+        println!(
+            "{kind}: each page once: idle {}, after call {calls} {}: {} of idle",
+            shown(idle_once),
+            shown(once(side.pid)),
+            growth(idle_once, once(side.pid))
+        );
         Ok(())
+    }
+
+    /// The side's resident memory (MiB) with each page counted once
+    /// ([`family_resident_once_kib`]), `None` where it can't be read.
+    fn once(pid: u32) -> Option<f64> {
+        family_resident_once_kib(pid).map(|kib| kib as f64 / 1024.0)
+    }
+
+    fn shown(mib: Option<f64>) -> String {
+        mib.map_or_else(|| "unknown (needs root)".to_owned(), |m| format!("{m:.1}"))
+    }
+
+    fn growth(idle: Option<f64>, now: Option<f64>) -> String {
+        match (idle, now) {
+            (Some(idle), Some(now)) => format!("{:+.1} %", (now / idle - 1.0) * 100.0),
+            _ => "unknown".to_owned(),
+        }
     }
 
     /// What the page's wasm memory has grown to (it never shrinks), from

@@ -12,7 +12,8 @@
 //!
 //! - `process` — the workspace root, the built binaries, the
 //!   `tests/artifacts` folder, free ports, [`Process`] (a child killed when
-//!   dropped), fresh temp and settings directories, a process tree's PSS.
+//!   dropped), fresh temp and settings directories, a process tree's PSS
+//!   and its resident memory with each page counted once.
 //! - `app` — the real desktop app: [`Display`] (its own Xvfb screen),
 //!   [`SessionBus`] (its own D-Bus session bus), [`App`] / [`AppOptions`] (the WebDriver session through tauri-driver),
 //!   and a [`recording_browser`] standing in for the system browser.
@@ -64,8 +65,8 @@ pub use observe::*;
 #[cfg(target_os = "linux")]
 pub use pipewire::PipeWireServer;
 pub use process::{
-    app_bin, artifacts, family, family_cpu_ticks, family_pss_kib, free_port, pss_kib, require,
-    root, settings_dir, signal_bin, temp_dir, ui_dist, Process,
+    app_bin, artifacts, family, family_cpu_ticks, family_pss_kib, family_resident_once_kib,
+    free_port, pss_kib, require, root, settings_dir, signal_bin, temp_dir, ui_dist, Process,
 };
 #[cfg(target_os = "linux")]
 pub use pulse::PulseServer;

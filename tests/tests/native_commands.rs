@@ -1,9 +1,9 @@
 //! The native call engine's commands in the real app (WebKitGTK, fake
 //! media): called from the app's own page through Tauri's IPC, as the UI
-//! will call them, with events coming back on a Tauri channel and the
+//! will call them, with events read by a long poll (`native_events`) and the
 //! preview's frames read from the frames WebSocket. (Calls with a browser
 //! are `native_engine.rs`; this checks the shell's wiring: commands
-//! registered and granted, the channel, typed errors, hang-up.)
+//! registered and granted, the events, typed errors, hang-up.)
 #![cfg(target_os = "linux")]
 
 use std::time::{Duration, Instant};
@@ -56,10 +56,21 @@ async fn scenario(app: &App) -> Result<()> {
         app,
         r#"
         window.nativeEvents = [];
-        const id = ipc.transformCallback((m) => window.nativeEvents.push(m.message));
         const support = await ipc.invoke('native_availability', { args: {} });
         const devices = await ipc.invoke('native_devices', { args: {} });
-        const frames = await ipc.invoke('native_attach', { args: { events: `__CHANNEL__:${id}` } });
+        const attached = await ipc.invoke('native_attach', { args: {} });
+        const frames = attached.frames;
+        // Reads the events as the page does: one long poll at a time.
+        window.nativeReader = (async () => {
+          for (;;) {
+            try {
+              const batch = await ipc.invoke('native_events', { args: { attachment: attached.events } });
+              window.nativeEvents.push(...batch);
+            } catch (e) {
+              return e;
+            }
+          }
+        })();
         const media = await ipc.invoke('native_set_media', {
           args: {
             camera: null, microphone: null, video: true, audio: true, mic_muted: false,
@@ -107,8 +118,8 @@ async fn scenario(app: &App) -> Result<()> {
         }
     }
 
-    // A peer offers: its description and candidates come back on the
-    // channel; a peer the engine doesn't hold is a typed error; hanging up
+    // A peer offers: its description and candidates come back as
+    // events; a peer the engine doesn't hold is a typed error; hanging up
     // closes everything.
     let call = in_page(
         app,
@@ -127,7 +138,14 @@ async fn scenario(app: &App) -> Result<()> {
         }
         await ipc.invoke('native_peer_close', { args: { peer: 1 } });
         await ipc.invoke('native_close_media', { args: {} });
-        return { events: window.nativeEvents, unknown };
+        const events = window.nativeEvents.slice();
+        // A page attaching again (a reload) ends the earlier reader.
+        await ipc.invoke('native_attach', { args: {} });
+        const ended = await Promise.race([
+          window.nativeReader,
+          new Promise((r) => setTimeout(() => r('still reading'), 5000)),
+        ]);
+        return { events, unknown, ended };
         "#,
     )
     .await?;
@@ -135,7 +153,7 @@ async fn scenario(app: &App) -> Result<()> {
     let offer = events
         .iter()
         .find(|e| e["type"] == "local_description")
-        .with_context(|| format!("no local description on the channel: {call}"))?;
+        .with_context(|| format!("no local description among the events: {call}"))?;
     ensure!(
         offer["peer"] == 1
             && offer["description"]["type"] == "offer"
@@ -148,11 +166,15 @@ async fn scenario(app: &App) -> Result<()> {
         events
             .iter()
             .any(|e| e["type"] == "local_candidate" && e["candidate"]["sdpMLineIndex"].is_u64()),
-        "no candidate on the channel: {call}"
+        "no candidate among the events: {call}"
     );
     ensure!(
         call["unknown"]["kind"] == "native",
         "sending to an unknown peer is not a typed error: {call}"
+    );
+    ensure!(
+        call["ended"]["kind"] == "native",
+        "attaching again did not end the earlier reader with a typed error: {call}"
     );
 
     // After hang-up no frame arrives (one already in flight is let go).

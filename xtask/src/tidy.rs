@@ -21,6 +21,7 @@ pub fn run() -> Result<()> {
     problems.extend(media_clone_forbidden(&root)?);
     problems.extend(code_map_names_every_module(&root)?);
     problems.extend(commands_match_the_contract(&root)?);
+    problems.extend(no_tauri_channels_in_the_shell(&root)?);
     if !problems.is_empty() {
         bail!(
             "tidy found {} problem(s):\n- {}",
@@ -74,6 +75,28 @@ pub fn tauri_only_in_platform(root: &Path) -> Result<Vec<String>> {
             if MARKERS.iter().any(|m| line.contains(m)) {
                 problems.push(format!(
                     "{}:{}: calls Tauri outside platform.rs: {}",
+                    relative(root, &file),
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// The shell's events reach the page in commands' answers, never through
+/// a Tauri channel: each channel message is an `eval`, and in WebKitGTK
+/// the first one starts a JavaScript engine in the shell for good
+/// (`src-tauri/src/mailbox.rs`).
+pub fn no_tauri_channels_in_the_shell(root: &Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for file in rust_files(&root.join("src-tauri/src"))? {
+        let text = std::fs::read_to_string(&file)?;
+        for (n, line) in code_lines(&text) {
+            if line.contains("ipc::Channel") || line.contains("JavaScriptChannelId") {
+                problems.push(format!(
+                    "{}:{}: a Tauri channel (events go in a command's answer): {}",
                     relative(root, &file),
                     n + 1,
                     line.trim()
@@ -343,6 +366,24 @@ mod tests {
             std::fs::write(path, text).unwrap();
         }
         root
+    }
+
+    #[test]
+    fn a_tauri_channel_in_the_shell_is_caught() {
+        let root = tree(
+            "channel",
+            &[
+                (
+                    "src-tauri/src/commands.rs",
+                    "// not a tauri::ipc::Channel\nlet c: tauri::ipc::Channel<u8> = id.channel_on(w);",
+                ),
+                ("src-tauri/src/mailbox.rs", "pub struct Mailbox;"),
+            ],
+        );
+        let problems = no_tauri_channels_in_the_shell(&root).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("src-tauri/src/commands.rs:2:"));
+        let _ = std::fs::remove_dir_all(root);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::native::{
-    AttachArgs, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice, NativeSupport,
+    Attachment, EventsArgs, LocalMedia, MediaRequest, NativeDevice, NativeEvent, NativeSupport,
     PeerCloseArgs, PeerOpenArgs, PeerSendArgs, PeerSignalArgs,
 };
 use super::save::{SaveArgs, SaveFinishArgs, SaveId, SaveOpenArgs, SavedFile};
@@ -87,9 +87,13 @@ commands! {
     NativeAvailability = "native_availability", NoArgs => NativeSupport;
     /// The cameras and microphones the native engine can open.
     NativeDevices = "native_devices", NoArgs => Vec<NativeDevice>;
-    /// Gives the native engine the page's event channel (closing whatever
-    /// a previous page left) and answers where to read video frames.
-    NativeAttach = "native_attach", AttachArgs => FramesEndpoint;
+    /// Attaches the page to the native engine (closing whatever a previous
+    /// page left): answers where to read video frames and which attachment
+    /// to read events for.
+    NativeAttach = "native_attach", NoArgs => Attachment;
+    /// The engine's events for an attachment, in order: answers once there
+    /// is at least one, or empty after a while (the page asks again).
+    NativeEvents = "native_events", EventsArgs => Vec<NativeEvent>;
     /// Opens, changes (devices, camera on/off, mute) or keeps the local
     /// media; every peer sends what it is now.
     NativeSetMedia = "native_set_media", MediaRequest => LocalMedia;
@@ -180,7 +184,7 @@ mod tests {
             assert!(seen.insert(name), "{name} twice");
             assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
         }
-        assert_eq!(NAMES.len(), 26);
+        assert_eq!(NAMES.len(), 27);
         assert!(NAMES.contains(&CheckServer::NAME));
     }
 

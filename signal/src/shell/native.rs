@@ -270,8 +270,8 @@ pub enum PeerState {
     Closed,
 }
 
-/// What the shell tells the page, on the channel the page gave
-/// [`super::command::NativeAttach`].
+/// What the shell tells the page, in the answers to
+/// [`super::command::NativeEvents`], in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum NativeEvent {
@@ -334,14 +334,24 @@ pub enum NativeEvent {
     },
 }
 
-/// [`super::command::NativeAttach`]'s arguments.
+/// What [`super::command::NativeAttach`] answers: where to read video
+/// frames, and which attachment to ask for events
+/// ([`super::command::NativeEvents`]). Attaching again starts a new
+/// attachment and closes every peer and the media of the previous one (a
+/// page reload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttachArgs {
-    /// The Tauri channel (`__CHANNEL__:N`, from the page's
-    /// `transformCallback`) events go to. Attaching again replaces it and
-    /// closes every peer and the media of the previous attachment (a page
-    /// reload).
-    pub events: String,
+pub struct Attachment {
+    /// Where to read video frames.
+    pub frames: FramesEndpoint,
+    /// This attachment, for [`EventsArgs`].
+    pub events: u32,
+}
+
+/// [`super::command::NativeEvents`]'s arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsArgs {
+    /// The attachment ([`Attachment::events`]) the page reads for.
+    pub attachment: u32,
 }
 
 /// [`super::command::NativePeerOpen`]'s arguments.

@@ -3,7 +3,7 @@
 //! neither (WebKitGTK). The page keeps signaling, the roster and the chat
 //! protocol; it drives an [`Engine`] through the `native_*` commands
 //! (`crate::commands::native`) and hears back through an [`EventSink`]
-//! (the page's Tauri channel). See `peercall_signal::shell::native` for the
+//! (kept in `crate::mailbox` until the page reads them). See `peercall_signal::shell::native` for the
 //! contract.
 //!
 //! - [`support`]: whether GStreamer and every element are there;

@@ -5,7 +5,7 @@
 //! The page keeps everything else (signaling, rooms, the roster, chat and
 //! `hello` on the data channel: `session/`), so both engines share it.
 //! [`NativeShell`] is the page's link to the shell's engine: it attaches
-//! once (the event channel, the frames endpoint), routes
+//! once (the events it reads, the frames endpoint), routes
 //! [`NativeEvent`]s to their peer or to the local media, runs the shell's
 //! commands in order, and keeps the local media open while someone holds
 //! it (a preview, a call), closing it when the last lets go.
@@ -28,10 +28,10 @@ use std::rc::{Rc, Weak};
 use gloo::timers::callback::Timeout;
 use gloo::timers::future::TimeoutFuture;
 use peercall_signal::shell::command::{self, NoArgs};
-use peercall_signal::shell::native::{AttachArgs, LocalMedia, MediaRequest, NativeEvent, PeerKey};
+use peercall_signal::shell::native::{EventsArgs, LocalMedia, MediaRequest, NativeEvent, PeerKey};
 use peercall_signal::shell::ShellError;
 
-use crate::platform::{invoke, ShellChannel};
+use crate::platform::invoke;
 pub use frames::Frames;
 pub use peer::NativePeer;
 
@@ -65,6 +65,32 @@ impl Turnstile {
     }
 }
 
+/// Reads the shell's events for `attachment` and routes them, in order,
+/// for as long as the page's [`NativeShell`] lives: one `native_events`
+/// call always waits in the shell (a long poll; see the shell's
+/// `mailbox.rs` for why not a Tauri channel). Ends when the shell says
+/// another page has attached, or on an error of the bridge.
+async fn read_events(shell: Weak<Inner>, attachment: u32) {
+    loop {
+        if shell.strong_count() == 0 {
+            return;
+        }
+        match invoke::<command::NativeEvents>(EventsArgs { attachment }).await {
+            Ok(events) => {
+                let Some(inner) = shell.upgrade() else { return };
+                let shell = NativeShell(inner);
+                for event in events {
+                    shell.route(event);
+                }
+            }
+            Err(error) => {
+                gloo::console::warn!(format!("native_events: {error:?}"));
+                return;
+            }
+        }
+    }
+}
+
 /// Where attaching stands.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Attach {
@@ -78,7 +104,6 @@ type LocalHandler = Rc<dyn Fn(LocalMedia)>;
 
 struct Inner {
     attach: Cell<Attach>,
-    channel: RefCell<Option<ShellChannel>>,
     frames: RefCell<Option<Frames>>,
     peers: RefCell<HashMap<PeerKey, PeerHandler>>,
     last_key: Cell<u32>,
@@ -101,7 +126,6 @@ impl NativeShell {
     pub fn attach() -> Self {
         let shell = Self(Rc::new(Inner {
             attach: Cell::new(Attach::Pending),
-            channel: RefCell::new(None),
             frames: RefCell::new(None),
             peers: RefCell::new(HashMap::new()),
             last_key: Cell::new(0),
@@ -110,37 +134,22 @@ impl NativeShell {
             close_timer: RefCell::new(None),
             on_local: RefCell::new(None),
         }));
-        let weak = Rc::downgrade(&shell.0);
-        let channel = ShellChannel::new(move |json| {
-            let Some(inner) = weak.upgrade() else { return };
-            match serde_json::from_value::<NativeEvent>(json) {
-                Ok(event) => Self(inner).route(event),
-                Err(error) => gloo::console::warn!(format!("native event: {error}")),
+        let inner = shell.0.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match invoke::<command::NativeAttach>(NoArgs {}).await {
+                Ok(attachment) => {
+                    *inner.frames.borrow_mut() = Some(Frames::connect(attachment.frames.url));
+                    inner.attach.set(Attach::Done);
+                    let weak = Rc::downgrade(&inner);
+                    drop(inner);
+                    read_events(weak, attachment.events).await;
+                }
+                Err(error) => {
+                    gloo::console::error!(format!("native_attach: {error:?}"));
+                    inner.attach.set(Attach::Failed);
+                }
             }
         });
-        match channel {
-            Ok(channel) => {
-                let events = channel.name();
-                *shell.0.channel.borrow_mut() = Some(channel);
-                let inner = shell.0.clone();
-                wasm_bindgen_futures::spawn_local(async move {
-                    match invoke::<command::NativeAttach>(AttachArgs { events }).await {
-                        Ok(endpoint) => {
-                            *inner.frames.borrow_mut() = Some(Frames::connect(endpoint.url));
-                            inner.attach.set(Attach::Done);
-                        }
-                        Err(error) => {
-                            gloo::console::error!(format!("native_attach: {error:?}"));
-                            inner.attach.set(Attach::Failed);
-                        }
-                    }
-                });
-            }
-            Err(error) => {
-                gloo::console::error!(format!("native events channel: {error:?}"));
-                shell.0.attach.set(Attach::Failed);
-            }
-        }
         shell
     }
 
