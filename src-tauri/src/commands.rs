@@ -6,7 +6,7 @@
 
 use peercall_signal::settings::Settings;
 use peercall_signal::shell::command::{
-    CheckServerArgs, NoArgs, OpenInBrowserArgs, PermissionArgs, StartHostingArgs, UiReadyArgs,
+    CheckServerArgs, OpenInBrowserArgs, PermissionArgs, StartHostingArgs, UiReadyArgs,
     UpdateSettingsArgs,
 };
 use peercall_signal::shell::native::{
@@ -311,11 +311,7 @@ pub async fn native_devices(
 /// Attaches the page: whatever a previous page left is closed, and the
 /// engine's events are kept for this page's [`native_events`] from now on.
 #[tauri::command]
-pub async fn native_attach(
-    native: State<'_, NativeEngine>,
-    args: NoArgs,
-) -> Result<Attachment, AppError> {
-    let NoArgs {} = args;
+pub async fn native_attach(native: State<'_, NativeEngine>) -> Result<Attachment, AppError> {
     let mailbox = std::sync::Arc::clone(&native.events);
     let events = mailbox.open();
     let sink = std::sync::Arc::new(move |event: NativeEvent| mailbox.post(events, event));

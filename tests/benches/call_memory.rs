@@ -166,6 +166,7 @@ mod linux {
             shown(idle_once)
         );
         let mut after = Vec::new();
+        let mut last_once = idle_once;
         let calls = calls_in_a_row();
         for n in 1..=calls {
             click(window, "#start-call").await?;
@@ -198,6 +199,7 @@ mod linux {
                 wasm_heap(window).await
             );
             after.push(back);
+            last_once = back_once;
         }
         // What a person leaves on the home screen: the figure a while later,
         // once the page's garbage collector and allocators have had time.
@@ -227,8 +229,8 @@ mod linux {
         println!(
             "{kind}: each page once: idle {}, after call {calls} {}: {} of idle",
             shown(idle_once),
-            shown(once(side.pid)),
-            growth(idle_once, once(side.pid))
+            shown(last_once),
+            growth(idle_once, last_once)
         );
         Ok(())
     }
