@@ -184,22 +184,25 @@ pub fn ui_ready(clock: State<'_, LaunchClock>, args: UiReadyArgs) {
         interactive_ms = interactive.round(),
         "home screen interactive"
     );
-    // What a call's first peer would otherwise wait for, now the window
-    // no longer needs the cores.
-    #[cfg(target_os = "linux")]
-    crate::native::prepare_dtls_certificate();
 }
 
-/// The native call engine, started on the first command that needs it
-/// (GStreamer's start-up and the frames server cost nothing until then).
-/// Its calls run on blocking threads: GStreamer state changes and opening
-/// a device can take a while, and never on the main thread.
+/// The native call engine, in a process of its own for each call
+/// ([`crate::native::process`]); the frames server the page reads its
+/// video from, started on the first command that needs it.
 #[derive(Default)]
 pub struct NativeEngine {
     #[cfg(target_os = "linux")]
-    engine: std::sync::OnceLock<Result<std::sync::Arc<crate::native::Engine>, String>>,
+    engine: std::sync::OnceLock<Result<NativeParts, String>>,
     /// Its events, until the page reads them.
     events: std::sync::Arc<Mailbox<NativeEvent>>,
+}
+
+/// What the shell keeps of the native engine.
+#[cfg(target_os = "linux")]
+#[derive(Clone)]
+struct NativeParts {
+    process: std::sync::Arc<crate::native::process::EngineProcess>,
+    frames: std::sync::Arc<crate::native::frames::FramesServer>,
 }
 
 /// How long a `native_events` call waits for the first event before it
@@ -207,42 +210,37 @@ pub struct NativeEngine {
 const EVENTS_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 impl NativeEngine {
-    /// Closes every peer and the local media, if the engine ever started
-    /// (the app is exiting).
+    /// Lets the engine's process go, if there is one: it closes every peer
+    /// and the local media (the app is exiting).
     pub fn close_all(&self) {
         #[cfg(target_os = "linux")]
-        if let Some(Ok(engine)) = self.engine.get() {
-            engine.close_all();
+        if let Some(Ok(parts)) = self.engine.get() {
+            parts.process.close_all();
         }
     }
 }
 
 #[cfg(target_os = "linux")]
 impl NativeEngine {
-    fn get(&self) -> Result<std::sync::Arc<crate::native::Engine>, AppError> {
+    fn get(&self) -> Result<NativeParts, AppError> {
         self.engine
             .get_or_init(|| {
-                crate::native::Engine::new(
+                crate::native::support::ready()?;
+                let frames = crate::native::frames::FramesServer::start(
                     tauri::async_runtime::handle().inner(),
-                    crate::native::fake_media_from_env(),
                 )
-                .map(std::sync::Arc::new)
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+                let process = crate::native::process::EngineProcess::new(
+                    frames.frames().clone(),
+                    crate::native::fake_media_from_env(),
+                );
+                Ok(NativeParts {
+                    process: std::sync::Arc::new(process),
+                    frames: std::sync::Arc::new(frames),
+                })
             })
             .clone()
             .map_err(AppError::NativeUnsupported)
-    }
-
-    /// Runs `f` on the engine on a blocking thread.
-    async fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&crate::native::Engine) -> Result<T, crate::native::NativeError> + Send + 'static,
-    ) -> Result<T, AppError> {
-        let engine = self.get()?;
-        tauri::async_runtime::spawn_blocking(move || f(&engine))
-            .await
-            .map_err(|e| AppError::Native(e.to_string()))?
-            .map_err(AppError::from)
     }
 }
 
@@ -255,13 +253,14 @@ fn not_built() -> AppError {
     )
 }
 
-/// Runs `$body` (a closure over the engine) where the engine is built, and
-/// fails with [`not_built`] elsewhere.
+/// Runs `$body` (an async closure over the engine's process) where the
+/// engine is built, and fails with [`not_built`] elsewhere.
 macro_rules! on_engine {
     ($native:expr, $body:expr) => {{
         #[cfg(target_os = "linux")]
         {
-            $native.run($body).await
+            let process = $native.get()?.process;
+            ($body)(process).await.map_err(AppError::from)
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -270,6 +269,10 @@ macro_rules! on_engine {
         }
     }};
 }
+
+/// The engine's process, as the commands get it.
+#[cfg(target_os = "linux")]
+type Engine = std::sync::Arc<crate::native::process::EngineProcess>;
 
 /// Whether the native engine can run here, and if not why.
 #[tauri::command]
@@ -294,9 +297,10 @@ pub async fn native_devices(
     app: tauri::AppHandle,
     native: State<'_, NativeEngine>,
 ) -> Result<Vec<NativeDevice>, AppError> {
-    let _ = &app;
-    on_engine!(native, move |engine| {
-        engine.watch_devices(move || {
+    #[cfg(target_os = "linux")]
+    {
+        let process = native.get()?.process;
+        process.watch_devices(move || {
             use tauri::Manager;
             let event = peercall_signal::shell::DEVICES_EVENT;
             if let Some(window) = app.get_webview_window("main") {
@@ -304,8 +308,15 @@ pub async fn native_devices(
                 let _ = window.eval(format!("window.dispatchEvent(new Event('{event}'));"));
             }
         });
-        Ok(engine.devices())
-    })
+        tauri::async_runtime::spawn_blocking(move || process.devices())
+            .await
+            .map_err(|e| AppError::Native(e.to_string()))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (&app, &native);
+        Err(not_built())
+    }
 }
 
 /// Attaches the page: whatever a previous page left is closed, and the
@@ -315,10 +326,20 @@ pub async fn native_attach(native: State<'_, NativeEngine>) -> Result<Attachment
     let mailbox = std::sync::Arc::clone(&native.events);
     let events = mailbox.open();
     let sink = std::sync::Arc::new(move |event: NativeEvent| mailbox.post(events, event));
+    #[cfg(target_os = "linux")]
+    {
+        let parts = native.get()?;
+        parts.process.attach(sink);
+        Ok(Attachment {
+            frames: parts.frames.endpoint(),
+            events,
+        })
+    }
     #[cfg(not(target_os = "linux"))]
-    let _ = sink;
-    let frames = on_engine!(native, move |engine| Ok(engine.attach(sink)))?;
-    Ok(Attachment { frames, events })
+    {
+        let _ = (sink, events);
+        Err(not_built())
+    }
 }
 
 /// The engine's events for the page's attachment, in order, once there is
@@ -344,15 +365,16 @@ pub async fn native_set_media(
 ) -> Result<LocalMedia, AppError> {
     #[cfg(not(target_os = "linux"))]
     let _ = args;
-    on_engine!(native, move |engine| Ok(engine.set_media(&args)))
+    on_engine!(native, move |engine: Engine| async move {
+        engine.set_media(args).await
+    })
 }
 
 /// Stops the camera and microphone.
 #[tauri::command]
 pub async fn native_close_media(native: State<'_, NativeEngine>) -> Result<(), AppError> {
-    on_engine!(native, |engine| {
-        engine.close_media();
-        Ok(())
+    on_engine!(native, |engine: Engine| async move {
+        engine.close_media().await
     })
 }
 
@@ -364,7 +386,9 @@ pub async fn native_peer_open(
 ) -> Result<(), AppError> {
     #[cfg(not(target_os = "linux"))]
     let _ = args;
-    on_engine!(native, move |engine| engine.open_peer(args))
+    on_engine!(native, move |engine: Engine| async move {
+        engine.open_peer(args).await
+    })
 }
 
 /// Gives a native peer a remote description or candidate.
@@ -375,7 +399,9 @@ pub async fn native_peer_signal(
 ) -> Result<(), AppError> {
     #[cfg(not(target_os = "linux"))]
     let _ = args;
-    on_engine!(native, move |engine| engine.signal_peer(args))
+    on_engine!(native, move |engine: Engine| async move {
+        engine.signal_peer(args).await
+    })
 }
 
 /// Sends text on a native peer's chat channel.
@@ -386,7 +412,9 @@ pub async fn native_peer_send(
 ) -> Result<(), AppError> {
     #[cfg(not(target_os = "linux"))]
     let _ = args;
-    on_engine!(native, move |engine| engine.send(&args))
+    on_engine!(native, move |engine: Engine| async move {
+        engine.send(args).await
+    })
 }
 
 /// Closes a native peer.
@@ -397,7 +425,9 @@ pub async fn native_peer_close(
 ) -> Result<(), AppError> {
     #[cfg(not(target_os = "linux"))]
     let _ = args;
-    on_engine!(native, move |engine| engine.close_peer(args.peer))
+    on_engine!(native, move |engine: Engine| async move {
+        engine.close_peer(args.peer).await
+    })
 }
 
 /// Starts writing a received file into the Downloads folder.

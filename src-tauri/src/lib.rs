@@ -26,10 +26,17 @@ pub use error::AppError;
 use tauri::Manager;
 
 /// Starts the app: tracing, settings, the embedded signaling server, the
-/// main window.
+/// main window. Run with [`native::process::child::ARG`], it is a call's
+/// engine process instead.
 pub fn run() {
     #[cfg(target_os = "linux")]
     {
+        if std::env::args().nth(1).as_deref() == Some(native::process::child::ARG) {
+            std::process::exit(match run_call_engine() {
+                std::process::ExitCode::SUCCESS => 0,
+                _ => 1,
+            });
+        }
         native::tune_malloc();
         window::prefer_software_drawing();
     }
@@ -123,6 +130,22 @@ pub fn run() {
             });
         }
     });
+}
+
+/// Runs a call's engine process (see `native::process`) until the shell
+/// lets it go: what `peercall-engine` runs, and `peercall --call-engine`
+/// where that binary is missing.
+#[cfg(target_os = "linux")]
+pub fn run_call_engine() -> std::process::ExitCode {
+    init_tracing();
+    let args: Vec<String> = std::env::args().collect();
+    match native::process::child::serve(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "the call engine could not start");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_tracing() {

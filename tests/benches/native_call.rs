@@ -35,12 +35,15 @@ mod linux {
     use std::time::{Duration, Instant};
 
     use anyhow::{bail, Context, Result};
+    use peercall::native::frames::FramesServer;
     use peercall::native::Engine;
     use peercall_e2e::native::{
         event_sink, in_network_namespace, rerun_in_network_namespace, serve_blank_page, Relay, PAGE,
     };
     use peercall_e2e::Browser;
-    use peercall_signal::shell::native::{MediaRequest, NativeEvent, PeerKey, PeerOpenArgs};
+    use peercall_signal::shell::native::{
+        MediaRequest, NativeEvent, PeerKey, PeerOpenArgs, StreamId,
+    };
     use serde_json::json;
 
     /// How long the steady call is measured.
@@ -78,7 +81,8 @@ const watchVideo = () => {
 
     async fn run() -> Result<()> {
         let rss_before = rss_kib();
-        let engine = Engine::new(&tokio::runtime::Handle::current(), true)?;
+        let server = FramesServer::start(&tokio::runtime::Handle::current())?;
+        let engine = Engine::new(server.frames().clone(), true, StreamId(1))?;
         let browser = Browser::launch().await?;
         let page = &browser.client;
         let url = serve_blank_page().await?;

@@ -4,8 +4,8 @@
 //! (`PEERCALL_FAKE_MEDIA=1`), against a headless Chromium participant in
 //! the same room on the app's embedded server. Everything is observed from
 //! outside: Chromium's own `getStats()` (through the observer), the app's
-//! page (tiles, the frames its canvases drew), and the app process's
-//! threads in `/proc`.
+//! page (tiles, the frames its canvases drew), and the threads and
+//! processes of the app in `/proc`.
 
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// joins it: Chromium decodes the app's video and receives its audio, the
 /// app's remote tile draws Chromium's moving video, chat goes both ways,
 /// mute and camera-off at the app reach Chromium, and hanging up stops
-/// every streaming thread of the app's pipelines. The home screen shows no
+/// every streaming thread of the app's pipelines and ends the process they
+/// ran in (the app gets back what the call took). The home screen shows no
 /// browser notice and Settings → About names the engine.
 #[tokio::test(flavor = "multi_thread")]
 async fn app_calls_chromium_on_its_native_engine() -> Result<()> {
@@ -142,11 +143,18 @@ async fn scenario(app: &App, chromium: &Client) -> Result<()> {
     wait_for(chromium, ".tile[data-peer-id][data-video-muted='false']").await?;
 
     // While the call runs, the app's pipelines stream (GStreamer names each
-    // streaming thread `element:pad`); after hanging up none does.
+    // streaming thread `element:pad`), in a process of the app's own;
+    // after hanging up none does, and that process is gone.
     let pid = app.pid()?;
     ensure!(
         !busy_streaming_threads(pid).await?.is_empty(),
         "no GStreamer streaming thread of the app is busy during the call"
+    );
+    let engines = engine_processes(pid);
+    ensure!(
+        engines.len() == 1,
+        "the call runs in {} engine processes of the app (one expected)",
+        engines.len()
     );
     click(window, "#hang-up").await?;
     wait_for(window, "#call-ended").await?;
@@ -159,6 +167,18 @@ async fn scenario(app: &App, chromium: &Client) -> Result<()> {
         if Instant::now() > deadline {
             bail!("after hanging up these streaming threads still run: {busy:?}");
         }
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    // (The home screen's camera may start a fresh one.)
+    while engines
+        .iter()
+        .any(|engine| std::path::Path::new(&format!("/proc/{engine}")).exists())
+    {
+        ensure!(
+            Instant::now() < deadline,
+            "the call's engine process is still there 15 s after hanging up"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // Chromium sees the app leave.
     wait_until(
@@ -488,10 +508,27 @@ async fn keeps_drawing(client: &Client, frames: &str, what: &str) -> Result<()> 
     Ok(())
 }
 
-/// CPU ticks (user + system) of each of the process's threads, by name.
+/// The app's processes (`pid`'s family) run as a call engine: their
+/// command line says so.
+fn engine_processes(pid: u32) -> Vec<u32> {
+    peercall_e2e::family(pid)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|line| line.split(|b| *b == 0).any(|arg| arg == b"--call-engine"))
+        })
+        .collect()
+}
+
+/// CPU ticks (user + system) of each thread of the app's processes (`pid`
+/// and those it started), by name.
 fn thread_ticks(pid: u32) -> Result<Vec<(u32, String, u64)>> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+    let tasks = peercall_e2e::family(pid)
+        .into_iter()
+        .filter_map(|p| std::fs::read_dir(format!("/proc/{p}/task")).ok())
+        .flatten();
+    for entry in tasks {
         let entry = entry?;
         let Ok(tid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use fantoccini::Client;
+use peercall::native::frames::FramesServer;
 use peercall::native::Engine;
 use peercall_e2e::native::{
     event_sink, in_network_namespace, rerun_in_network_namespace, serve_blank_page, FrameCounter,
@@ -60,10 +61,11 @@ fn native_engine_calls_chromium_both_ways() -> Result<()> {
 }
 
 async fn both_directions() -> Result<()> {
-    let engine = Engine::new(&tokio::runtime::Handle::current(), true)?;
+    let server = FramesServer::start(&tokio::runtime::Handle::current())?;
+    let engine = Engine::new(server.frames().clone(), true, StreamId(1))?;
     let browser = Browser::launch().await?;
     let outcome = async {
-        let endpoint = engine.frames_endpoint();
+        let endpoint = server.endpoint();
         refuses_a_wrong_secret(&endpoint.url).await?;
         let frames = FrameCounter::start(&endpoint.url).await?;
         let page_url = serve_blank_page().await?;
@@ -124,10 +126,12 @@ fn native_engines_in_a_three_party_mesh() -> Result<()> {
 async fn mesh(n: usize) -> Result<()> {
     let handle = tokio::runtime::Handle::current();
     let mut engines = Vec::new();
+    let mut servers = Vec::new();
     let mut events = Vec::new();
     let mut frames = Vec::new();
     for _ in 0..n {
-        let engine = Engine::new(&handle, true)?;
+        let server = FramesServer::start(&handle)?;
+        let engine = Engine::new(server.frames().clone(), true, StreamId(1))?;
         let (sink, rx) = event_sink();
         engine.attach(sink);
         engine.set_media(&MediaRequest {
@@ -136,7 +140,8 @@ async fn mesh(n: usize) -> Result<()> {
             ..MediaRequest::default()
         });
         events.push(rx);
-        frames.push(FrameCounter::start(&engine.frames_endpoint().url).await?);
+        frames.push(FrameCounter::start(&server.endpoint().url).await?);
+        servers.push(server);
         engines.push(engine);
     }
     for (i, engine) in engines.iter().enumerate() {

@@ -140,14 +140,16 @@ fn installed_sizes(system: &CleanSystem) -> Result<Vec<(&'static str, u64)>> {
         .collect()
 }
 
-/// Every binary the packages run finds every library it links.
+/// Every binary the packages run is there and finds every library it
+/// links.
 fn libraries_resolve(system: &CleanSystem) -> Result<()> {
     let binaries = format!(
-        "/usr/bin/peercall /usr/bin/peercall-signal {WEBKIT_HELPERS}/WebKitWebProcess \
+        "/usr/bin/peercall /usr/bin/peercall-engine /usr/bin/peercall-signal \
+         {WEBKIT_HELPERS}/WebKitWebProcess \
          {WEBKIT_HELPERS}/WebKitNetworkProcess"
     );
     let report = system.output(&format!(
-        "for b in {binaries}; do echo \"== $b\"; ldd \"$b\"; done"
+        "for b in {binaries}; do echo \"== $b\"; [ -x \"$b\" ] || echo \"$b: not found\"; ldd \"$b\"; done"
     ))?;
     let missing: Vec<&str> = report.lines().filter(|l| l.contains("not found")).collect();
     ensure!(

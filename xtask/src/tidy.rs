@@ -22,6 +22,7 @@ pub fn run() -> Result<()> {
     problems.extend(code_map_names_every_module(&root)?);
     problems.extend(commands_match_the_contract(&root)?);
     problems.extend(no_tauri_channels_in_the_shell(&root)?);
+    problems.extend(no_call_engine_in_the_shell(&root)?);
     if !problems.is_empty() {
         bail!(
             "tidy found {} problem(s):\n- {}",
@@ -75,6 +76,34 @@ pub fn tauri_only_in_platform(root: &Path) -> Result<Vec<String>> {
             if MARKERS.iter().any(|m| line.contains(m)) {
                 problems.push(format!(
                     "{}:{}: calls Tauri outside platform.rs: {}",
+                    relative(root, &file),
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// The file where the call engine's process makes its `Engine`: the only
+/// place in the app that may.
+const ENGINE_PROCESS: &str = "src-tauri/src/native/process/child.rs";
+
+/// No call's pipelines run in the shell's own process: what they load and
+/// allocate would stay there for good. The app makes an `Engine` only in
+/// the engine's process ([`ENGINE_PROCESS`]).
+pub fn no_call_engine_in_the_shell(root: &Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for file in rust_files(&root.join("src-tauri/src"))? {
+        if relative(root, &file) == ENGINE_PROCESS {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file)?;
+        for (n, line) in code_lines(&text) {
+            if line.contains("Engine::new(") {
+                problems.push(format!(
+                    "{}:{}: an Engine outside the engine's process ({ENGINE_PROCESS}): {}",
                     relative(root, &file),
                     n + 1,
                     line.trim()
@@ -381,6 +410,24 @@ mod tests {
             ],
         );
         let problems = no_tauri_channels_in_the_shell(&root).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("src-tauri/src/commands.rs:2:"));
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_call_engine_in_the_shell_is_caught() {
+        let root = tree(
+            "engine",
+            &[
+                (
+                    "src-tauri/src/commands.rs",
+                    "// Engine::new( in a comment\nlet e = native::Engine::new(frames, false, first);",
+                ),
+                (ENGINE_PROCESS, "let engine = Engine::new(frames, fake, first)?;"),
+            ],
+        );
+        let problems = no_call_engine_in_the_shell(&root).unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].starts_with("src-tauri/src/commands.rs:2:"));
         let _ = std::fs::remove_dir_all(root);

@@ -94,8 +94,15 @@ struct FramesInner {
     tick: watch::Sender<u64>,
 }
 
+impl Default for Frames {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Frames {
-    fn new() -> Self {
+    /// No frames yet.
+    pub fn new() -> Self {
         Self {
             inner: Arc::new(FramesInner {
                 latest: Mutex::new(HashMap::new()),
@@ -109,29 +116,71 @@ impl Frames {
         let mut message = Vec::with_capacity(FrameHeader::LEN + picture.len());
         message.extend_from_slice(&header.encode());
         message.extend_from_slice(picture);
+        self.insert(header.stream, Bytes::from(message));
+    }
+
+    /// Makes a whole frame message (a [`FrameHeader`] and its picture, as
+    /// another process's [`Frames`] sent it) the newest of its stream;
+    /// `false` if it is not one.
+    pub fn publish_message(&self, message: Bytes) -> bool {
+        match FrameHeader::decode(&message) {
+            Ok((header, _)) => {
+                self.insert(header.stream, message);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn insert(&self, stream: StreamId, message: Bytes) {
+        let seq = self.bump();
+        if let Ok(mut latest) = self.inner.latest.lock() {
+            latest.insert(stream, (seq, message));
+        }
+    }
+
+    fn bump(&self) -> u64 {
         let mut seq = 0;
         self.inner.tick.send_modify(|tick| {
             *tick += 1;
             seq = *tick;
         });
-        if let Ok(mut latest) = self.inner.latest.lock() {
-            latest.insert(header.stream, (seq, Bytes::from(message)));
-        }
+        seq
     }
 
     /// Forgets `stream` (its video ended).
     pub fn remove(&self, stream: StreamId) {
-        if let Ok(mut latest) = self.inner.latest.lock() {
-            latest.remove(&stream);
-        }
+        self.retain(|s| s != stream);
     }
 
-    /// The frames newer than what `sent` records, recording them as sent.
-    fn newer(&self, sent: &mut HashMap<StreamId, u64>) -> Vec<Bytes> {
+    /// Forgets every stream but those `keep` says.
+    pub fn retain(&self, keep: impl Fn(StreamId) -> bool) {
+        if let Ok(mut latest) = self.inner.latest.lock() {
+            latest.retain(|stream, _| keep(*stream));
+        }
+        // Readers hear of it (and forget what they sent of them).
+        self.bump();
+    }
+
+    /// Wakes up when a frame came or a stream ended.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.tick.subscribe()
+    }
+
+    /// The frames newer than what `sent` records, recording them as sent,
+    /// and the streams `sent` had that ended since.
+    pub fn newer(&self, sent: &mut HashMap<StreamId, u64>) -> (Vec<Bytes>, Vec<StreamId>) {
         let Ok(latest) = self.inner.latest.lock() else {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         };
-        sent.retain(|stream, _| latest.contains_key(stream));
+        let mut ended = Vec::new();
+        sent.retain(|stream, _| {
+            let live = latest.contains_key(stream);
+            if !live {
+                ended.push(*stream);
+            }
+            live
+        });
         let mut out = Vec::new();
         for (stream, (seq, message)) in latest.iter() {
             if sent.get(stream).is_none_or(|s| s < seq) {
@@ -139,7 +188,7 @@ impl Frames {
                 out.push(message.clone());
             }
         }
-        out
+        (out, ended)
     }
 }
 
@@ -223,7 +272,7 @@ async fn serve(stream: tokio::net::TcpStream, path: String, frames: Frames) {
         return;
     };
     let (mut write, mut read) = socket.split();
-    let mut tick = frames.inner.tick.subscribe();
+    let mut tick = frames.subscribe();
     let mut sent = HashMap::new();
     loop {
         tokio::select! {
@@ -231,7 +280,7 @@ async fn serve(stream: tokio::net::TcpStream, path: String, frames: Frames) {
                 if changed.is_err() {
                     break;
                 }
-                for message in frames.newer(&mut sent) {
+                for message in frames.newer(&mut sent).0 {
                     if write.send(Message::Binary(message)).await.is_err() {
                         return;
                     }
@@ -263,15 +312,22 @@ mod tests {
         frames.publish(header(1), b"old");
         frames.publish(header(1), b"new");
         frames.publish(header(2), b"other");
-        let mut got: Vec<Vec<u8>> = frames.newer(&mut sent).iter().map(|b| b.to_vec()).collect();
+        let mut got: Vec<Vec<u8>> = frames
+            .newer(&mut sent)
+            .0
+            .iter()
+            .map(|b| b.to_vec())
+            .collect();
         got.sort();
         assert_eq!(got.len(), 2);
         assert!(got.iter().any(|m| m.ends_with(b"new")));
         assert!(got.iter().all(|m| !m.ends_with(b"old")));
-        assert!(frames.newer(&mut sent).is_empty());
+        assert!(frames.newer(&mut sent).0.is_empty());
         frames.remove(StreamId(2));
         frames.publish(header(1), b"next");
-        assert_eq!(frames.newer(&mut sent).len(), 1);
+        let (newer, ended) = frames.newer(&mut sent);
+        assert_eq!(newer.len(), 1);
+        assert_eq!(ended, vec![StreamId(2)]);
         assert_eq!(sent.len(), 1);
     }
 }

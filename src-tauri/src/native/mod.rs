@@ -14,16 +14,18 @@
 //!   streams;
 //! - [`playback`]: remote audio, mixed, through the echo probe;
 //! - [`frames`]: video to the page over a loopback WebSocket;
-//! - [`sdp`]: text helpers (payload types, mDNS candidates, mids).
+//! - [`sdp`]: text helpers (payload types, mDNS candidates, mids);
+//! - [`process`]: the engine in a process of its own, for each call, as
+//!   the shell runs it.
 //!
-//! The engine needs no Tauri runtime (only a tokio runtime for the frames
-//! server): tests drive it directly.
+//! The engine needs no Tauri runtime: tests drive it directly.
 
 pub mod capture;
 pub mod devices;
 pub mod frames;
 pub mod peer;
 pub mod playback;
+pub mod process;
 pub mod receive;
 pub mod sdp;
 pub mod support;
@@ -33,8 +35,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use peercall_signal::shell::native::{
-    DeviceFault, DeviceFaultKind, FramesEndpoint, LocalMedia, MediaRequest, NativeDevice,
-    NativeEvent, PeerKey, PeerOpenArgs, PeerSendArgs, PeerSignalArgs, StreamId,
+    DeviceFault, DeviceFaultKind, LocalMedia, MediaRequest, NativeEvent, PeerKey, PeerOpenArgs,
+    PeerSendArgs, PeerSignalArgs, StreamId,
 };
 use peercall_signal::shell::MediaKind;
 
@@ -99,6 +101,9 @@ pub enum NativeError {
     /// The frames server could not listen.
     #[error("the frames server could not listen: {0}")]
     Frames(#[source] std::io::Error),
+    /// The engine's process failed, or failed this.
+    #[error("{0}")]
+    Process(String),
 }
 
 impl NativeError {
@@ -119,19 +124,13 @@ impl NativeError {
 /// The native call engine: local media, native peers, frames.
 pub struct Engine {
     shared: Arc<Shared>,
-    /// Devices plugged in and out, from the first real device opened or
-    /// the page's first listing on.
+    /// Devices plugged in and out, from the first real device opened on.
     watch: std::sync::OnceLock<Option<devices::Watch>>,
-    /// Who else hears of it (the page's pickers), once one asked.
-    on_devices: Arc<Mutex<Option<DevicesListener>>>,
 }
-
-/// Told when cameras or microphones are plugged in or out.
-type DevicesListener = Box<dyn Fn() + Send>;
 
 struct Shared {
     fake: bool,
-    frames: frames::FramesServer,
+    frames: frames::Frames,
     fanout: Arc<capture::Fanout>,
     playback: Arc<playback::Playback>,
     next_stream: AtomicU32,
@@ -150,9 +149,14 @@ struct State {
 static ENGINES: AtomicU32 = AtomicU32::new(0);
 
 impl Engine {
-    /// Starts GStreamer (checking every element) and the frames server on
-    /// `runtime`. `fake_media`: test sources instead of devices.
-    pub fn new(runtime: &tokio::runtime::Handle, fake_media: bool) -> Result<Self, NativeError> {
+    /// Starts GStreamer (checking every element); the pictures go to
+    /// `frames`, the remote people's streams numbered from `first_stream`
+    /// on. `fake_media`: test sources instead of devices.
+    pub fn new(
+        frames: frames::Frames,
+        fake_media: bool,
+        first_stream: StreamId,
+    ) -> Result<Self, NativeError> {
         support::ready().map_err(NativeError::Unavailable)?;
         let probe = format!(
             "peercall-echo-probe-{}",
@@ -160,10 +164,10 @@ impl Engine {
         );
         let shared = Arc::new(Shared {
             fake: fake_media,
-            frames: frames::FramesServer::start(runtime)?,
+            frames,
             fanout: Arc::default(),
             playback: Arc::new(playback::Playback::new(&probe)?),
-            next_stream: AtomicU32::new(StreamId::LOCAL.0 + 1),
+            next_stream: AtomicU32::new(first_stream.0.max(StreamId::LOCAL.0 + 1)),
             state: Mutex::new(State {
                 sink: Arc::new(|_: NativeEvent| {}),
                 peers: HashMap::new(),
@@ -175,7 +179,7 @@ impl Engine {
         let context = capture::Context {
             fake: fake_media,
             fanout: Arc::clone(&shared.fanout),
-            frames: shared.frames.frames().clone(),
+            frames: shared.frames.clone(),
             probe,
             on_failure: Arc::new(move |kind, generation, fault| {
                 if let Some(shared) = weak.upgrade() {
@@ -190,37 +194,21 @@ impl Engine {
         Ok(Self {
             shared,
             watch: std::sync::OnceLock::new(),
-            on_devices: Arc::default(),
         })
-    }
-
-    /// Where the page reads frames.
-    pub fn frames_endpoint(&self) -> FramesEndpoint {
-        self.shared.frames.endpoint()
     }
 
     /// A new page attaches: everything the previous one left (peers, local
     /// media) is closed, and events go to `sink` from now on.
-    pub fn attach(&self, sink: Arc<dyn EventSink>) -> FramesEndpoint {
+    pub fn attach(&self, sink: Arc<dyn EventSink>) {
         self.close_all();
         self.shared.lock().sink = sink;
-        self.frames_endpoint()
     }
 
-    /// The cameras and microphones that can be opened.
-    pub fn devices(&self) -> Vec<NativeDevice> {
-        devices::list(self.shared.fake)
-    }
-
-    /// From now on, `on_change` (and no longer an earlier one) hears
-    /// cameras and microphones plugged in and out, once per burst, on the
-    /// watch's thread. The fake devices never change.
-    pub fn watch_devices(&self, on_change: impl Fn() + Send + 'static) {
-        if self.shared.fake {
-            return;
-        }
-        *self.on_devices.lock().unwrap_or_else(|e| e.into_inner()) = Some(Box::new(on_change));
-        self.watch();
+    /// Whether a peer is open or a camera or microphone captures: the
+    /// engine has work (its process must stay).
+    pub fn busy(&self) -> bool {
+        let state = self.shared.lock();
+        !state.peers.is_empty() || state.capture.is_open()
     }
 
     /// Starts the device watch, once: a device in use that is pulled out
@@ -228,14 +216,10 @@ impl Engine {
     /// from the home screen) and its element says nothing.
     fn watch(&self) {
         let shared = Arc::downgrade(&self.shared);
-        let listener = Arc::clone(&self.on_devices);
         self.watch.get_or_init(|| {
             devices::Watch::start(move || {
                 if let Some(shared) = shared.upgrade() {
                     shared.devices_changed();
-                }
-                if let Some(tell) = listener.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-                    tell();
                 }
             })
         });
@@ -272,7 +256,7 @@ impl Engine {
             sink: Arc::clone(&state.sink),
             fanout: Arc::clone(&self.shared.fanout),
             playback: Arc::clone(&self.shared.playback),
-            frames: self.shared.frames.frames().clone(),
+            frames: self.shared.frames.clone(),
             stream: StreamId(self.shared.next_stream.fetch_add(1, Ordering::Relaxed)),
         };
         let peer = peer::Peer::open(args.peer, args.ice_servers, args.offer, context)?;
@@ -443,9 +427,8 @@ const UNPLUG_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 /// inside the first call's `set-remote-description`, time a person joining
 /// waits for (measured by `benches/app_call.rs`).
 ///
-/// Called once the home screen is interactive (so the window's start-up
-/// never shares the cores with it) and when a peer opens (an app opened on
-/// a call link). It runs at normal priority: at the lowest one, a busy
+/// Called when the engine's process starts (the lobby's camera, or the
+/// first peer of an app opened on a call link) and when a peer opens. It runs at normal priority: at the lowest one, a busy
 /// machine starved it for up to 56 s while a call's first peer waited on
 /// it (GStreamer makes the certificate once, and every peer waits for it).
 pub fn prepare_dtls_certificate() {

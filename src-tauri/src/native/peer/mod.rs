@@ -83,6 +83,8 @@ struct State {
     /// browser refuses a role change, so later answers are kept to it.
     dtls_role: Option<&'static str>,
     closed: bool,
+    /// The chat channel closed: the person has gone.
+    gone: bool,
 }
 
 struct Built {

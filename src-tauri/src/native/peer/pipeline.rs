@@ -121,7 +121,14 @@ fn watch_bus(inner: &Arc<Inner>, pipeline: &gst::Pipeline) {
         match message.view() {
             gst::MessageView::Error(error) => {
                 if let Some(inner) = weak.upgrade() {
-                    inner.error(format!("pipeline: {}", error.error()));
+                    let message = format!("pipeline: {}", error.error());
+                    if inner.lock().gone {
+                        // Sending to someone who left ("Could not write to
+                        // resource"): nothing to tell, the page closes it.
+                        tracing::debug!(peer = inner.key.0, %message, "after the person left");
+                    } else {
+                        inner.error(message);
+                    }
                 }
             }
             gst::MessageView::Latency(_) => {
@@ -272,6 +279,7 @@ fn connect_channel(inner: &Arc<Inner>, channel: &WebRTCDataChannel) {
     let weak = Arc::downgrade(inner);
     channel.connect_on_close(move |_| {
         if let Some(inner) = weak.upgrade() {
+            inner.lock().gone = true;
             inner.emit(NativeEvent::ChannelClosed { peer: inner.key });
         }
     });
