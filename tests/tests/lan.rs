@@ -71,6 +71,14 @@ fn named(name: &str) -> Result<PathBuf> {
 }
 
 /// Launches an app whose "system browser" records the URLs it is given.
+/// The tests here take turns. Each starts two apps (some a browser too),
+/// and all four at once on a 2-core machine once kept a window from
+/// showing its home screen within the 30 s a test waits for it.
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
+
 async fn launch(
     name: &str,
     extra_env: &[(&str, &str)],
@@ -114,6 +122,7 @@ async fn listening(addr: SocketAddr) -> bool {
 /// leaves the other app's list.
 #[tokio::test(flavor = "multi_thread")]
 async fn host_found_on_the_lan_joined_and_stopped() -> Result<()> {
+    let _turn = one_at_a_time().await;
     let _multicast = LoopbackMulticast::enable()?;
     let (host, host_opened) = launch("Hana", &[("PEERCALL_LAN_BIND", HOST_IP)], vec![]).await?;
     let (guest, guest_opened) = launch("Minho", &[], vec![]).await?;
@@ -300,6 +309,7 @@ type Member =
 /// the app; a server that works is remembered in recent servers.
 #[tokio::test(flavor = "multi_thread")]
 async fn each_join_failure_has_its_own_message() -> Result<()> {
+    let _turn = one_at_a_time().await;
     // A certificate made here, which the app has no reason to trust.
     let certs = temp_dir("lan-tls");
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
@@ -396,6 +406,7 @@ async fn each_join_failure_has_its_own_message() -> Result<()> {
 /// starts it) opens the join screen on that call and goes straight in.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invite_link_opens_the_app_in_that_call() -> Result<()> {
+    let _turn = one_at_a_time().await;
     let server = SignalServer::start(&[]).await?;
     let invite = format!("peercall://127.0.0.1:{}/linked-room", server.port);
     let (app, opened) = launch("Dana", &[], vec![invite.clone()]).await?;
@@ -457,6 +468,7 @@ async fn mdns_event(
 /// listens there.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_app_told_to_quit_while_hosting_ends_the_call_cleanly() -> Result<()> {
+    let _turn = one_at_a_time().await;
     const HOST: &str = "127.0.0.3";
     let _multicast = LoopbackMulticast::enable()?;
     let (mdns, events) = browse()?;
