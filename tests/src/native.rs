@@ -332,3 +332,75 @@ pub async fn serve_blank_page() -> Result<String> {
     });
     Ok(url)
 }
+
+/// The app's processes (`app_pid` and those it started) that run as its
+/// call engine: their command line says so.
+pub fn engine_processes(app_pid: u32) -> Vec<u32> {
+    crate::family(app_pid)
+        .into_iter()
+        .filter(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|line| line.split(|b| *b == 0).any(|arg| arg == b"--call-engine"))
+        })
+        .collect()
+}
+
+/// Runs `scenario` for at most `limit` with the app on its native engine
+/// (test camera and microphone) and a Chromium beside it; both close
+/// afterwards, whatever happened.
+pub async fn with_app_and_chromium<F>(limit: Duration, scenario: F) -> Result<()>
+where
+    F: for<'a> FnOnce(
+        &'a crate::App,
+        &'a Client,
+    ) -> futures_util::future::BoxFuture<'a, Result<()>>,
+{
+    let app = crate::App::launch(crate::AppOptions {
+        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
+        ..crate::AppOptions::default()
+    })
+    .await?;
+    let browser = match crate::Browser::launch().await {
+        Ok(browser) => browser,
+        Err(error) => {
+            let _ = app.quit().await;
+            return Err(error);
+        }
+    };
+    let outcome = tokio::time::timeout(limit, scenario(&app, &browser.client)).await;
+    let _ = browser.client.close().await;
+    let _ = app.quit().await;
+    outcome.with_context(|| format!("the scenario took over {limit:?}"))?
+}
+
+/// From the app's home screen (its name typed): starts a call in the
+/// window, Chromium joins the same room on the app's embedded server, and
+/// Chromium decodes the app's video and audio within `within`.
+pub async fn start_call_with_chromium(
+    app: &crate::App,
+    chromium: &Client,
+    within: Duration,
+) -> Result<()> {
+    let window = &app.client;
+    crate::click(window, "#start-call").await?;
+    let call = crate::wait_for(window, "#call[data-phase='joined']").await?;
+    let room = call
+        .attr("data-room")
+        .await?
+        .context("the call shows no room")?;
+    chromium
+        .goto(&format!(
+            "http://127.0.0.1:{}/?room={room}&name=Chromium",
+            app.preferred_port
+        ))
+        .await?;
+    crate::wait_for(chromium, "#call[data-phase='joined']").await?;
+    crate::wait_for_observed(
+        chromium,
+        "Chromium decoding the app's video and audio",
+        within,
+        |o| crate::media_flowing(o, 1),
+    )
+    .await?;
+    Ok(())
+}

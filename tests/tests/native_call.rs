@@ -7,14 +7,17 @@
 //! page (tiles, the frames its canvases drew), and the threads and
 //! processes of the app in `/proc`.
 
+#![cfg(target_os = "linux")]
+
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use fantoccini::{Client, Locator};
+use peercall_e2e::native::{engine_processes, start_call_with_chromium, with_app_and_chromium};
 use peercall_e2e::{
     click, connection, connections, live_connections, media_flowing, num, observed, room_url,
-    screenshot, type_into, wait_for, wait_for_observed, wait_for_text, wait_until, App, AppOptions,
-    Browser, SignalServer,
+    screenshot, type_into, wait_for, wait_for_observed, wait_for_text, wait_until, App, Browser,
+    SignalServer,
 };
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -28,23 +31,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// browser notice and Settings → About names the engine.
 #[tokio::test(flavor = "multi_thread")]
 async fn app_calls_chromium_on_its_native_engine() -> Result<()> {
-    let app = App::launch(AppOptions {
-        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
-        ..AppOptions::default()
+    with_app_and_chromium(Duration::from_secs(240), |app, chromium| {
+        Box::pin(scenario(app, chromium))
     })
-    .await?;
-    let browser = match Browser::launch().await {
-        Ok(browser) => browser,
-        Err(error) => {
-            let _ = app.quit().await;
-            return Err(error);
-        }
-    };
-    let outcome =
-        tokio::time::timeout(Duration::from_secs(240), scenario(&app, &browser.client)).await;
-    let _ = browser.client.close().await;
-    let _ = app.quit().await;
-    outcome.context("the scenario took over 4 minutes")?
+    .await
 }
 
 async fn scenario(app: &App, chromium: &Client) -> Result<()> {
@@ -63,29 +53,8 @@ async fn scenario(app: &App, chromium: &Client) -> Result<()> {
     app.capture_screen("native-home")?;
 
     // Start a call in the window; Chromium joins the same room on the app's
-    // embedded server.
-    click(window, "#start-call").await?;
-    let call = wait_for(window, "#call[data-phase='joined']").await?;
-    let room = call
-        .attr("data-room")
-        .await?
-        .context("the call shows no room")?;
-    chromium
-        .goto(&format!(
-            "http://127.0.0.1:{}/?room={room}&name=Chromium",
-            app.preferred_port
-        ))
-        .await?;
-    wait_for(chromium, "#call[data-phase='joined']").await?;
-
-    // Chromium decodes the app's video and receives its audio.
-    wait_for_observed(
-        chromium,
-        "Chromium decoding the app's video and audio",
-        CONNECT_TIMEOUT,
-        |o| media_flowing(o, 1),
-    )
-    .await?;
+    // embedded server, and decodes the app's video and receives its audio.
+    start_call_with_chromium(app, chromium, CONNECT_TIMEOUT).await?;
     // At the settings' resolution (720p, the default), as the browser
     // engine would have asked its camera for.
     wait_for_observed(
@@ -506,18 +475,6 @@ async fn keeps_drawing(client: &Client, frames: &str, what: &str) -> Result<()> 
     )
     .await?;
     Ok(())
-}
-
-/// The app's processes (`pid`'s family) run as a call engine: their
-/// command line says so.
-fn engine_processes(pid: u32) -> Vec<u32> {
-    peercall_e2e::family(pid)
-        .into_iter()
-        .filter(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|line| line.split(|b| *b == 0).any(|arg| arg == b"--call-engine"))
-        })
-        .collect()
 }
 
 /// CPU ticks (user + system) of each thread of the app's processes (`pid`

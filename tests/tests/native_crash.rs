@@ -10,31 +10,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
 use fantoccini::Client;
-use peercall_e2e::{
-    click, media_flowing, type_into, wait_for, wait_for_observed, App, AppOptions, Browser,
-};
+use peercall_e2e::native::{engine_processes, start_call_with_chromium, with_app_and_chromium};
+use peercall_e2e::{click, type_into, wait_for, wait_for_observed, App};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_crash_of_the_call_engine_ends_the_connection_not_the_app() -> Result<()> {
-    let app = App::launch(AppOptions {
-        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
-        ..AppOptions::default()
+    with_app_and_chromium(Duration::from_secs(180), |app, chromium| {
+        Box::pin(scenario(app, chromium))
     })
-    .await?;
-    let browser = match Browser::launch().await {
-        Ok(browser) => browser,
-        Err(error) => {
-            let _ = app.quit().await;
-            return Err(error);
-        }
-    };
-    let outcome =
-        tokio::time::timeout(Duration::from_secs(180), scenario(&app, &browser.client)).await;
-    let _ = browser.client.close().await;
-    let _ = app.quit().await;
-    outcome.context("the scenario took over 3 minutes")?
+    .await
 }
 
 async fn scenario(app: &App, chromium: &Client) -> Result<()> {
@@ -42,26 +28,7 @@ async fn scenario(app: &App, chromium: &Client) -> Result<()> {
     wait_for(window, "#home[data-engine='native']").await?;
     wait_for(window, "#server-status[data-state='ready']").await?;
     type_into(window, "#display-name", "Appa").await?;
-    click(window, "#start-call").await?;
-    let call = wait_for(window, "#call[data-phase='joined']").await?;
-    let room = call
-        .attr("data-room")
-        .await?
-        .context("the call shows no room")?;
-    chromium
-        .goto(&format!(
-            "http://127.0.0.1:{}/?room={room}&name=Chromium",
-            app.preferred_port
-        ))
-        .await?;
-    wait_for(chromium, "#call[data-phase='joined']").await?;
-    wait_for_observed(
-        chromium,
-        "Chromium decoding the app's video and audio",
-        CONNECT_TIMEOUT,
-        |o| media_flowing(o, 1),
-    )
-    .await?;
+    start_call_with_chromium(app, chromium, CONNECT_TIMEOUT).await?;
 
     let before = peercall_e2e::observed(chromium).await?;
     let old_ufrag = peercall_e2e::live_connections(&before)
@@ -119,15 +86,4 @@ async fn scenario(app: &App, chromium: &Client) -> Result<()> {
     );
     app.capture_screen("native-crash-back")?;
     Ok(())
-}
-
-/// The app's processes run as a call engine (their command line says so).
-fn engine_processes(pid: u32) -> Vec<u32> {
-    peercall_e2e::family(pid)
-        .into_iter()
-        .filter(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .is_ok_and(|line| line.split(|b| *b == 0).any(|arg| arg == b"--call-engine"))
-        })
-        .collect()
 }
