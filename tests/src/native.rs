@@ -404,3 +404,33 @@ pub async fn start_call_with_chromium(
     .await?;
     Ok(())
 }
+
+/// Waits until the canvas at `css` has drawn frames, then checks it keeps
+/// drawing (moving video, not one still picture).
+pub async fn canvas_drawing(client: &Client, css: &str, what: &str) -> Result<()> {
+    let read = format!(
+        "Number(document.querySelector({})?.getAttribute('data-frames') ?? 0)",
+        serde_json::to_string(css)?
+    );
+    keeps_drawing(client, &read, what).await
+}
+
+/// Waits until `frames` (a page expression: frames drawn) reaches 10, then
+/// until it rises by 15 more.
+pub async fn keeps_drawing(client: &Client, frames: &str, what: &str) -> Result<()> {
+    let first = crate::wait_until(
+        client,
+        &format!("{what} to draw frames"),
+        &format!("{frames} >= 10"),
+    )
+    .await?
+    .as_f64()
+    .unwrap_or_default();
+    crate::wait_until(
+        client,
+        &format!("{what} to keep drawing"),
+        &format!("{frames} >= {}", first + 15.0),
+    )
+    .await?;
+    Ok(())
+}

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
 use fantoccini::{Client, Locator};
-use peercall_e2e::native::{engine_processes, start_call_with_chromium, with_app_and_chromium};
+use peercall_e2e::native::{
+    canvas_drawing, engine_processes, keeps_drawing, start_call_with_chromium,
+    with_app_and_chromium,
+};
 use peercall_e2e::{
     click, connection, connections, live_connections, media_flowing, num, observed, room_url,
     screenshot, type_into, wait_for, wait_for_observed, wait_for_text, wait_until, App, Browser,
@@ -445,36 +448,6 @@ async fn remote_canvases_drawing(client: &Client, count: usize, who: &str) -> Re
            return c.length === {count} ? Math.min(...c.map(e => Number(e.dataset.frames))) : 0; }})()"
     );
     keeps_drawing(client, &least, &format!("{who}'s {count} remote tiles")).await
-}
-
-/// Waits until the canvas at `css` has drawn frames, then checks it keeps
-/// drawing (moving video, not one still picture).
-async fn canvas_drawing(client: &Client, css: &str, what: &str) -> Result<()> {
-    let read = format!(
-        "Number(document.querySelector({})?.getAttribute('data-frames') ?? 0)",
-        serde_json::to_string(css)?
-    );
-    keeps_drawing(client, &read, what).await
-}
-
-/// Waits until `frames` (a page expression: frames drawn) reaches 10, then
-/// until it rises by 15 more.
-async fn keeps_drawing(client: &Client, frames: &str, what: &str) -> Result<()> {
-    let first = wait_until(
-        client,
-        &format!("{what} to draw frames"),
-        &format!("{frames} >= 10"),
-    )
-    .await?
-    .as_f64()
-    .unwrap_or_default();
-    wait_until(
-        client,
-        &format!("{what} to keep drawing"),
-        &format!("{frames} >= {}", first + 15.0),
-    )
-    .await?;
-    Ok(())
 }
 
 /// CPU ticks (user + system) of each thread of the app's processes (`pid`

@@ -332,6 +332,9 @@ pub enum NativeEvent {
         /// What went wrong, in words.
         message: String,
     },
+    /// The engine stopped by itself (its process crashed): every peer and
+    /// the local media are gone. The page opens them again.
+    EngineStopped,
 }
 
 /// What [`super::command::NativeAttach`] answers: where to read video

@@ -9,14 +9,14 @@
 //! process for good once there; in its own process it is all given back
 //! when the call ends, and a crash in it ends the call, not the app.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use peercall_signal::shell::native::{
     DeviceFault, DeviceFaultKind, LocalMedia, MediaRequest, NativeDevice, NativeEvent, PeerKey,
-    PeerOpenArgs, PeerSendArgs, PeerSignalArgs, PeerState, StreamId,
+    PeerOpenArgs, PeerSendArgs, PeerSignalArgs, StreamId,
 };
 use tokio::process::{ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot};
@@ -90,8 +90,6 @@ struct Running {
     /// How many requests it had (a later one cancels letting it go).
     requests: u64,
     busy: bool,
-    /// What the page has open in it, to tell the page should it crash.
-    peers: HashSet<PeerKey>,
     /// It has had a peer: a call ran in it (and left its libraries and
     /// memory), so once it has nothing to do it goes at once, and whatever
     /// comes next (the home screen's camera) starts a fresh one.
@@ -192,14 +190,8 @@ impl EngineProcess {
 
     /// Asks the process (started if there is none) and waits for its answer.
     async fn request(self: &Arc<Self>, request: Request) -> Result<Answer, NativeError> {
-        let opened = match &request {
-            Request::OpenPeer(args) => Some(args.peer),
-            _ => None,
-        };
-        let closed = match &request {
-            Request::ClosePeer(key) => Some(*key),
-            _ => None,
-        };
+        let what = request.name();
+        let opens_a_peer = matches!(request, Request::OpenPeer(_));
         let (generation, answer) = {
             let mut running = self.lock();
             if running.is_none() {
@@ -219,13 +211,7 @@ impl EngineProcess {
             (process.generation, rx)
         };
         let (result, busy) = answer.await.map_err(|_| stopped())?;
-        tracing::debug!(
-            ?opened,
-            ?closed,
-            ok = result.is_ok(),
-            busy,
-            "call engine answered"
-        );
+        tracing::debug!(what, ok = result.is_ok(), busy, "call engine answered");
         let mut running = self.lock();
         let mut done_with_a_call = false;
         if let Some(process) = running.as_mut().filter(|p| p.generation == generation) {
@@ -233,11 +219,7 @@ impl EngineProcess {
             match &result {
                 Ok(Answer::Media(media)) => process.media = media.clone(),
                 Ok(Answer::Done) => {
-                    process.had_a_call |= opened.is_some();
-                    process.peers.extend(opened);
-                    if let Some(key) = closed {
-                        process.peers.remove(&key);
-                    }
+                    process.had_a_call |= opens_a_peer;
                 }
                 Err(_) => {}
             }
@@ -318,7 +300,6 @@ impl EngineProcess {
             pending: HashMap::new(),
             requests: 0,
             busy: false,
-            peers: HashSet::new(),
             had_a_call: false,
             media: LocalMedia::default(),
         })
@@ -412,21 +393,15 @@ impl Reading {
     }
 
     /// The process ended by itself (it crashed): the page hears that its
-    /// peers failed and its camera and microphone stopped, as it would if
-    /// they had failed one by one.
+    /// devices stopped and that the engine did, and opens what it had
+    /// again (in a fresh process).
     fn tell_the_page(&self, process: Running) {
-        for peer in process.peers {
-            self.sink.send(NativeEvent::State {
-                peer,
-                state: PeerState::Failed,
-            });
-        }
-        let fault = || DeviceFault {
-            kind: DeviceFaultKind::Failed,
-            detail: "the call engine stopped".to_owned(),
-        };
         let media = process.media;
         if media.camera.is_some() || media.microphone.is_some() {
+            let fault = || DeviceFault {
+                kind: DeviceFaultKind::Failed,
+                detail: "the call engine stopped".to_owned(),
+            };
             self.sink.send(NativeEvent::LocalChanged {
                 media: LocalMedia {
                     camera_error: media.camera.as_ref().map(|_| fault()),
@@ -435,9 +410,6 @@ impl Reading {
                 },
             });
         }
-        self.sink.send(NativeEvent::Error {
-            peer: None,
-            message: "the call engine stopped".to_owned(),
-        });
+        self.sink.send(NativeEvent::EngineStopped);
     }
 }

@@ -42,6 +42,20 @@ pub enum Request {
     ClosePeer(PeerKey),
 }
 
+impl Request {
+    /// Its name, for the logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::SetMedia(_) => "set media",
+            Self::CloseMedia => "close media",
+            Self::OpenPeer(_) => "open a peer",
+            Self::SignalPeer(_) => "signal a peer",
+            Self::Send(_) => "send text",
+            Self::ClosePeer(_) => "close a peer",
+        }
+    }
+}
+
 /// What an operation gave.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Answer {

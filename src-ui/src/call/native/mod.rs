@@ -114,6 +114,8 @@ struct Inner {
     close_timer: RefCell<Option<Timeout>>,
     /// Told when the local media changes by itself.
     on_local: RefCell<Option<LocalHandler>>,
+    /// Told when the engine stopped by itself (the call's, to open again).
+    on_engine_stopped: RefCell<Option<Rc<dyn Fn()>>>,
 }
 
 /// The page's link to the shell's native engine (cheap to clone).
@@ -133,6 +135,7 @@ impl NativeShell {
             holders: Cell::new(0),
             close_timer: RefCell::new(None),
             on_local: RefCell::new(None),
+            on_engine_stopped: RefCell::new(None),
         }));
         let inner = shell.0.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -213,6 +216,14 @@ impl NativeShell {
                 }
                 None
             }
+            NativeEvent::EngineStopped => {
+                gloo::console::warn!("the native engine stopped by itself");
+                let handler = self.0.on_engine_stopped.borrow().clone();
+                if let Some(handler) = handler {
+                    handler();
+                }
+                None
+            }
         };
         if let Some(key) = peer {
             let handler = self.0.peers.borrow().get(&key).cloned();
@@ -242,6 +253,12 @@ impl NativeShell {
     /// unplugged): the newest holder.
     pub fn on_local_change(&self, handler: impl Fn(LocalMedia) + 'static) {
         *self.0.on_local.borrow_mut() = Some(Rc::new(handler));
+    }
+
+    /// Whom to tell when the engine stopped by itself (its process
+    /// crashed, taking every peer and the capture with it): the call.
+    pub fn on_engine_stopped(&self, handler: impl Fn() + 'static) {
+        *self.0.on_engine_stopped.borrow_mut() = Some(Rc::new(handler));
     }
 
     /// Keeps the local media open until the returned hold is released.

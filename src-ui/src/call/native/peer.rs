@@ -261,7 +261,7 @@ fn on_shell_event(inner: &Rc<Inner>, event: NativeEvent) {
                 inner.offering.set(false);
             }
         }
-        NativeEvent::LocalChanged { .. } => {}
+        NativeEvent::LocalChanged { .. } | NativeEvent::EngineStopped => {}
     }
 }
 

@@ -18,14 +18,25 @@
 //! (its SDP session differs, see `roster::on_offer`) and answers. It tries
 //! again after another [`QUIET_MS`] if that one doesn't come up (say the
 //! signaling socket was down too and the offer was lost).
+//!
+//! The same rebuilding follows the shell's engine stopping by itself (its
+//! process crashed, taking every native peer and the capture with it):
+//! the capture opens again, in a fresh engine, and this end builds every
+//! connection again at once.
 
 use std::rc::Rc;
 
 use gloo::timers::callback::Interval;
 
+use super::local::Local;
 use super::Session;
 use crate::call::chat::PeerMessage;
 use crate::call::peer::Role;
+
+/// How many times a call opens everything again after the shell's engine
+/// stopped by itself (a crash that comes back each time, a driver say, is
+/// not retried for ever).
+pub const ENGINE_RESTARTS: u32 = 3;
 
 /// How often a native end says it is there.
 pub const ALIVE_EVERY_MS: u32 = 2_000;
@@ -78,5 +89,29 @@ impl Session {
                 self.connect(&slot, Role::Initiator);
             }
         }
+    }
+
+    /// The shell's engine stopped by itself: opens the capture again, then
+    /// builds every native connection again, offered from here (the other
+    /// end takes it as a new connection).
+    pub(super) fn engine_stopped(self: &Rc<Self>) {
+        if self.ended() {
+            return;
+        }
+        let session = self.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Local::Native(local) = &session.local {
+                if !local.open().await {
+                    return;
+                }
+                session.emit_local();
+                session.announce_media();
+            }
+            for slot in session.roster.all() {
+                if slot.peer().is_some_and(|conn| conn.is_native()) {
+                    session.connect(&slot, Role::Initiator);
+                }
+            }
+        });
     }
 }

@@ -219,6 +219,19 @@ impl Session {
                     session.announce_media();
                 }
             });
+            let session = Rc::downgrade(self);
+            let restarts = Cell::new(0);
+            shell.on_engine_stopped(move || {
+                let Some(session) = session.upgrade() else {
+                    return;
+                };
+                if restarts.get() < liveness::ENGINE_RESTARTS {
+                    restarts.set(restarts.get() + 1);
+                    session.engine_stopped();
+                } else {
+                    gloo::console::warn!("the native engine stopped again: not starting it again");
+                }
+            });
         }
         self.emit(CallEvent::Phase(CallPhase::Preparing));
         self.emit_local();
