@@ -160,6 +160,8 @@ pub struct App {
     pub config_dir: PathBuf,
     /// The environment the app was started with (display, bus, settings).
     env: Vec<(String, String)>,
+    /// The app's executable.
+    binary: PathBuf,
     // Field order is drop order: the driver (and app) go before their
     // screen and bus.
     _watchdog: Watchdog,
@@ -180,6 +182,8 @@ pub struct AppOptions {
     pub config_dir: Option<PathBuf>,
     /// Command-line arguments for the app (e.g. an invite link).
     pub args: Vec<String>,
+    /// The app's executable; the built one ([`app_bin`]) when `None`.
+    pub app_bin: Option<PathBuf>,
 }
 
 impl App {
@@ -192,6 +196,7 @@ impl App {
             env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
             config_dir: Some(settings_dir("native-app", &settings)?),
             args,
+            ..AppOptions::default()
         })
         .await
     }
@@ -202,7 +207,10 @@ impl App {
         let bus = SessionBus::start()?;
         let tauri_driver = require("tauri-driver")?;
         let native_driver = require("WebKitWebDriver")?;
-        let app = app_bin()?;
+        let app = match &options.app_bin {
+            Some(binary) => binary.clone(),
+            None => app_bin()?,
+        };
         let port = free_port();
         let native_port = free_port();
         let preferred_port = free_port();
@@ -247,6 +255,7 @@ impl App {
             preferred_port,
             config_dir,
             env,
+            binary: app,
             _watchdog: watchdog,
             _driver: driver,
             display,
@@ -292,9 +301,10 @@ impl App {
     }
 
     /// The app process (the one the WebDriver session started): the app
-    /// binary with this app's preferred port in its environment.
+    /// binary with this app's preferred port in its environment, and not
+    /// a call engine run from it.
     pub fn pid(&self) -> Result<u32> {
-        let binary: PathBuf = app_bin()?.canonicalize()?;
+        let binary: PathBuf = self.binary.canonicalize()?;
         let port = format!("PEERCALL_PORT={}", self.preferred_port);
         for entry in std::fs::read_dir("/proc")? {
             let entry = entry?;
@@ -306,7 +316,11 @@ impl App {
                 continue;
             }
             let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-            if environ.split(|b| *b == 0).any(|var| var == port.as_bytes()) {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let engine = cmdline
+                .split(|b| *b == 0)
+                .any(|arg| arg == b"--call-engine");
+            if !engine && environ.split(|b| *b == 0).any(|var| var == port.as_bytes()) {
                 return Ok(pid);
             }
         }

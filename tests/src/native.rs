@@ -355,11 +355,24 @@ where
         &'a Client,
     ) -> futures_util::future::BoxFuture<'a, Result<()>>,
 {
-    let app = crate::App::launch(crate::AppOptions {
-        env: vec![("PEERCALL_FAKE_MEDIA".into(), "1".into())],
-        ..crate::AppOptions::default()
-    })
-    .await?;
+    with_this_app_and_chromium(crate::AppOptions::default(), limit, scenario).await
+}
+
+/// [`with_app_and_chromium`], the app launched with `options` (and test
+/// media).
+pub async fn with_this_app_and_chromium<F>(
+    mut options: crate::AppOptions,
+    limit: Duration,
+    scenario: F,
+) -> Result<()>
+where
+    F: for<'a> FnOnce(
+        &'a crate::App,
+        &'a Client,
+    ) -> futures_util::future::BoxFuture<'a, Result<()>>,
+{
+    options.env.push(("PEERCALL_FAKE_MEDIA".into(), "1".into()));
+    let app = crate::App::launch(options).await?;
     let browser = match crate::Browser::launch().await {
         Ok(browser) => browser,
         Err(error) => {

@@ -96,6 +96,7 @@ async fn launch(
         env,
         config_dir: Some(named(name)?),
         args,
+        ..AppOptions::default()
     })
     .await?;
     // Home (server ready), or the join screen when opened by a link.

@@ -434,7 +434,7 @@ const UNPLUG_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 pub fn prepare_dtls_certificate() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let made = std::thread::Builder::new()
+        let making = std::thread::Builder::new()
             .name("dtls-certificate".into())
             .spawn(|| {
                 if support::ready().is_err() {
@@ -446,8 +446,29 @@ pub fn prepare_dtls_certificate() {
                     Err(error) => tracing::warn!(%error, "no dtlsdec to make the DTLS certificate"),
                 }
             });
-        if let Err(error) = made {
-            tracing::warn!(%error, "could not make the DTLS certificate in advance");
+        match making {
+            Ok(thread) => {
+                *DTLS_CERTIFICATE.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
+            }
+            Err(error) => tracing::warn!(%error, "could not make the DTLS certificate in advance"),
         }
     });
+}
+
+/// The thread [`prepare_dtls_certificate`] started, until joined.
+static DTLS_CERTIFICATE: std::sync::Mutex<Option<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(None);
+
+/// Waits for the DTLS certificate to be made, if it is being made: a
+/// process must not end while that thread is inside OpenSSL, whose exit
+/// handlers free the locks it is using (an engine let go in its first
+/// half second crashed as it ended).
+pub fn finish_dtls_certificate() {
+    let thread = DTLS_CERTIFICATE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(thread) = thread {
+        let _ = thread.join();
+    }
 }

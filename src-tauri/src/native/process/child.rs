@@ -9,7 +9,7 @@ use std::sync::Arc;
 use peercall_signal::shell::native::{NativeEvent, StreamId};
 use tokio::sync::mpsc;
 
-use super::wire::{self, Answer, Failure, FromEngine, Message, Request, ToEngine};
+use super::wire::{self, Answer, Failure, FromEngine, Message, Request, RequestId, ToEngine};
 use crate::native::{frames::Frames, Engine, NativeError};
 
 /// The argument that makes the app's executable the call engine.
@@ -18,6 +18,9 @@ pub const ARG: &str = "--call-engine";
 /// The argument before the first stream number of the remote people's
 /// video (each engine process numbers its own, apart from the others').
 pub const FIRST_STREAM_ARG: &str = "--first-stream";
+
+/// The argument before the shell's version ([`wire::VERSION`]).
+pub const SHELL_VERSION_ARG: &str = "--shell-version";
 
 /// The engine process's name (what `ps` and `top` show).
 pub const PROCESS_NAME: &str = "peercall-engine";
@@ -29,10 +32,21 @@ pub fn serve(args: &[String]) -> Result<(), NativeError> {
     // The protocol keeps the real standard output; anything a library
     // prints goes to standard error instead.
     let output = protocol_output().map_err(|e| NativeError::Gst(e.to_string()))?;
-    let first_stream = args
-        .iter()
-        .position(|a| a == FIRST_STREAM_ARG)
-        .and_then(|i| args.get(i + 1))
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| NativeError::Gst(e.to_string()))?;
+    if let Some(shell) = value_of(args, SHELL_VERSION_ARG).filter(|v| *v != wire::VERSION) {
+        tracing::warn!(
+            shell,
+            engine = wire::VERSION,
+            "the call engine is of another version than the app"
+        );
+        runtime.block_on(refuse(shell.to_owned(), output));
+        return Ok(());
+    }
+    let first_stream = value_of(args, FIRST_STREAM_ARG)
         .and_then(|n| n.parse().ok())
         .map_or(StreamId(1), StreamId);
     crate::native::prepare_dtls_certificate();
@@ -42,13 +56,46 @@ pub fn serve(args: &[String]) -> Result<(), NativeError> {
         crate::native::fake_media_from_env(),
         first_stream,
     )?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(|e| NativeError::Gst(e.to_string()))?;
     runtime.block_on(run(engine, frames, output));
+    crate::native::finish_dtls_certificate();
     Ok(())
+}
+
+/// The argument after `name`.
+fn value_of<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    let at = args.iter().position(|a| a == name)?;
+    args.get(at + 1).map(String::as_str)
+}
+
+/// Serves a shell of another version: every request gets
+/// [`Failure::OtherVersion`] (the shell then runs the engine from its own
+/// executable), and nothing is opened.
+async fn refuse(shell: String, output: std::fs::File) {
+    let mut output = tokio::fs::File::from_std(output);
+    let mut input = tokio::io::stdin();
+    while let Ok(Some(message)) = wire::read(&mut input).await {
+        let Message::Json(bytes) = message else {
+            continue;
+        };
+        let Ok(RequestId { id }) = serde_json::from_slice(&bytes) else {
+            continue;
+        };
+        let result = Err(Failure::OtherVersion {
+            engine: wire::VERSION.to_owned(),
+            shell: shell.clone(),
+        });
+        let answer = FromEngine::Answer {
+            id,
+            result,
+            busy: false,
+        };
+        if wire::write(&mut output, &wire::json(&answer))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
 }
 
 /// Names the process (it was started as `/proc/self/exe`, which the
@@ -96,7 +143,18 @@ async fn run(engine: Arc<Engine>, frames: Frames, output: std::fs::File) {
                         let _ = tx.send(FromEngine::Answer { id, result, busy });
                     });
                 }
-                Err(error) => tracing::warn!(%error, "the call engine got a request it can't read"),
+                Err(error) => {
+                    tracing::warn!(%error, "the call engine got a request it can't read");
+                    // Answered all the same, so the shell's caller is not
+                    // left waiting.
+                    if let Ok(RequestId { id }) = serde_json::from_slice(&bytes) {
+                        let result = Err(Failure::Failed(format!(
+                            "the call engine could not read the request: {error}"
+                        )));
+                        let busy = engine.busy();
+                        let _ = tx.send(FromEngine::Answer { id, result, busy });
+                    }
+                }
             },
             Ok(Some(Message::Frame(_))) => tracing::warn!("the call engine got a frame"),
             Ok(None) => break,

@@ -10,7 +10,7 @@
 //! when the call ends, and a crash in it ends the call, not the app.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use peercall_signal::shell::native::{
 use tokio::process::{ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot};
 
-use super::child::{ARG, FIRST_STREAM_ARG, PROCESS_NAME};
+use super::child::{ARG, FIRST_STREAM_ARG, PROCESS_NAME, SHELL_VERSION_ARG};
 use super::wire::{self, Answer, Failure, FromEngine, Message, Request, ToEngine};
 use crate::native::frames::Frames;
 use crate::native::{devices, EventSink, NativeError};
@@ -42,11 +42,12 @@ const ENGINE_EXE: &str = "peercall-engine";
 const RUNNING_EXE: &str = "/proc/self/exe";
 
 /// `peercall-engine` beside the app's executable (it maps none of the
-/// window's libraries), else the app's own (with [`ARG`] it is the engine
-/// too).
-fn engine_command() -> Command {
+/// window's libraries), else, or with `own_exe`, the app's own (with
+/// [`ARG`] it is the engine too).
+fn engine_command(own_exe: bool) -> Command {
     let beside = std::env::current_exe()
         .ok()
+        .filter(|_| !own_exe)
         .map(|exe| exe.with_file_name(ENGINE_EXE))
         .filter(|engine| engine.is_file());
     match beside {
@@ -77,6 +78,10 @@ pub struct EngineProcess {
     /// Devices plugged in and out, from the page's first listing on.
     watch: OnceLock<Option<devices::Watch>>,
     on_devices: Arc<Mutex<Option<DevicesListener>>>,
+    /// `peercall-engine` turned out to be of another version (an upgrade
+    /// replaced it while this app runs): the engine runs from the app's
+    /// own executable from then on.
+    own_exe: AtomicBool,
 }
 
 /// Told when cameras or microphones are plugged in or out.
@@ -110,6 +115,7 @@ impl EngineProcess {
             started: AtomicU64::new(0),
             watch: OnceLock::new(),
             on_devices: Arc::default(),
+            own_exe: AtomicBool::new(false),
         }
     }
 
@@ -188,8 +194,33 @@ impl EngineProcess {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Asks the process (started if there is none) and waits for its answer.
+    /// Asks the process (started if there is none) and waits for its
+    /// answer. A `peercall-engine` of another version than the app refuses
+    /// every request; the request then goes, once, to a process of the
+    /// app's own executable.
     async fn request(self: &Arc<Self>, request: Request) -> Result<Answer, NativeError> {
+        let result = match self.request_once(request.clone()).await? {
+            Err(Failure::OtherVersion { engine, shell })
+                if !self.own_exe.swap(true, Ordering::Relaxed) =>
+            {
+                tracing::warn!(
+                    engine,
+                    shell,
+                    "peercall-engine is of another version than the app (updated while it runs?): running the engine from the app's own executable"
+                );
+                self.close_all();
+                self.request_once(request).await?
+            }
+            result => result,
+        };
+        result.map_err(NativeError::from)
+    }
+
+    /// [`request`](Self::request), to whatever process runs now.
+    async fn request_once(
+        self: &Arc<Self>,
+        request: Request,
+    ) -> Result<Result<Answer, Failure>, NativeError> {
         let what = request.name();
         let opens_a_peer = matches!(request, Request::OpenPeer(_));
         let (generation, answer) = {
@@ -234,7 +265,7 @@ impl EngineProcess {
         if done_with_a_call {
             running.take();
         }
-        result.map_err(NativeError::from)
+        Ok(result)
     }
 
     /// Lets the process go after [`LINGER`] unless it was asked something
@@ -262,10 +293,12 @@ impl EngineProcess {
     fn spawn(self: &Arc<Self>) -> Result<Running, NativeError> {
         let generation = self.started.fetch_add(1, Ordering::Relaxed);
         let first_stream = 1 + (generation % u64::from(u16::MAX)) as u32 * STREAMS_PER_PROCESS;
-        let mut child = engine_command()
+        let mut child = engine_command(self.own_exe.load(Ordering::Relaxed))
             .arg(ARG)
             .arg(FIRST_STREAM_ARG)
             .arg(first_stream.to_string())
+            .arg(SHELL_VERSION_ARG)
+            .arg(wire::VERSION)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
@@ -315,6 +348,7 @@ impl From<Failure> for NativeError {
         match failure {
             Failure::Unavailable(reason) => NativeError::Unavailable(reason),
             Failure::Failed(reason) => NativeError::Process(reason),
+            other @ Failure::OtherVersion { .. } => NativeError::Process(other.to_string()),
         }
     }
 }

@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Bytes;
 
+/// This build's version: the shell hands it to the engine process it
+/// starts ([`SHELL_VERSION_ARG`](super::child::SHELL_VERSION_ARG)), which
+/// serves only a shell of its own version (an upgrade may replace
+/// `peercall-engine` while the older app runs).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 /// The largest message either side accepts (a frame is at most 640×640
 /// RGBA, 1.6 MB).
 pub const MAX_MESSAGE: usize = 8 << 20;
@@ -26,7 +32,7 @@ pub struct ToEngine {
 }
 
 /// One of the engine's operations.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Request {
     /// [`Engine::set_media`](crate::native::Engine::set_media).
     SetMedia(MediaRequest),
@@ -65,9 +71,25 @@ pub enum Answer {
     Media(LocalMedia),
 }
 
+/// Just a request's `id`: what the engine reads of a request it can't
+/// read whole, to answer it anyway.
+#[derive(Debug, Deserialize)]
+pub struct RequestId {
+    /// The request's.
+    pub id: u64,
+}
+
 /// Why an operation failed, as the shell reports it.
 #[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
 pub enum Failure {
+    /// The engine process is of another version than the shell.
+    #[error("the call engine is version {engine}, the app {shell}")]
+    OtherVersion {
+        /// The engine's.
+        engine: String,
+        /// The shell's.
+        shell: String,
+    },
     /// The engine can't run here.
     #[error("{0}")]
     Unavailable(String),
