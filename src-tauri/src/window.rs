@@ -113,23 +113,44 @@ mod linux {
 
     /// On a session without a GPU, keeps GTK and WebKit's UI process from
     /// setting up OpenGL they would only emulate on the CPU: the page is
-    /// drawn in software there anyway (see [`configure`]), and setting up
-    /// Mesa's software rasterizer cost the shell ~4 MiB and the first
-    /// paint ~50 ms (alternating launches: idle 250–251 → 247 MiB PSS,
-    /// first paint 391–534 → 346–399 ms, one outlier apart). Anything the
-    /// person set wins. Called first thing, before any thread
-    /// (it sets environment variables GTK reads when it starts).
+    /// drawn in software there anyway (see [`configure`]).
+    ///
+    /// - `GDK_GL` and `WEBKIT_DISABLE_DMABUF_RENDERER`: GTK's GLX set-up
+    ///   and WebKit's DMA-BUF renderer. Together ~4 MiB and ~50 ms of the
+    ///   first paint (alternating launches: idle 250–251 → 247 MiB PSS,
+    ///   first paint 391–534 → 346–399 ms, one outlier apart).
+    /// - `WEBKIT_WEB_RENDER_DEVICE_FILE`: WebKit's UI process opens an EGL
+    ///   display only to ask which GPU it sits on, as it starts the web
+    ///   process (`drmMainDevice()`, WebKitGTK 2.50). Without a GPU the
+    ///   answer is "none", but the question loads Mesa's software
+    ///   rasterizer and with it LLVM, whose relocations dirty ~20 MiB in
+    ///   every process that loads it. Naming the device answers the
+    ///   question without EGL. `/dev/null` is no DRM node, so anything
+    ///   that would open a GBM device on it finds none, as on llvmpipe;
+    ///   with the DMA-BUF renderer and accelerated compositing off, nothing
+    ///   in the web process asks. Four launches each, alternating: idle
+    ///   235.9–236.5 → 219.1–221.2 MiB PSS summed over the app's
+    ///   processes, the shell 83.2–83.6 → 59.5–60.0.
+    ///
+    /// Anything the person set wins. Called first thing, before any thread
+    /// (it sets environment variables GTK and WebKit read when they start).
     pub fn prefer_software_drawing() {
         if !software_rendering() {
             return;
         }
-        for (name, value) in [
-            ("GDK_GL", "disable"),
-            ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
-        ] {
+        let set_unless_set = |name: &str, value: &str| {
             if std::env::var_os(name).is_none() {
                 std::env::set_var(name, value);
             }
+        };
+        set_unless_set("GDK_GL", "disable");
+        set_unless_set("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+        // Only with the DMA-BUF renderer off: with it on (the person's
+        // choice), a named device would claim GPU buffers EGL would not.
+        let dmabuf_off =
+            std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_some_and(|v| v != "0");
+        if dmabuf_off {
+            set_unless_set("WEBKIT_WEB_RENDER_DEVICE_FILE", "/dev/null");
         }
     }
 

@@ -23,8 +23,13 @@
 //! Each run is repeated with accelerated compositing forced on, and the
 //! OpenGL set-up the shell skips without a GPU put back
 //! (`WEBKIT_FORCE_COMPOSITING_MODE=1`, `WEBKIT_DISABLE_DMABUF_RENDERER=0`,
-//! `GDK_GL` empty), to show what WebKit's GPU path costs on this
-//! software-rendered screen.
+//! `GDK_GL` and `WEBKIT_WEB_RENDER_DEVICE_FILE` empty), to show what
+//! WebKit's GPU path costs on this software-rendered screen.
+//!
+//! Last, the floor: `bare_webview` (this crate's), a WebKitGTK window with
+//! one paragraph and nothing else, launched the same way with the
+//! environment the app gives itself without a GPU. What it takes idle,
+//! every app this WebKitGTK draws takes before its own first byte.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,6 +57,7 @@ fn main() -> Result<()> {
                 ("WEBKIT_FORCE_COMPOSITING_MODE", "1"),
                 ("WEBKIT_DISABLE_DMABUF_RENDERER", "0"),
                 ("GDK_GL", ""),
+                ("WEBKIT_WEB_RENDER_DEVICE_FILE", ""),
             ],
             true,
         ),
@@ -104,7 +110,69 @@ fn main() -> Result<()> {
             median.breakdown()
         );
     }
+    println!(
+        "\nthe floor: a bare WebKitGTK window (bare_webview: one paragraph, the app's web settings and software-drawing environment):"
+    );
+    let mut floors = Vec::new();
+    for run in 1..=RUNS {
+        let memory = floor_once()?;
+        println!(
+            "  run {run}: idle {:.1} MiB PSS ({})",
+            mib(total(&memory)),
+            breakdown(&memory)
+        );
+        floors.push(memory);
+    }
+    floors.sort_by_key(|m| total(m));
+    let median = &floors[RUNS / 2];
+    println!(
+        "  median of {RUNS}: idle {:.1} MiB PSS ({})",
+        mib(total(median)),
+        breakdown(median)
+    );
     Ok(())
+}
+
+/// `bare_webview`, launched as the app is, read at [`IDLE_AT`].
+fn floor_once() -> Result<Vec<(String, u64)>> {
+    let display = Display::start()?;
+    let home = temp_dir("floor-home");
+    let runtime = home.join("run");
+    std::fs::create_dir_all(&runtime)?;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bare_webview"));
+    command
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("DISPLAY", &display.name)
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", &runtime)
+        // What the app sets for itself on a screen without a GPU.
+        .env("GDK_GL", "disable")
+        .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+        .env("WEBKIT_WEB_RENDER_DEVICE_FILE", "/dev/null");
+    let bare = Process::spawn("bare-webview", &mut command)?;
+    std::thread::sleep(IDLE_AT);
+    let memory = family_pss(bare.pid())?;
+    if memory.len() < 3 {
+        bail!(
+            "bare_webview runs {} processes, not 3 (window, web, network); its log: {}",
+            memory.len(),
+            bare.log()
+        );
+    }
+    Ok(memory)
+}
+
+fn total(memory: &[(String, u64)]) -> u64 {
+    memory.iter().map(|(_, kib)| kib).sum()
+}
+
+fn breakdown(memory: &[(String, u64)]) -> String {
+    memory
+        .iter()
+        .map(|(name, kib)| format!("{name} {:.1}", mib(*kib)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 struct Launch {
@@ -117,15 +185,11 @@ struct Launch {
 
 impl Launch {
     fn total_kib(&self) -> u64 {
-        self.memory.iter().map(|(_, kib)| kib).sum()
+        total(&self.memory)
     }
 
     fn breakdown(&self) -> String {
-        self.memory
-            .iter()
-            .map(|(name, kib)| format!("{name} {:.1}", mib(*kib)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        breakdown(&self.memory)
     }
 }
 
