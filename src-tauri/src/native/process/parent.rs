@@ -199,28 +199,35 @@ impl EngineProcess {
     /// every request; the request then goes, once, to a process of the
     /// app's own executable.
     async fn request(self: &Arc<Self>, request: Request) -> Result<Answer, NativeError> {
-        let result = match self.request_once(request.clone()).await? {
-            Err(Failure::OtherVersion { engine, shell })
-                if !self.own_exe.swap(true, Ordering::Relaxed) =>
-            {
-                tracing::warn!(
-                    engine,
-                    shell,
-                    "peercall-engine is of another version than the app (updated while it runs?): running the engine from the app's own executable"
-                );
-                self.close_all();
-                self.request_once(request).await?
-            }
-            result => result,
+        let (result, generation) = self.request_once(request.clone()).await?;
+        let Err(Failure::OtherVersion { engine, shell }) = result else {
+            return result.map_err(NativeError::from);
         };
+        if !self.own_exe.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                engine,
+                shell,
+                "peercall-engine is of another version than the app (updated while it runs?): running the engine from the app's own executable"
+            );
+        }
+        // The refusing process goes (unless a request beside this one
+        // already replaced it); the request goes to one of the app's own.
+        {
+            let mut running = self.lock();
+            if running.as_ref().is_some_and(|p| p.generation == generation) {
+                running.take();
+            }
+        }
+        let (result, _) = self.request_once(request).await?;
         result.map_err(NativeError::from)
     }
 
-    /// [`request`](Self::request), to whatever process runs now.
+    /// [`request`](Self::request), to whatever process runs now (started
+    /// if none); what it answered, and which process that was.
     async fn request_once(
         self: &Arc<Self>,
         request: Request,
-    ) -> Result<Result<Answer, Failure>, NativeError> {
+    ) -> Result<(Result<Answer, Failure>, u64), NativeError> {
         let what = request.name();
         let opens_a_peer = matches!(request, Request::OpenPeer(_));
         let (generation, answer) = {
@@ -265,7 +272,7 @@ impl EngineProcess {
         if done_with_a_call {
             running.take();
         }
-        Ok(result)
+        Ok((result, generation))
     }
 
     /// Lets the process go after [`LINGER`] unless it was asked something
