@@ -82,17 +82,38 @@ async fn ends(mut child: Child, stdin: ChildStdin) -> Result<()> {
     Ok(())
 }
 
+/// Sends `json`, request `id`, and reads its answer (checked to be
+/// `id`'s): what it gave, and whether the engine has work.
+async fn ask(
+    stdin: &mut ChildStdin,
+    stdout: &mut ChildStdout,
+    id: u64,
+    json: Vec<u8>,
+) -> Result<(Result<Answer, Failure>, bool)> {
+    send(stdin, &json).await?;
+    let (answered, result, busy) = answer(stdout).await?;
+    ensure!(answered == id, "answered {answered}, asked {id}");
+    Ok((result, busy))
+}
+
+fn close_media(id: u64) -> Result<Vec<u8>> {
+    let request = ToEngine {
+        id,
+        request: Request::CloseMedia,
+    };
+    Ok(serde_json::to_vec(&request)?)
+}
+
+/// A request from some other version's wire, which this one can't read.
+fn unreadable(id: u64) -> Vec<u8> {
+    format!(r#"{{"id":{id},"request":{{"Dance":{{"slowly":true}}}}}}"#).into_bytes()
+}
+
 #[tokio::test]
 async fn an_engine_of_another_version_refuses_every_request_by_its_id() -> Result<()> {
     let other = "0.0.0-another-build";
     let (child, mut stdin, mut stdout) = start(other)?;
-    let close = serde_json::to_vec(&ToEngine {
-        id: 41,
-        request: Request::CloseMedia,
-    })?;
-    send(&mut stdin, &close).await?;
-    let (id, result, busy) = answer(&mut stdout).await?;
-    ensure!(id == 41, "answered {id}, asked 41");
+    let (result, busy) = ask(&mut stdin, &mut stdout, 41, close_media(41)?).await?;
     ensure!(!busy, "an engine that refuses has nothing open");
     match result {
         Err(Failure::OtherVersion { engine, shell }) => {
@@ -104,14 +125,7 @@ async fn an_engine_of_another_version_refuses_every_request_by_its_id() -> Resul
         }
         other => bail!("a request from another version got {other:?}"),
     }
-    // A request from some other version's wire, which this one can't read.
-    send(
-        &mut stdin,
-        br#"{"id":42,"request":{"Dance":{"slowly":true}}}"#,
-    )
-    .await?;
-    let (id, result, _) = answer(&mut stdout).await?;
-    ensure!(id == 42, "answered {id}, asked 42");
+    let (result, _) = ask(&mut stdin, &mut stdout, 42, unreadable(42)).await?;
     ensure!(
         matches!(result, Err(Failure::OtherVersion { .. })),
         "an unreadable request got {result:?}"
@@ -122,13 +136,7 @@ async fn an_engine_of_another_version_refuses_every_request_by_its_id() -> Resul
 #[tokio::test]
 async fn a_request_the_engine_cannot_read_is_answered_and_the_next_one_served() -> Result<()> {
     let (child, mut stdin, mut stdout) = start(VERSION)?;
-    send(
-        &mut stdin,
-        br#"{"id":9,"request":{"Dance":{"slowly":true}}}"#,
-    )
-    .await?;
-    let (id, result, busy) = answer(&mut stdout).await?;
-    ensure!(id == 9, "answered {id}, asked 9");
+    let (result, busy) = ask(&mut stdin, &mut stdout, 9, unreadable(9)).await?;
     ensure!(!busy, "nothing was opened");
     match result {
         Err(Failure::Failed(reason)) => ensure!(
@@ -137,13 +145,7 @@ async fn a_request_the_engine_cannot_read_is_answered_and_the_next_one_served() 
         ),
         other => bail!("an unreadable request got {other:?}"),
     }
-    let close = serde_json::to_vec(&ToEngine {
-        id: 10,
-        request: Request::CloseMedia,
-    })?;
-    send(&mut stdin, &close).await?;
-    let (id, result, _) = answer(&mut stdout).await?;
-    ensure!(id == 10, "answered {id}, asked 10");
+    let (result, _) = ask(&mut stdin, &mut stdout, 10, close_media(10)?).await?;
     ensure!(
         matches!(result, Ok(Answer::Done)),
         "a readable request after it got {result:?}"
