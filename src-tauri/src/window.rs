@@ -145,11 +145,13 @@ mod linux {
         };
         set_unless_set("GDK_GL", "disable");
         set_unless_set("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
-        // Only with the DMA-BUF renderer off: with it on (the person's
-        // choice), a named device would claim GPU buffers EGL would not.
+        // Only with the DMA-BUF renderer and accelerated compositing off
+        // (with either on, the person's choice, a named device would claim
+        // GPU buffers EGL would not).
         let dmabuf_off =
             std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_some_and(|v| v != "0");
-        if dmabuf_off {
+        let compositing_forced = std::env::var_os("WEBKIT_FORCE_COMPOSITING_MODE").is_some();
+        if dmabuf_off && !compositing_forced {
             set_unless_set("WEBKIT_WEB_RENDER_DEVICE_FILE", "/dev/null");
         }
     }

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use fantoccini::Client;
+use peercall::native::process::wire::VERSION;
 use peercall_e2e::native::{
     canvas_drawing, engine_processes, start_call_with_chromium, with_this_app_and_chromium,
 };
@@ -44,8 +45,8 @@ async fn a_call_works_when_the_engine_beside_the_app_is_of_another_version() -> 
 }
 
 /// A copy of the app in a folder of its own, beside a `peercall-engine`
-/// of "another version"; returns the copy and the file that engine marks
-/// each time it is started.
+/// of "another version"; returns the copy and the file that engine writes
+/// its arguments to each time it is started.
 fn app_beside_an_engine_of_another_version() -> Result<(PathBuf, PathBuf)> {
     let built = app_bin()?;
     let real_engine = built.with_file_name("peercall-engine");
@@ -62,7 +63,7 @@ fn app_beside_an_engine_of_another_version() -> Result<(PathBuf, PathBuf)> {
     std::fs::write(
         &engine,
         format!(
-            "#!/bin/sh\necho started >> '{}'\nexec '{}' --call-engine --shell-version 0.0.0-another-build\n",
+            "#!/bin/sh\necho \"$@\" >> '{}'\nexec '{}' --call-engine --shell-version 0.0.0-another-build\n",
             tried.display(),
             real_engine.display()
         ),
@@ -84,9 +85,13 @@ async fn scenario(app: &App, chromium: &Client, binary: PathBuf, tried: PathBuf)
     )
     .await?;
 
+    let asked = std::fs::read_to_string(&tried)
+        .context("the engine beside the app was never started: nothing was tried")?;
+    let first = asked.lines().next().unwrap_or_default();
+    let expected = format!("--shell-version {VERSION}");
     ensure!(
-        tried.is_file(),
-        "the engine beside the app was never started: nothing was tried"
+        first.starts_with("--call-engine ") && first.contains(&expected),
+        "the app started the engine beside it with `{first}`, not `--call-engine … {expected}`"
     );
     let engines = engine_processes(app.pid()?);
     ensure!(

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use peercall_signal::shell::native::{NativeEvent, StreamId};
 use tokio::sync::mpsc;
 
-use super::wire::{self, Answer, Failure, FromEngine, Message, Request, RequestId, ToEngine};
+use super::wire::{
+    self, Answer, Failure, FromEngine, Message, Request, RequestId, ToEngine, WireError,
+};
 use crate::native::{frames::Frames, Engine, NativeError};
 
 /// The argument that makes the app's executable the call engine.
@@ -50,6 +52,8 @@ pub fn serve(args: &[String]) -> Result<(), NativeError> {
         .and_then(|n| n.parse().ok())
         .map_or(StreamId(1), StreamId);
     crate::native::prepare_dtls_certificate();
+    // Joined however this ends (an error below included).
+    let _certificate = FinishCertificate;
     let frames = Frames::new();
     let engine = Arc::new(Engine::new(
         frames.clone(),
@@ -57,8 +61,17 @@ pub fn serve(args: &[String]) -> Result<(), NativeError> {
         first_stream,
     )?);
     runtime.block_on(run(engine, frames, output));
-    crate::native::finish_dtls_certificate();
     Ok(())
+}
+
+/// Waits, when dropped, for the DTLS certificate being made
+/// ([`finish_dtls_certificate`](crate::native::finish_dtls_certificate)).
+struct FinishCertificate;
+
+impl Drop for FinishCertificate {
+    fn drop(&mut self) {
+        crate::native::finish_dtls_certificate();
+    }
 }
 
 /// The argument after `name`.
@@ -73,9 +86,13 @@ fn value_of<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
 async fn refuse(shell: String, output: std::fs::File) {
     let mut output = tokio::fs::File::from_std(output);
     let mut input = tokio::io::stdin();
-    while let Ok(Some(message)) = wire::read(&mut input).await {
-        let Message::Json(bytes) = message else {
-            continue;
+    loop {
+        let bytes = match wire::read(&mut input).await {
+            Ok(Some(Message::Json(bytes))) => bytes,
+            // A frame, or a kind of message this version doesn't know (it
+            // was read whole): not a request.
+            Ok(Some(Message::Frame(_))) | Err(WireError::Kind(_)) => continue,
+            Ok(None) | Err(_) => return,
         };
         let Ok(RequestId { id }) = serde_json::from_slice(&bytes) else {
             continue;
@@ -151,12 +168,21 @@ async fn run(engine: Arc<Engine>, frames: Frames, output: std::fs::File) {
                         let result = Err(Failure::Failed(format!(
                             "the call engine could not read the request: {error}"
                         )));
-                        let busy = engine.busy();
-                        let _ = tx.send(FromEngine::Answer { id, result, busy });
+                        let engine = Arc::clone(&engine);
+                        let tx = tx.clone();
+                        // `busy` waits for an operation in progress.
+                        tokio::task::spawn_blocking(move || {
+                            let busy = engine.busy();
+                            let _ = tx.send(FromEngine::Answer { id, result, busy });
+                        });
                     }
                 }
             },
             Ok(Some(Message::Frame(_))) => tracing::warn!("the call engine got a frame"),
+            // Read whole, so the next message is where it should be.
+            Err(error @ WireError::Kind(_)) => {
+                tracing::warn!(%error, "the call engine got a message it can't read");
+            }
             Ok(None) => break,
             Err(error) => {
                 tracing::warn!(%error, "the call engine's input failed");

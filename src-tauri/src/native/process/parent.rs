@@ -22,7 +22,7 @@ use tokio::process::{ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot};
 
 use super::child::{ARG, FIRST_STREAM_ARG, PROCESS_NAME, SHELL_VERSION_ARG};
-use super::wire::{self, Answer, Failure, FromEngine, Message, Request, ToEngine};
+use super::wire::{self, Answer, AnswerId, Failure, FromEngine, Message, Request, ToEngine};
 use crate::native::frames::Frames;
 use crate::native::{devices, EventSink, NativeError};
 
@@ -199,8 +199,10 @@ impl EngineProcess {
     /// every request; the request then goes, once, to a process of the
     /// app's own executable.
     async fn request(self: &Arc<Self>, request: Request) -> Result<Answer, NativeError> {
-        let (result, generation) = self.request_once(request.clone()).await?;
-        let Err(Failure::OtherVersion { engine, shell }) = result else {
+        // For a second try (a few KiB at most: SDP, chat text).
+        let again = request.clone();
+        let (result, generation) = self.request_once(request).await?;
+        let Err(Failure::OtherVersion { engine, shell }) = &result else {
             return result.map_err(NativeError::from);
         };
         if !self.own_exe.swap(true, Ordering::Relaxed) {
@@ -211,14 +213,26 @@ impl EngineProcess {
             );
         }
         // The refusing process goes (unless a request beside this one
-        // already replaced it); the request goes to one of the app's own.
-        {
+        // already replaced it), and whoever still waits on it hears the
+        // same refusal, to try again as this request does.
+        let refused = {
             let mut running = self.lock();
-            if running.as_ref().is_some_and(|p| p.generation == generation) {
-                running.take();
+            running
+                .as_ref()
+                .is_some_and(|p| p.generation == generation)
+                .then(|| running.take())
+                .flatten()
+        };
+        if let Some(refused) = refused {
+            for waiting in refused.pending.into_values() {
+                let refusal = Failure::OtherVersion {
+                    engine: engine.clone(),
+                    shell: shell.clone(),
+                };
+                let _ = waiting.send((Err(refusal), false));
             }
         }
-        let (result, _) = self.request_once(request).await?;
+        let (result, _) = self.request_once(again).await?;
         result.map_err(NativeError::from)
     }
 
@@ -391,7 +405,22 @@ impl Reading {
                     Ok(FromEngine::Event(event)) => self.sink.send(event),
                     Ok(FromEngine::StreamEnded(stream)) => frames.remove(stream),
                     Err(error) => {
-                        tracing::warn!(%error, "the call engine said something unreadable")
+                        tracing::warn!(%error, "the call engine said something unreadable");
+                        // An answer of another shape still names its
+                        // request: that caller hears it failed.
+                        if let Ok(AnswerId::Answer { id }) = serde_json::from_slice(&bytes) {
+                            let waiting = self
+                                .process
+                                .lock()
+                                .as_mut()
+                                .filter(|p| p.generation == self.generation)
+                                .and_then(|p| p.pending.remove(&id));
+                            if let Some(waiting) = waiting {
+                                let reason =
+                                    format!("unreadable answer from the call engine: {error}");
+                                let _ = waiting.send((Err(Failure::Failed(reason)), true));
+                            }
+                        }
                     }
                 },
                 Ok(None) => break,

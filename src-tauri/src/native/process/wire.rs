@@ -16,6 +16,12 @@ use tokio_tungstenite::tungstenite::Bytes;
 /// starts ([`SHELL_VERSION_ARG`](super::child::SHELL_VERSION_ARG)), which
 /// serves only a shell of its own version (an upgrade may replace
 /// `peercall-engine` while the older app runs).
+///
+/// What must never change, so that any two versions understand each
+/// other that far: that argument, the framing, a request's `id`, and the
+/// refusal ([`FromEngine::Answer`] with [`Failure::OtherVersion`]). An
+/// engine built before this check ignores the argument, so going back to
+/// one is not caught. Two builds of one version are taken as the same.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The largest message either side accepts (a frame is at most 640×640
@@ -77,6 +83,17 @@ pub enum Answer {
 pub struct RequestId {
     /// The request's.
     pub id: u64,
+}
+
+/// Just an answer's `id`: what the shell reads of an answer it can't read
+/// whole, to fail that request instead of leaving it waiting.
+#[derive(Debug, Deserialize)]
+pub enum AnswerId {
+    /// [`FromEngine::Answer`]'s.
+    Answer {
+        /// The request's.
+        id: u64,
+    },
 }
 
 /// Why an operation failed, as the shell reports it.
