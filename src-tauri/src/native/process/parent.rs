@@ -392,13 +392,7 @@ impl Reading {
                 }
                 Ok(Some(Message::Json(bytes))) => match serde_json::from_slice(&bytes) {
                     Ok(FromEngine::Answer { id, result, busy }) => {
-                        let waiting = self
-                            .process
-                            .lock()
-                            .as_mut()
-                            .filter(|p| p.generation == self.generation)
-                            .and_then(|p| p.pending.remove(&id));
-                        if let Some(waiting) = waiting {
+                        if let Some(waiting) = self.waiting(id) {
                             let _ = waiting.send((result, busy));
                         }
                     }
@@ -409,13 +403,7 @@ impl Reading {
                         // An answer of another shape still names its
                         // request: that caller hears it failed.
                         if let Ok(AnswerId::Answer { id }) = serde_json::from_slice(&bytes) {
-                            let waiting = self
-                                .process
-                                .lock()
-                                .as_mut()
-                                .filter(|p| p.generation == self.generation)
-                                .and_then(|p| p.pending.remove(&id));
-                            if let Some(waiting) = waiting {
+                            if let Some(waiting) = self.waiting(id) {
                                 let reason =
                                     format!("unreadable answer from the call engine: {error}");
                                 let _ = waiting.send((Err(Failure::Failed(reason)), true));
@@ -460,6 +448,16 @@ impl Reading {
                 self.tell_the_page(process);
             }
         }
+    }
+
+    /// Who waits for the answer to request `id` of this process, if it is
+    /// still the current one (no longer waiting, from now on).
+    fn waiting(&self, id: u64) -> Option<oneshot::Sender<Reply>> {
+        self.process
+            .lock()
+            .as_mut()
+            .filter(|p| p.generation == self.generation)
+            .and_then(|p| p.pending.remove(&id))
     }
 
     /// The process ended by itself (it crashed): the page hears that its
