@@ -202,7 +202,7 @@ impl EngineProcess {
         // For a second try (a few KiB at most: SDP, chat text).
         let again = request.clone();
         let (result, generation) = self.request_once(request).await?;
-        let Err(Failure::OtherVersion { engine, shell }) = &result else {
+        let Err(refusal @ Failure::OtherVersion { engine, shell }) = &result else {
             return result.map_err(NativeError::from);
         };
         if !self.own_exe.swap(true, Ordering::Relaxed) {
@@ -215,21 +215,10 @@ impl EngineProcess {
         // The refusing process goes (unless a request beside this one
         // already replaced it), and whoever still waits on it hears the
         // same refusal, to try again as this request does.
-        let refused = {
-            let mut running = self.lock();
-            running
-                .as_ref()
-                .is_some_and(|p| p.generation == generation)
-                .then(|| running.take())
-                .flatten()
-        };
+        let refused = self.lock().take_if(|p| p.generation == generation);
         if let Some(refused) = refused {
             for waiting in refused.pending.into_values() {
-                let refusal = Failure::OtherVersion {
-                    engine: engine.clone(),
-                    shell: shell.clone(),
-                };
-                let _ = waiting.send((Err(refusal), false));
+                let _ = waiting.send((Err(refusal.clone()), false));
             }
         }
         let (result, _) = self.request_once(again).await?;
@@ -296,16 +285,12 @@ impl EngineProcess {
         tokio::spawn(async move {
             tokio::time::sleep(LINGER).await;
             let Some(this) = this.upgrade() else { return };
-            let mut running = this.lock();
-            let idle = running.as_ref().is_some_and(|p| {
+            this.lock().take_if(|p| {
                 p.generation == generation
                     && p.requests == requests
                     && !p.busy
                     && p.pending.is_empty()
             });
-            if idle {
-                running.take();
-            }
         });
     }
 
@@ -425,17 +410,10 @@ impl Reading {
                 child.wait().await.ok()
             }
         };
-        let crashed = {
-            let mut running = self.process.lock();
-            if running
-                .as_ref()
-                .is_some_and(|p| p.generation == self.generation)
-            {
-                running.take()
-            } else {
-                None
-            }
-        };
+        let crashed = self
+            .process
+            .lock()
+            .take_if(|p| p.generation == self.generation);
         // Its streams are over; the local preview too, unless a newer
         // process shows it now.
         let mine = self.first_stream..self.first_stream.saturating_add(STREAMS_PER_PROCESS);
